@@ -1,0 +1,44 @@
+# dealchat — `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo serve test lint fmt bench clean
+
+help: ## list every target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install dealchat with its dev tools
+
+demo: venv ## start the platform on SQLite with demo data
+	$(VENV)/bin/dealchat demo
+
+serve: venv ## start the platform (settings from DEALCHAT_* variables)
+	$(VENV)/bin/dealchat serve
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+fmt: venv ## format and autofix
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+test: lint ## lint, then the whole test suite
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv ## run the benchmarks, results in bench/results/*.json
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `dealchat` command line."""

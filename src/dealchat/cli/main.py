@@ -1,0 +1,19 @@
+"""The Typer app behind the `dealchat` console script; each command group has its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from dealchat.cli import parse as parse_cmd
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="dealchat: orders over chat.")
+app.command("parse")(parse_cmd.parse)
+
+
+@app.callback()
+def main() -> None:
+    """dealchat: compliant client order-taking over instant messaging."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

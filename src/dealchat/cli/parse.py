@@ -1,0 +1,56 @@
+"""`dealchat parse`: the chat order parser from the command line, for support staff and scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from dealchat.nlu import Intent, Parser
+from dealchat.settings import Settings
+
+
+def _parser() -> Parser:
+    return Parser(counterparties=frozenset(Settings().nlu.counterparties))
+
+
+def _line(intent: Intent, *, explain: bool) -> str:
+    out = intent.to_dict()
+    if explain:
+        out["explain"] = [
+            {"token": part.token, "field": part.field, "value": part.value}
+            for part in intent.explanation
+        ]
+    return json.dumps(out, ensure_ascii=False)
+
+
+def parse(
+    text: Annotated[str | None, typer.Argument(help="The chat message to parse.")] = None,
+    jsonl: Annotated[
+        bool,
+        typer.Option("--jsonl", help="Read one message a line on stdin, print one JSON a line."),
+    ] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also show which words became which field.")
+    ] = False,
+) -> None:
+    """Print the intent of a chat message as one JSON object (NLU.md)."""
+    parser = _parser()
+    if jsonl:
+        _parse_stream(parser, explain=explain)
+        return
+    if text is None:
+        raise typer.BadParameter("give a message, or --jsonl to read stdin")
+    typer.echo(_line(parser.parse(text), explain=explain))
+
+
+def _parse_stream(parser: Parser, *, explain: bool) -> None:
+    """Any bytes in, one JSON line out per input line; invalid UTF-8 becomes U+FFFD."""
+    out = sys.stdout
+    for raw in sys.stdin.buffer:
+        text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+        out.write(_line(parser.parse(text), explain=explain))
+        out.write("\n")
+    out.flush()

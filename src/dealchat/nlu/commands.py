@@ -1,0 +1,50 @@
+"""One-word commands: help, confirm, cancel, status, link, report (maybe with an order ref)."""
+
+from __future__ import annotations
+
+from dealchat.nlu import tables as t
+from dealchat.nlu.lexer import Kind, Tok
+from dealchat.nlu.model import Explained, Intent, IntentKind
+
+_SIMPLE: tuple[tuple[frozenset[str], IntentKind], ...] = (
+    (t.HELP_WORDS, IntentKind.HELP),
+    (t.CONFIRM_WORDS, IntentKind.CONFIRM),
+    (t.CANCEL_WORDS, IntentKind.CANCEL),
+    (t.STATUS_WORDS, IntentKind.STATUS),
+    (t.LINK_WORDS, IntentKind.LINK),
+    (t.REPORT_WORDS, IntentKind.REPORT),
+)
+_TAKES_REF = frozenset({IntentKind.CANCEL, IntentKind.STATUS})
+
+YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
+
+
+def command_intent(toks: list[Tok]) -> Intent | None:
+    """The command a short message is, or None when it is not only a command."""
+    refs = [tok for tok in toks if tok.kind is Kind.REF]
+    words = [tok.text.lower() for tok in toks if tok.kind is not Kind.REF]
+    if words == ["?"] and not refs:
+        return Intent(IntentKind.HELP)
+    core = {w for w in words if w not in t.COMMAND_FILLERS and w != "?"}
+    if not core or len(refs) > 1:
+        return None
+    if (
+        core <= t.CONFIRM_WORDS | t.CANCEL_WORDS
+        and core & t.CONFIRM_WORDS
+        and core & t.CANCEL_WORDS
+    ):
+        return Intent(IntentKind.CLARIFY, reason=YES_OR_NO)
+    for vocabulary, kind in _SIMPLE:
+        if core <= vocabulary:
+            if refs and kind not in _TAKES_REF:
+                return None
+            return _with_ref(kind, refs)
+    return None
+
+
+def _with_ref(kind: IntentKind, refs: list[Tok]) -> Intent:
+    if not refs:
+        return Intent(kind)
+    ref = refs[0]
+    value = str(ref.value)
+    return Intent(kind, order_ref=value, explanation=(Explained(ref.text, "order_ref", value),))

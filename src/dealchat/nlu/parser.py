@@ -333,7 +333,7 @@ def _one_tenor(r: Reading, instrument: Instrument, tenors: list[tuple[int, str]]
         raise Clarify(f"I see more than one tenor ({texts}). Please send one per order.")
     index, tenor = tenors[0]
     tok = r.toks[index]
-    if index < instrument.index and tok.kind is not Kind.TENOR:
+    if index < instrument.index and tok.text.lower() not in t.TENOR_WORDS:
         raise Clarify(f"Please put the tenor after the pair, e.g. 'buy 1m eurusd {tenor}'.")
     r.note(index, "tenor", tenor)
     return tenor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dealchat.nlu import IntentKind, parse
+from dealchat.nlu import IntentKind, Parser, parse
 from tests.nlu.helpers import mismatches
 
 Case = tuple[str, dict[str, object]]
@@ -73,7 +73,10 @@ UNKNOWNS: list[Case] = [
 
 TOKENS: list[Case] = [
     ("BUY 1M EURUSD", {**ORDER, "side": "buy", "pair": "EUR/USD", "quantity": "1000000"}),
-    ("ｂｕｙ １ｍ ｅｕｒｕｓｄ", {**ORDER, "side": "buy", "pair": "EUR/USD", "quantity": "1000000"}),
+    (
+        "ｂｕｙ １ｍ ｅｕｒｕｓｄ",
+        {**ORDER, "side": "buy", "pair": "EUR/USD", "quantity": "1000000"},
+    ),
     ("pls buy 1m eurusd thx", {**ORDER, "side": "buy"}),
     ("can you buy 1m eurusd please", {**ORDER, "side": "buy"}),
     ("i'd like to sell 1m eurusd", {**ORDER, "side": "sell"}),
@@ -378,8 +381,6 @@ def test_explain_names_the_words_that_became_fields() -> None:
 
 
 def test_configured_counterparties_replace_the_defaults() -> None:
-    from dealchat.nlu import Parser
-
     parser = Parser(counterparties=frozenset({"BNP"}))
     assert parser.parse("buy 1m eurusd bnp").counterparty == "BNP"
     assert parser.parse("buy 1m eurusd 360t").intent is IntentKind.CLARIFY

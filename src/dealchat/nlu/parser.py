@@ -99,8 +99,9 @@ def _trading_intent(r: Reading) -> Intent:
     kind = _kind(r, side)
     if instrument is None:
         return _without_instrument(r, kind, side)
-    quantity, tenor = _quantity_and_tenor(r, instrument)
-    price = _limit_price(r, instrument)
+    used, prices = _prices(r, instrument)
+    quantity, tenor = _quantity_and_tenor(r, instrument, used)
+    price = _limit_price(r, instrument, prices)
     counterparty = _counterparty(r, instrument)
     if kind is IntentKind.INFO:
         return _info(r, instrument, side)
@@ -274,8 +275,7 @@ def _prices(r: Reading, instrument: Instrument) -> tuple[set[int], list[int]]:
     return used, found
 
 
-def _limit_price(r: Reading, instrument: Instrument) -> Decimal | None:
-    _, found = _prices(r, instrument)
+def _limit_price(r: Reading, instrument: Instrument, found: list[int]) -> Decimal | None:
     if not found:
         return None
     if len(set(found)) > 1:
@@ -304,8 +304,9 @@ def _plain_price(tok: Tok) -> Decimal:
     return amount.value
 
 
-def _quantity_and_tenor(r: Reading, instrument: Instrument) -> tuple[Decimal | None, str | None]:
-    used, _ = _prices(r, instrument)
+def _quantity_and_tenor(
+    r: Reading, instrument: Instrument, used: set[int]
+) -> tuple[Decimal | None, str | None]:
     amounts = [i for i in r.at(Kind.AMOUNT) if i not in used]
     quantity = _take_quantity(r, amounts[0]) if amounts else None
     tenors: list[tuple[int, str]] = []

@@ -113,6 +113,11 @@ AMOUNTS: list[Case] = [
     ("buy two yards usdjpy", {**ORDER, "quantity": "2000000000"}),
     ("buy 1500000 eurusd", {**ORDER, "quantity": "1500000"}),
     ("buy 1000 eurusd", {**ORDER, "quantity": "1000"}),
+    ("buy .5m eurusd", {**ORDER, "quantity": "500000"}),
+    ("buy 1,000.50 eurusd", {**ORDER, "quantity": "1000.50"}),
+    ("buy 500 thousand eurusd", {**ORDER, "quantity": "500000"}),
+    ("sell 2m usdjpy at 151", {**ORDER, "limit_price": "151"}),
+    ("can you buy 1m eurusd?", {**ORDER, "side": "buy"}),
 ]
 
 BAD_AMOUNTS: list[Case] = [
@@ -322,6 +327,17 @@ NEVER_AN_ORDER: list[Case] = [
     ("no, buy 1m eurusd", CLARIFY),
     ("buy 1m eurusd at 3pm", CLARIFY),
     ("buy 1m eurusd info", CLARIFY),
+    ("i'd buy 1m eurusd", CLARIFY),
+    ("can't buy 1m eurusd", CLARIFY),
+    ("buy 1m eurusd when it hits 1.08", CLARIFY),
+    ("buy 1m eurusd stop loss at 1.08", CLARIFY),
+    ("take profit at 1.10 on 1m eurusd", CLARIFY),
+    ("sell 1m usdjpy at 151.20 gtc", CLARIFY),
+    ("buy 1m eurusd at 9:30", CLARIFY),
+    ("buy 1m eurusd tomorrow at 9", CLARIFY),
+    ("buy 1m eurusd 1e6", CLARIFY),
+    ("buy 1.000.000 eurusd", CLARIFY),
+    ("buy 1.000 eurusd", CLARIFY),
     ("x" * 2000, CLARIFY),
 ]
 

@@ -35,6 +35,7 @@ class Kind(Enum):
     LP = auto()  # value: upper-case code
     NEGATION = auto()
     HEDGE = auto()
+    UNSUPPORTED = auto()
     QMARK = auto()
     FILLER = auto()
     WORD = auto()  # anything else
@@ -58,9 +59,10 @@ class Tok:
 _RAW = re.compile(
     r"""
     (?P<date>\d{4}-\d{1,2}-\d{1,2})(?![\w.-])
+    |(?P<time>\d{1,2}:\d{2}(?::\d{2})?)
     |(?P<ref>ord-[a-z0-9]+|ord\d+)(?![\w-])
     |(?P<b32>\d{1,3}-\d{2}[0-9+]?)(?![\w.,-])
-    |(?P<num>[-\u2212]?\d[\d,'.]*[a-z]*)
+    |(?P<num>[-\u2212]?\.?\d[\d,'.]*[a-z]*)
     |(?P<slash>[a-z]{3}[/-][a-z]{3})(?![\w/-])
     |(?P<word>[^\W\d_][\w']*)
     |(?P<punct>[@/?-])
@@ -117,6 +119,8 @@ def _simple(group: str, text: str) -> Tok:  # noqa: PLR0911 - one return per tok
             return Tok(Kind.DATE, text, dt.date.fromisoformat(text).isoformat())
         except ValueError:
             return Tok(Kind.BAD_NUMBER, text, f"'{text}' is not a valid date (write YYYY-MM-DD).")
+    if group == "time":
+        return Tok(Kind.BAD_NUMBER, text, f"I can't take timed orders ('{text}') in chat.")
     if group == "ref":
         digits = text[3:].lstrip("-").upper()
         return Tok(Kind.REF, text, f"ORD-{digits}")
@@ -142,6 +146,8 @@ def _number(
     suffix = text[len(digits) :].lower()
     negative = digits[0] in "-\u2212"
     digits = digits.lstrip("-\u2212").rstrip(".,'")
+    if digits.startswith("."):
+        digits = "0" + digits
     value = read_decimal(digits)
     if value is None:
         return Tok(Kind.BAD_NUMBER, text, f"I can't read the number '{text}'."), i + 1
@@ -263,6 +269,7 @@ def _word_table() -> dict[str, tuple[Kind, object]]:
         (Kind.FILLER, None, t.FILLERS),
         (Kind.JOINER, None, t.JOINERS),
         (Kind.HEDGE, None, t.HEDGES),
+        (Kind.UNSUPPORTED, None, t.UNSUPPORTED),
         (Kind.NEGATION, None, t.NEGATIONS),
         (Kind.LIMIT_WORD, None, t.LIMIT_WORDS),
         (Kind.INFO_WORD, None, t.INFO_WORDS),

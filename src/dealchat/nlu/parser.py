@@ -132,8 +132,17 @@ def _check_no_doubt(r: Reading) -> None:
             f"I can't act on that: the message says '{word}'. "
             f"To trade, send the order plainly, {EXAMPLE}."
         )
+    for index in r.at(Kind.UNSUPPORTED):
+        word = r.toks[index].text
+        raise Clarify(
+            f"I can only take market and limit orders in chat, not '{word}' instructions. "
+            "Please call your dealer for those."
+        )
     if r.has(Kind.HEDGE):
-        raise Clarify(f"That sounds like a question, not an instruction. To trade, send {EXAMPLE}.")
+        raise Clarify(
+            "That sounds like a condition or a question, not an instruction. "
+            f"To trade, send {EXAMPLE}."
+        )
     for index in r.at(Kind.BAD_NUMBER):
         raise Clarify(str(r.toks[index].value))
     for kind in (Kind.BAD_PAIR,):
@@ -260,6 +269,11 @@ def _prices(r: Reading, instrument: Instrument) -> tuple[set[int], list[int]]:
         nxt = index + 1
         word = toks[index].text.lower()
         if nxt < len(toks) and toks[nxt].kind in (Kind.AMOUNT, Kind.PRICE):
+            if word == "at" and _looks_like_hour(toks[nxt].text):
+                raise Clarify(
+                    f"Is 'at {toks[nxt].text}' a price or a time? "
+                    f"For a price write it with decimals, e.g. 'at {toks[nxt].text}.00'."
+                )
             used.add(nxt)
             found.append(nxt)
         elif word != "at":
@@ -273,6 +287,10 @@ def _prices(r: Reading, instrument: Instrument) -> tuple[set[int], list[int]]:
             used.add(after)
             found.append(after)
     return used, found
+
+
+def _looks_like_hour(text: str) -> bool:
+    return text.isdigit() and int(text) <= 24
 
 
 def _limit_price(r: Reading, instrument: Instrument, found: list[int]) -> Decimal | None:

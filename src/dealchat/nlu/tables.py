@@ -234,29 +234,24 @@ SCALE_WORDS: dict[str, int] = {
 }
 
 # Words that turn an instruction into its opposite or into a maybe: never an order.
-NEGATIONS: frozenset[str] = frozenset({"not", "dont", "never", "no", "cancel", "nd", "without"})
+NEGATIONS: frozenset[str] = frozenset(
+    """not dont never no cancel nd without cant can't cannot wont won't didnt didn't doesnt
+    doesn't shouldnt shouldn't wouldnt wouldn't isnt isn't""".split()
+)
 HEDGES: frozenset[str] = frozenset(
-    {
-        "if",
-        "maybe",
-        "perhaps",
-        "might",
-        "should",
-        "unless",
-        "whether",
-        "thinking",
-        "considering",
-        "possibly",
-        "probably",
-        "wonder",
-        "wondering",
-    }
+    """if maybe perhaps might should would could i'd we'd unless whether thinking considering
+    possibly probably wonder wondering when once until till after before""".split()
+)
+# Order types and instructions the chat desk does not take: never read as a plain order.
+UNSUPPORTED: frozenset[str] = frozenset(
+    """stop stops sl loss tp profit trailing oco iceberg twap vwap algo fixing swap ndf option
+    options call put straddle gtc gtd ioc fok""".split()
 )
 
 # Words that carry no meaning in a trading message.
 FILLERS: frozenset[str] = frozenset(
     """a an the it that this me my us our you your i we for of in on to value with via from and
-    is are be some hi hello hey morning ok okay yes sure just now can want like would need pls
+    is are be some hi hello hey morning ok okay yes sure just now can want like need pls
     please fx do get make trade deal order""".split()
 )
 

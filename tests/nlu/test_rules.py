@@ -56,6 +56,8 @@ COMMANDS: list[Case] = [
     ("report", {"intent": "report"}),
     ("audit report", {"intent": "report"}),
     ("yes no", CLARIFY),
+    ("cancel ORD-1 ORD-2", CLARIFY),
+    ("status ORD-1 and ORD-2", CLARIFY),
 ]
 
 UNKNOWNS: list[Case] = [
@@ -68,7 +70,6 @@ UNKNOWNS: list[Case] = [
     ("1m", UNKNOWN),
     ("see you at 5", UNKNOWN),
     ("helpful", UNKNOWN),
-    ("cancel ORD-1 ORD-2", UNKNOWN),
 ]
 
 TOKENS: list[Case] = [

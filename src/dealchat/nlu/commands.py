@@ -16,6 +16,7 @@ _SIMPLE: tuple[tuple[frozenset[str], IntentKind], ...] = (
 )
 _TAKES_REF = frozenset({IntentKind.CANCEL, IntentKind.STATUS})
 
+ONE_REF = "Which order? Please name one order at a time, e.g. 'cancel ORD-42'."
 YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
 
 
@@ -26,19 +27,27 @@ def command_intent(toks: list[Tok]) -> Intent | None:
     if words == ["?"] and not refs:
         return Intent(IntentKind.HELP)
     core = {w for w in words if w not in t.COMMAND_FILLERS and w != "?"}
-    if not core or len(refs) > 1:
+    if not core:
         return None
+    doubt = _doubt(core, refs)
+    if doubt is not None:
+        return Intent(IntentKind.CLARIFY, reason=doubt)
+    for vocabulary, kind in _SIMPLE:
+        if core <= vocabulary and (not refs or kind in _TAKES_REF):
+            return _with_ref(kind, refs)
+    return None
+
+
+def _doubt(core: set[str], refs: list[Tok]) -> str | None:
+    """Yes and no at once, or several orders named: ask, don't guess."""
     if (
         core <= t.CONFIRM_WORDS | t.CANCEL_WORDS
         and core & t.CONFIRM_WORDS
         and core & t.CANCEL_WORDS
     ):
-        return Intent(IntentKind.CLARIFY, reason=YES_OR_NO)
-    for vocabulary, kind in _SIMPLE:
-        if core <= vocabulary:
-            if refs and kind not in _TAKES_REF:
-                return None
-            return _with_ref(kind, refs)
+        return YES_OR_NO
+    if len(refs) > 1 and core <= t.CANCEL_WORDS | t.STATUS_WORDS:
+        return ONE_REF
     return None
 
 

@@ -71,6 +71,7 @@ _RAW = re.compile(
 )
 
 
+_HOW_TO_WRITE = "Please write amounts like 1m or 250k, and a price after 'at', e.g. 'at 1.0850'."
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -127,7 +128,7 @@ def _simple(group: str, text: str) -> Tok:  # noqa: PLR0911 - one return per tok
     if group == "b32":
         price = read_thirty_seconds(text)
         if price is None:
-            return Tok(Kind.BAD_NUMBER, text, f"I can't read the price '{text}'.")
+            return Tok(Kind.BAD_NUMBER, text, f"I can't read the price '{text}'. {_HOW_TO_WRITE}")
         return Tok(Kind.PRICE, text, price)
     if text == "@":
         return Tok(Kind.LIMIT_WORD, text)
@@ -150,7 +151,9 @@ def _number(
         digits = "0" + digits
     value = read_decimal(digits)
     if value is None:
-        return Tok(Kind.BAD_NUMBER, text, f"I can't read the number '{text}'."), i + 1
+        return Tok(
+            Kind.BAD_NUMBER, text, f"I can't read the number '{text}'. {_HOW_TO_WRITE}"
+        ), i + 1
     if not suffix and i + 1 < len(raw) and words[i + 1] in t.UNITS:
         unit = words[i + 1]
         amount = Amount(value * t.UNITS[unit], True, None, negative)
@@ -171,7 +174,7 @@ def _suffixed(text: str, digits: str, value: Decimal, suffix: str, negative: boo
         if suffix == "m" and whole is not None and whole in t.TENOR_RANGES["m"]:
             tenor = f"{whole}M"
         return Tok(Kind.AMOUNT, text, Amount(value * t.UNITS[suffix], True, tenor, negative))
-    return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'.")
+    return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'. {_HOW_TO_WRITE}")
 
 
 def _bad_tenor(text: str) -> str:
@@ -217,7 +220,7 @@ def _word(text: str, word: str, lps: dict[str, str]) -> Tok:  # noqa: PLR0911 - 
         code = word.upper()
         return Tok(Kind.ISIN if is_valid_isin(code) else Kind.BAD_ISIN, text, code)
     if any(char.isdigit() for char in word):
-        return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'.")
+        return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'. {_HOW_TO_WRITE}")
     return Tok(Kind.WORD, text)
 
 

@@ -265,7 +265,7 @@ LINK_WORDS: frozenset[str] = frozenset({"login", "link"})
 REPORT_WORDS: frozenset[str] = frozenset({"report"})
 # Words that may stand beside a one-word command without changing it ("confirm it", "cancel that").
 COMMAND_FILLERS: frozenset[str] = frozenset(
-    {"it", "that", "this", "the", "order", "me", "my", "please"}
+    {"it", "that", "this", "the", "order", "me", "my", "please", "and"}
 )
 
 # Longest message the parser reads; anything longer is not one instruction.

@@ -26,13 +26,13 @@ serve: venv ## start the platform (settings from DEALCHAT_* variables)
 	$(VENV)/bin/dealchat serve
 
 lint: venv ## ruff and mypy
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench migrations
+	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy
 
 fmt: venv ## format and autofix
-	$(VENV)/bin/ruff format src tests bench
-	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench migrations
+	$(VENV)/bin/ruff check --fix src tests bench migrations
 
 test: lint ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,11 +1,20 @@
-"""Settings from `DEALCHAT_*` environment variables (nested sections with `__`)."""
+"""Settings from `DEALCHAT_*` environment variables (nested sections with `__`).
+
+Secrets are never settings values: keys live in files under `data_dir/keys`, generated on first
+run with 0600 permissions.
+"""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES
+
+_PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
 
 
 class NluSettings(BaseModel):
@@ -23,9 +32,56 @@ class NluSettings(BaseModel):
         return cleaned
 
 
+class PricingSettings(BaseModel):
+    """The simulated price source and liquidity provider of the demo."""
+
+    spread_bps: Decimal = Field(default=Decimal("2"), gt=0, le=500)
+    counterparty: str = "SIM"
+
+
+class AuthSettings(BaseModel):
+    link_ttl_seconds: int = Field(default=600, ge=30, le=600)
+    stepup_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    chat_session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    chat_session_absolute_hours: int = Field(default=12, ge=1, le=72)
+    totp_issuer: str = "dealchat"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
     )
 
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    quote_ttl_seconds: int = Field(default=30, ge=5, le=600)
+    log_level: str = "INFO"
     nlu: NluSettings = Field(default_factory=NluSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("database_url", "public_url")
+    @classmethod
+    def _no_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and any(word in value.lower() for word in _PLACEHOLDERS):
+            raise ValueError("looks like a placeholder; set a real value")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        """DEALCHAT_DATABASE_URL, else a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dealchat.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

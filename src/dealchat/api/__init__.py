@@ -1,0 +1,1 @@
+"""The HTTP edge: dependencies and error translation shared by every router."""

@@ -1,0 +1,92 @@
+"""The composition root: `create_app(settings)` builds everything; nothing is built at import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import text
+
+from dealchat.api import errors as api_errors
+from dealchat.api.deps import Platform
+from dealchat.channels.webchat import views as webchat_views
+from dealchat.conversations.context import Desk
+from dealchat.db import migrate
+from dealchat.db.session import make_engine, make_session_factory
+from dealchat.execution.simulated import SimulatedCounterparty
+from dealchat.identity import views as identity_views
+from dealchat.identity.service import AuthPolicy
+from dealchat.nlu import Parser
+from dealchat.pricing.simulated import SimulatedPriceSource
+from dealchat.records.keys import load_or_create_key
+from dealchat.records.sealing import Sealer
+from dealchat.settings import Settings
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+def build_platform(settings: Settings) -> Platform:
+    """Engine, sessions and the desk with its ports, as settings say. Migrates the database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    migrate.upgrade(engine)
+    prices = SimulatedPriceSource(settings.pricing.spread_bps)
+    desk = Desk(
+        parser=Parser(counterparties=frozenset(settings.nlu.counterparties)),
+        prices=prices,
+        counterparty=SimulatedCounterparty(prices, settings.pricing.counterparty),
+        sealer=Sealer(load_or_create_key(settings.keys_dir / "sealing.key")),
+        policy=auth_policy(settings),
+        quote_ttl=dt.timedelta(seconds=settings.quote_ttl_seconds),
+        public_url=settings.public_url,
+    )
+    return Platform(settings, engine, make_session_factory(engine), desk)
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    auth = settings.auth
+    return AuthPolicy(
+        link_ttl=dt.timedelta(seconds=auth.link_ttl_seconds),
+        stepup_ttl=dt.timedelta(seconds=auth.stepup_ttl_seconds),
+        session_idle=dt.timedelta(minutes=auth.chat_session_idle_minutes),
+        session_absolute=dt.timedelta(hours=auth.chat_session_absolute_hours),
+    )
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    platform = platform or build_platform(settings or Settings())
+    app = FastAPI(title="dealchat", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.platform = platform
+    api_errors.install(app)
+    app.middleware("http")(_security_headers)
+    app.include_router(webchat_views.router)
+    app.include_router(identity_views.router)
+    app.add_api_route("/healthz", _health(platform), methods=["GET"], include_in_schema=False)
+    return app
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.update(SECURITY_HEADERS)
+    if request.url.path.startswith("/link/") or request.url.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _health(platform: Platform) -> Callable[[], dict[str, str]]:
+    def health() -> dict[str, str]:
+        with platform.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return health

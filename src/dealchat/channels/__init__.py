@@ -1,0 +1,1 @@
+"""Channels: the IM platforms. The core imports `channels.interfaces` only."""

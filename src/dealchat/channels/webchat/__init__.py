@@ -1,0 +1,1 @@
+"""The built-in web chat: the embedded default channel."""

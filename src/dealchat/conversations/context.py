@@ -1,0 +1,45 @@
+"""The desk's collaborators (built once by the composition root) and one turn of a conversation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from dealchat.channels.interfaces import InboundMessage
+from dealchat.conversations.models import Conversation
+from dealchat.db.base import utcnow
+from dealchat.execution.interfaces import Counterparty
+from dealchat.identity.service import AuthPolicy
+from dealchat.nlu import Parser
+from dealchat.pricing.interfaces import PriceSource
+from dealchat.records.sealing import Sealer
+
+
+@dataclass(frozen=True)
+class Desk:
+    parser: Parser
+    prices: PriceSource
+    counterparty: Counterparty
+    sealer: Sealer
+    policy: AuthPolicy
+    quote_ttl: dt.timedelta
+    public_url: str
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+
+
+@dataclass
+class Turn:
+    """One inbound message being answered, at one instant."""
+
+    desk: Desk
+    session: Session
+    conversation: Conversation
+    message: InboundMessage
+    now: dt.datetime
+
+    @property
+    def actor(self) -> str:
+        return f"{self.message.channel}:{self.message.sender_id}"

@@ -1,0 +1,142 @@
+"""The one way in: inbound message -> record -> parse -> step-up -> orders -> recorded replies.
+
+Every channel adapter calls `handle_inbound` inside the caller's transaction; the replies it returns
+are stored and audited in that same transaction and delivered by the caller after commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dealchat.channels.interfaces import InboundMessage, OutboundMessage
+from dealchat.conversations import flow
+from dealchat.conversations.context import Desk, Turn
+from dealchat.conversations.models import Conversation, Message
+from dealchat.records.events import AuditEvent
+from dealchat.records.service import record
+
+
+def handle_inbound(
+    session: Session, *, message: InboundMessage, desk: Desk
+) -> list[OutboundMessage]:
+    """Answer one normalised message. A redelivered message id gets the stored replies again."""
+    conversation = _conversation(session, message)
+    inbound = _record_inbound(session, conversation, message)
+    if inbound is None:
+        return stored_replies(session, desk, conversation, message.message_id)
+    turn = Turn(desk, session, conversation, message, desk.clock())
+    intent = desk.parser.parse(message.text)
+    answers = flow.answer(turn, intent)
+    for position, answer in enumerate(answers):
+        _record_outbound(session, desk, inbound, answer, position)
+    return answers
+
+
+def _conversation(session: Session, message: InboundMessage) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.channel == message.channel,
+        Conversation.external_id == message.conversation_id,
+    )
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            created = Conversation(channel=message.channel, external_id=message.conversation_id)
+            session.add(created)
+        return created
+    except IntegrityError:
+        return session.scalars(query).one()
+
+
+def _record_inbound(
+    session: Session, conversation: Conversation, message: InboundMessage
+) -> Message | None:
+    """Store the message before anything acts on it; None when this message id was seen before."""
+    if _find_inbound(session, conversation, message.message_id) is not None:
+        return None
+    inbound = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        channel_message_id=message.message_id,
+        sender_id=message.sender_id,
+        text=message.text,
+    )
+    try:
+        with session.begin_nested():
+            session.add(inbound)
+    except IntegrityError:
+        return None
+    record(
+        session,
+        event=AuditEvent.MESSAGE_RECEIVED,
+        actor=f"{message.channel}:{message.sender_id}",
+        subject=f"conversation:{conversation.id}",
+        payload={"message_id": message.message_id, "message": inbound.id, "text": message.text},
+    )
+    return inbound
+
+
+def _find_inbound(session: Session, conversation: Conversation, message_id: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation.id,
+            Message.channel_message_id == message_id,
+            Message.direction == "in",
+        )
+    )
+
+
+def _record_outbound(
+    session: Session,
+    desk: Desk,
+    inbound: Message,
+    answer: OutboundMessage,
+    position: int,
+) -> None:
+    out = Message(
+        conversation_id=inbound.conversation_id,
+        direction="out",
+        sender_id="bot",
+        text=answer.text,
+        reply_to_id=inbound.id,
+        position=position,
+    )
+    session.add(out)
+    session.flush()
+    if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
+        out.link = desk.sealer.seal(answer.link, context=f"message:{out.id}")
+    record(
+        session,
+        event=AuditEvent.MESSAGE_SENT,
+        actor="bot",
+        subject=f"conversation:{inbound.conversation_id}",
+        payload={
+            "message": out.id,
+            "reply_to": inbound.id,
+            "text": answer.text,
+            "has_secure_link": answer.link is not None,
+        },
+    )
+
+
+def stored_replies(
+    session: Session, desk: Desk, conversation: Conversation, message_id: str
+) -> list[OutboundMessage]:
+    inbound = _find_inbound(session, conversation, message_id)
+    if inbound is None:
+        return []
+    rows = session.scalars(
+        select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.position)
+    ).all()
+    return [
+        OutboundMessage(
+            text=row.text,
+            link=None
+            if row.link is None
+            else desk.sealer.open(row.link, context=f"message:{row.id}"),
+        )
+        for row in rows
+    ]

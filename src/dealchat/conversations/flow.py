@@ -1,0 +1,247 @@
+"""What each intent does (PRODUCT.md, the main flow steps 3-7) and the step-up it needs.
+
+Levels: help, info, clarify and link need nothing (0); quotes, tickets and status need a linked
+chat identity with a fresh session (1); a confirmation needs a single-use proof of both factors
+bound to the hash of the ticket it confirms (2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dealchat.channels.interfaces import OutboundMessage
+from dealchat.conversations import replies
+from dealchat.conversations.context import Turn
+from dealchat.identity import service as identity
+from dealchat.identity.models import User
+from dealchat.nlu import Intent, IntentKind
+from dealchat.orders import service as orders
+from dealchat.orders.models import Order, Quote
+from dealchat.orders.tickets import ticket_text
+
+Answer = list[OutboundMessage]
+
+
+def answer(turn: Turn, intent: Intent) -> Answer:
+    return _HANDLERS.get(intent.intent, _unknown)(turn, intent)
+
+
+def _say(text: str, link: str | None = None) -> Answer:
+    return [OutboundMessage(text=text, link=link)]
+
+
+def _unknown(turn: Turn, intent: Intent) -> Answer:
+    return _say(replies.UNKNOWN)
+
+
+def _help(turn: Turn, intent: Intent) -> Answer:
+    return _say(replies.HELP)
+
+
+def _clarify(turn: Turn, intent: Intent) -> Answer:
+    return _say(intent.reason or replies.UNKNOWN)
+
+
+def _info(turn: Turn, intent: Intent) -> Answer:
+    return _say(replies.info_text(intent.pair, intent.isin))
+
+
+def _report(turn: Turn, intent: Intent) -> Answer:
+    return _say(replies.REPORT)
+
+
+def _link(turn: Turn, intent: Intent) -> Answer:
+    return _secure_link(turn, replies.LOGIN, purpose="link", ticket_hash=None)
+
+
+def _secure_link(turn: Turn, text: str, *, purpose: str, ticket_hash: str | None) -> Answer:
+    token = identity.issue_link(
+        turn.session,
+        channel=turn.message.channel,
+        external_id=turn.message.sender_id,
+        purpose=purpose,
+        ticket_hash=ticket_hash,
+        policy=turn.desk.policy,
+        now=turn.now,
+    )
+    return _say(text, link=f"{turn.desk.public_url}/link/{token}")
+
+
+def _client(turn: Turn) -> User | None:
+    return identity.chat_user(
+        turn.session,
+        channel=turn.message.channel,
+        external_id=turn.message.sender_id,
+        policy=turn.desk.policy,
+        now=turn.now,
+    )
+
+
+def _quote(turn: Turn, intent: Intent) -> Answer:
+    user = _client(turn)
+    if user is None:
+        return _link(turn, intent)
+    try:
+        quote = orders.give_quote(
+            turn.session,
+            conversation_id=turn.conversation.id,
+            client_id=user.id,
+            intent=intent,
+            prices=turn.desk.prices,
+            ttl=turn.desk.quote_ttl,
+            now=turn.now,
+        )
+    except LookupError:
+        return _say(replies.CANNOT_PRICE.format(name=intent.pair or intent.isin))
+    side = None if intent.side is None else intent.side.value
+    return _say(replies.quote_text(quote, side, int(turn.desk.quote_ttl.total_seconds())))
+
+
+def _order(turn: Turn, intent: Intent) -> Answer:
+    user = _client(turn)
+    if user is None:
+        return _link(turn, intent)
+    if intent.from_quote:
+        fields_or_reply = _fields_from_quote(turn, user, intent)
+    else:
+        fields_or_reply = _fields_from_intent(intent)
+    if isinstance(fields_or_reply, list):
+        return fields_or_reply
+    order = orders.create_ticket(
+        turn.session,
+        conversation_id=turn.conversation.id,
+        client_id=user.id,
+        ticket_fields=fields_or_reply,
+        now=turn.now,
+    )
+    return _say(ticket_text(orders.ticket_of(order)))
+
+
+def _fields_from_intent(intent: Intent) -> dict[str, object]:
+    assert intent.side is not None
+    assert intent.quantity is not None
+    return {
+        "side": intent.side.value,
+        "pair": intent.pair,
+        "isin": intent.isin,
+        "dealt_currency": intent.dealt_currency,
+        "quantity": intent.quantity,
+        "tenor": intent.tenor,
+        "order_type": "limit" if intent.limit_price else "market",
+        "limit_price": intent.limit_price,
+        "counterparty": intent.counterparty,
+        "quote_id": None,
+    }
+
+
+def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, object] | Answer:
+    """`mine` / `yours`: a ticket at the last live quote's price, for its size."""
+    quote = orders.last_quote(turn.session, conversation_id=turn.conversation.id, client_id=user.id)
+    if quote is None or quote.expires_at <= turn.now:
+        return _say(replies.NO_LIVE_QUOTE)
+    quantity = quote.quantity
+    if quantity is None or (intent.quantity is not None and intent.quantity != quantity):
+        wanted = replies.size(intent.quantity)
+        return _say(replies.SIZE_MISMATCH.format(quoted=replies.size(quantity), wanted=wanted))
+    assert intent.side is not None
+    side = intent.side.value
+    return {
+        "side": side,
+        "pair": quote.pair,
+        "isin": quote.isin,
+        "dealt_currency": quote.dealt_currency,
+        "quantity": quantity,
+        "tenor": quote.tenor,
+        "order_type": "limit",
+        "limit_price": orders.quote_price(quote, side),
+        "counterparty": None,
+        "quote_id": quote.id,
+    }
+
+
+def _confirm(turn: Turn, intent: Intent) -> Answer:
+    user = _client(turn)
+    if user is None:
+        return _link(turn, intent)
+    tickets = orders.open_tickets(
+        turn.session, conversation_id=turn.conversation.id, client_id=user.id
+    )
+    if not tickets:
+        return _say(replies.NOTHING_TO_CONFIRM)
+    order = tickets[0]
+    if _quote_expired(turn, order):
+        orders.expire_ticket(turn.session, order, reason="quote expired before confirmation")
+        return _say(replies.QUOTE_EXPIRED.format(ref=order.ref))
+    proven = identity.use_stepup(
+        turn.session,
+        channel=turn.message.channel,
+        external_id=turn.message.sender_id,
+        user_id=user.id,
+        ticket_hash=order.ticket_hash,
+        now=turn.now,
+    )
+    if not proven:
+        text = replies.STEP_UP.format(ref=order.ref)
+        return _secure_link(turn, text, purpose="stepup", ticket_hash=order.ticket_hash)
+    orders.place(turn.session, order=order, counterparty=turn.desk.counterparty, now=turn.now)
+    return _say(replies.fill_text(order))
+
+
+def _quote_expired(turn: Turn, order: Order) -> bool:
+    if order.quote_id is None:
+        return False
+    quote = turn.session.get(Quote, order.quote_id)
+    return quote is None or quote.expires_at <= turn.now
+
+
+def _cancel(turn: Turn, intent: Intent) -> Answer:
+    user = _client(turn)
+    if user is None:
+        return _say(replies.NOTHING_TO_CANCEL)
+    tickets = orders.open_tickets(
+        turn.session, conversation_id=turn.conversation.id, client_id=user.id
+    )
+    if intent.order_ref is not None:
+        chosen = [t for t in tickets if t.ref == intent.order_ref]
+        if not chosen:
+            return _cannot_cancel(turn, user, intent.order_ref)
+        tickets = chosen
+    if not tickets:
+        return _say(replies.NOTHING_TO_CANCEL)
+    for ticket in tickets:
+        orders.cancel_ticket(turn.session, ticket)
+    return [OutboundMessage(replies.cancelled_text(ticket)) for ticket in tickets]
+
+
+def _cannot_cancel(turn: Turn, user: User, ref: str) -> Answer:
+    found = orders.client_orders(turn.session, client_id=user.id, ref=ref, limit=1)
+    if not found:
+        return _say(f"I can't find {ref} among your orders.")
+    return _say(replies.cannot_cancel_text(found[0]))
+
+
+def _status(turn: Turn, intent: Intent) -> Answer:
+    user = _client(turn)
+    if user is None:
+        return _link(turn, intent)
+    found = orders.client_orders(turn.session, client_id=user.id, ref=intent.order_ref)
+    if not found:
+        if intent.order_ref:
+            return _say(f"I can't find {intent.order_ref} among your orders.")
+        return _say(replies.NO_ORDERS)
+    return _say("\n".join(replies.status_line(order) for order in found))
+
+
+_HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {
+    IntentKind.HELP: _help,
+    IntentKind.UNKNOWN: _unknown,
+    IntentKind.CLARIFY: _clarify,
+    IntentKind.INFO: _info,
+    IntentKind.REPORT: _report,
+    IntentKind.LINK: _link,
+    IntentKind.QUOTE: _quote,
+    IntentKind.ORDER: _order,
+    IntentKind.CONFIRM: _confirm,
+    IntentKind.CANCEL: _cancel,
+    IntentKind.STATUS: _status,
+}

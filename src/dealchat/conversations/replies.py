@@ -1,0 +1,88 @@
+"""What the bot says. Plain words; never a stack trace, never a request for a password."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from dealchat.orders.models import Order, Quote
+from dealchat.orders.service import ticket_of
+from dealchat.orders.tickets import amount_text, describe, instrument_words
+from dealchat.records.chain import decimal_text
+
+HELP = (
+    "I take FX and bond orders for the desk. Try 'mkt eurusd 1m' for a price, "
+    "'buy 1m eurusd' to order, 'status' for your orders, 'login' to link your account. "
+    "I will never ask for your password in chat."
+)
+UNKNOWN = "Sorry, I didn't understand that. Type help to see what I can do."
+LOGIN = (
+    "Please log in on the bank's secure page (single use, valid 10 minutes), "
+    "then come back and send your request again. Never share this link."
+)
+STEP_UP = (
+    "To confirm {ref}, approve it on the bank's secure page with your password and "
+    "authenticator code (single use, valid 10 minutes), then reply c here."
+)
+NOTHING_TO_CONFIRM = "There is nothing to confirm. Send an order first, e.g. 'buy 1m eurusd'."
+NOTHING_TO_CANCEL = "There is nothing to cancel."
+NO_LIVE_QUOTE = "There is no live price to take. Ask for one first, e.g. 'mkt eurusd 1m'."
+QUOTE_EXPIRED = "The price for {ref} has expired, so it was not traded. Ask for a new price."
+NO_ORDERS = "You have no orders yet."
+REPORT = "Audit reports are for authorised internal users, from the compliance console."
+CANNOT_PRICE = "I can't price {name} here. Please call your dealer."
+SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."
+
+
+def quote_text(quote: Quote, side: str | None, ttl_seconds: int) -> str:
+    size = f" {amount_text(quote.quantity)}" if quote.quantity is not None else ""
+    tenor = f" {quote.tenor}" if quote.tenor else ""
+    bid, ask = _num(quote.bid), _num(quote.ask)
+    head = f"{quote.pair or quote.isin}{size}{tenor}: {bid} / {ask}"
+    head += f" (indicative, valid {ttl_seconds}s)."
+    if side == "buy":
+        return f"{head} Reply mine to buy at {ask}."
+    if side == "sell":
+        return f"{head} Reply yours to sell at {bid}."
+    return f"{head} Reply mine to buy at {ask} or yours to sell at {bid}."
+
+
+def info_text(pair: str | None, isin: str | None) -> str:
+    if pair is not None:
+        base, quote = pair.split("/")
+        return (
+            f"{pair}: price of 1 {base} in {quote}. Ask 'mkt {pair.replace('/', '').lower()} 1m'."
+        )
+    return f"{isin}: a bond. Ask 'quote {isin} 1m' for an indicative price."
+
+
+def fill_text(order: Order) -> str:
+    if order.state == "filled":
+        verb = "BOUGHT" if order.side == "buy" else "SOLD"
+        words = instrument_words(ticket_of(order))
+        return (
+            f"FILLED {order.ref}: YOU {verb} {words} at {_num(order.fill_price)} "
+            f"with {order.executed_by}. Execution {order.execution_id}."
+        )
+    return f"REJECTED {order.ref}: {order.reject_reason}. Nothing was traded."
+
+
+def status_line(order: Order) -> str:
+    at = f", done at {_num(order.fill_price)}" if order.fill_price is not None else ""
+    when = order.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{order.ref} {order.state.upper()} {describe(ticket_of(order))}{at} ({when})"
+
+
+def cancelled_text(order: Order) -> str:
+    return f"Cancelled {order.ref}. Nothing was traded."
+
+
+def cannot_cancel_text(order: Order) -> str:
+    return f"{order.ref} is {order.state}; it can't be cancelled in chat. Please call your dealer."
+
+
+def _num(value: Decimal | None) -> str:
+    return "-" if value is None else decimal_text(value)
+
+
+def size(value: Decimal | None) -> str:
+    return "no size" if value is None else amount_text(value)

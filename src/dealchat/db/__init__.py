@@ -1,0 +1,1 @@
+"""Database plumbing: the declarative base and the unit of work."""

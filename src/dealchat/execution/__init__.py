@@ -1,0 +1,1 @@
+"""Execution: sending orders to a Counterparty port and taking back fills."""

@@ -1,0 +1,36 @@
+"""The Counterparty port: a liquidity provider that accepts and fills, or rejects, an order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from dealchat.pricing.interfaces import Instrument
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    order_id: str
+    instrument: Instrument
+    side: str  # buy | sell, of the base currency or the bond
+    quantity: Decimal
+    dealt_currency: str | None
+    tenor: str | None
+    order_type: str  # market | limit
+    limit_price: Decimal | None
+    counterparty: str | None = None  # the LP the client named, if any
+
+
+@dataclass(frozen=True)
+class Execution:
+    filled: bool
+    counterparty: str
+    execution_id: str | None = None
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    reason: str | None = None
+
+
+class Counterparty(Protocol):
+    def execute(self, request: OrderRequest) -> Execution: ...

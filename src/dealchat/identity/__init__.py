@@ -1,0 +1,1 @@
+"""Identity: users, passwords, TOTP, chat identities, secure links and step-up proofs."""

@@ -1,0 +1,56 @@
+"""The two factors: argon2id passwords and RFC 6238 TOTP codes (+-1 step, each code once)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _HASHER.hash("dealchat-dummy-password-for-timing")
+STEP_SECONDS = 30
+MIN_PASSWORD = 8
+MAX_PASSWORD = 64
+
+
+def hash_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValueError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return _HASHER.hash(password)
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; an unknown user costs the same time (dummy hash)."""
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(password_hash)
+
+
+def new_totp_secret() -> str:
+    """160 random bits, base32 (RFC 6238 / RFC 4226 recommend at least 128)."""
+    return pyotp.random_base32(32)
+
+
+def provisioning_uri(secret: str, *, username: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def matching_step(secret: str, code: str, *, now: dt.datetime) -> int | None:
+    """The time step (+-1 around now) whose code equals `code`, compared in constant time."""
+    if not (len(code) == 6 and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // STEP_SECONDS
+    found = None
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            found = step
+    return found

@@ -1,0 +1,68 @@
+"""Users, the chat identities linked to them, secure links and level-2 step-up proofs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # internal | external
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ChatIdentity(Base):
+    """A sender on a channel, linked to a user, with its chat session's times."""
+
+    __tablename__ = "chat_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    authenticated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_active_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class SecureLink(Base):
+    """A single-use, short-lived link to the bank's own login page, bound to one chat identity."""
+
+    __tablename__ = "secure_link"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(String(16))  # link | stepup
+    ticket_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StepUpProof(Base):
+    """Two factors shown for one ticket: single use, short-lived, bound to the ticket's hash."""
+
+    __tablename__ = "stepup_proof"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), index=True)
+    granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -1,0 +1,339 @@
+"""Users, secure links and step-up: the operations, each audited in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import factors
+from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
+from dealchat.records.events import AuditEvent
+from dealchat.records.sealing import Sealer
+from dealchat.records.service import record
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+KINDS = ("internal", "external")
+MAX_LINK_ATTEMPTS = 5
+LOGIN_FAILED = "Login failed. Check your username, password and authenticator code."
+LINK_INVALID = "This link is invalid, used or expired. Ask the bot for a new one."
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    link_ttl: dt.timedelta
+    stepup_ttl: dt.timedelta
+    session_idle: dt.timedelta
+    session_absolute: dt.timedelta
+
+
+def create_user(
+    session: Session,
+    *,
+    sealer: Sealer,
+    username: str,
+    password: str,
+    kind: str,
+    totp_secret: str | None,
+    actor: str,
+) -> User:
+    """A new user with an argon2id password and a sealed TOTP secret (one is made if none given)."""
+    username = username.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise DealchatError(ErrorCode.BAD_REQUEST, "username: 3-64 of a-z 0-9 . _ -")
+    if kind not in KINDS:
+        raise DealchatError(ErrorCode.BAD_REQUEST, "kind must be internal or external")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DealchatError(ErrorCode.CONFLICT, "username taken", http_status=409)
+    secret = (totp_secret or factors.new_totp_secret()).strip().upper()
+    if not re.fullmatch(r"[A-Z2-7]{32,}", secret):
+        raise DealchatError(ErrorCode.BAD_REQUEST, "TOTP secret: base32, at least 160 bits")
+    try:
+        password_hash = factors.hash_password(password)
+    except ValueError as exc:
+        raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    user = User(username=username, kind=kind, password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    user.totp_secret_sealed = sealer.seal(secret, context=f"totp:{user.id}")
+    record(
+        session,
+        event=AuditEvent.USER_CREATED,
+        actor=actor,
+        subject=f"user:{user.id}",
+        payload={"username": username, "kind": kind},
+    )
+    return user
+
+
+def totp_secret(sealer: Sealer, user: User) -> str:
+    if user.totp_secret_sealed is None:
+        raise DealchatError(ErrorCode.CONFLICT, "user has no authenticator", http_status=409)
+    return sealer.open(user.totp_secret_sealed, context=f"totp:{user.id}")
+
+
+def authenticate(
+    session: Session, *, sealer: Sealer, username: str, password: str, otp: str, now: dt.datetime
+) -> User | None:
+    """Password and a fresh TOTP code; None on any failure (the caller says the same thing)."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    password_ok = factors.check_password(user.password_hash if user else None, password)
+    if user is None or not password_ok or user.totp_secret_sealed is None:
+        return None
+    step = factors.matching_step(totp_secret(sealer, user), otp.strip(), now=now)
+    if step is None or not _use_step(session, user, step):
+        return None
+    if factors.needs_rehash(user.password_hash):
+        user.password_hash = factors.hash_password(password)
+    return user
+
+
+def _use_step(session: Session, user: User, step: int) -> bool:
+    """Each TOTP code works once: move the user's last used step forward, atomically."""
+    moved = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .where((User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_link(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    purpose: str,
+    ticket_hash: str | None,
+    policy: AuthPolicy,
+    now: dt.datetime,
+) -> str:
+    """A new single-use link token (256 bits); only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    link = SecureLink(
+        token_hash=_token_hash(token),
+        channel=channel,
+        external_id=external_id,
+        purpose=purpose,
+        ticket_hash=ticket_hash,
+        created_at=now,
+        expires_at=now + policy.link_ttl,
+    )
+    session.add(link)
+    session.flush()
+    record(
+        session,
+        event=AuditEvent.LINK_ISSUED,
+        actor=f"{channel}:{external_id}",
+        subject=f"link:{link.id}",
+        payload={"purpose": purpose, "ticket_hash": ticket_hash, "expires_at": link.expires_at},
+    )
+    return token
+
+
+def open_link(session: Session, token: str, *, now: dt.datetime) -> SecureLink:
+    """The live link for `token`, or LINK_INVALID (the same answer for unknown, used, expired)."""
+    if not 20 <= len(token) <= 100:
+        raise _invalid_link()
+    link = session.scalar(select(SecureLink).where(SecureLink.token_hash == _token_hash(token)))
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise _invalid_link()
+    if link.failed_attempts >= MAX_LINK_ATTEMPTS:
+        raise _invalid_link()
+    return link
+
+
+def _invalid_link() -> DealchatError:
+    return DealchatError(ErrorCode.LINK_INVALID, LINK_INVALID, http_status=404)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    ok: bool
+    purpose: str
+    message: str
+
+
+def complete_link(
+    session: Session,
+    *,
+    sealer: Sealer,
+    token: str,
+    username: str,
+    password: str,
+    otp: str,
+    policy: AuthPolicy,
+    now: dt.datetime,
+) -> LinkResult:
+    """Check both factors on the bank's page; link the chat identity or grant the step-up.
+
+    A failure is returned, not raised, so the caller commits the attempt counter and audit.
+    """
+    link = open_link(session, token, now=now)
+    user = authenticate(
+        session, sealer=sealer, username=username, password=password, otp=otp, now=now
+    )
+    if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
+        user = None
+    if user is None:
+        link.failed_attempts += 1
+        record(
+            session,
+            event=AuditEvent.LINK_FAILED,
+            actor=f"{link.channel}:{link.external_id}",
+            subject=f"link:{link.id}",
+            payload={"attempts": link.failed_attempts},
+        )
+        return LinkResult(False, link.purpose, LOGIN_FAILED)
+    _use_link(session, link, now)
+    if link.purpose == "stepup":
+        return _grant_stepup(session, link, user, policy, now)
+    return _link_identity(session, link, user, now)
+
+
+def _linked_to(session: Session, link: SecureLink, user: User) -> bool:
+    identity = _identity(session, link.channel, link.external_id)
+    return identity is not None and identity.user_id == user.id
+
+
+def _identity(session: Session, channel: str, external_id: str) -> ChatIdentity | None:
+    return session.scalar(
+        select(ChatIdentity).where(
+            ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
+        )
+    )
+
+
+def _use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
+    used = session.execute(
+        update(SecureLink)
+        .where(SecureLink.id == link.id, SecureLink.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not used.rowcount:  # type: ignore[attr-defined]
+        raise _invalid_link()
+    record(
+        session,
+        event=AuditEvent.LINK_COMPLETED,
+        actor=f"{link.channel}:{link.external_id}",
+        subject=f"link:{link.id}",
+        payload={"purpose": link.purpose},
+    )
+
+
+def _grant_stepup(
+    session: Session, link: SecureLink, user: User, policy: AuthPolicy, now: dt.datetime
+) -> LinkResult:
+    assert link.ticket_hash is not None
+    proof = StepUpProof(
+        channel=link.channel,
+        external_id=link.external_id,
+        user_id=user.id,
+        ticket_hash=link.ticket_hash,
+        granted_at=now,
+        expires_at=now + policy.stepup_ttl,
+    )
+    session.add(proof)
+    session.flush()
+    record(
+        session,
+        event=AuditEvent.STEPUP_GRANTED,
+        actor=f"user:{user.id}",
+        subject=f"stepup:{proof.id}",
+        payload={"ticket_hash": link.ticket_hash, "factors": ["password", "totp"]},
+    )
+    return LinkResult(True, "stepup", "Approved. Go back to the chat and reply c to confirm.")
+
+
+def _link_identity(session: Session, link: SecureLink, user: User, now: dt.datetime) -> LinkResult:
+    identity = _identity(session, link.channel, link.external_id)
+    if identity is None:
+        identity = ChatIdentity(
+            channel=link.channel,
+            external_id=link.external_id,
+            user_id=user.id,
+            authenticated_at=now,
+            last_active_at=now,
+        )
+        session.add(identity)
+    else:
+        identity.user_id, identity.authenticated_at, identity.last_active_at = user.id, now, now
+    session.flush()
+    record(
+        session,
+        event=AuditEvent.IDENTITY_LINKED,
+        actor=f"user:{user.id}",
+        subject=f"chat:{link.channel}:{link.external_id}",
+        payload={"factors": ["password", "totp"]},
+    )
+    return LinkResult(True, "link", "You are logged in. Go back to the chat and send your request.")
+
+
+def chat_user(
+    session: Session, *, channel: str, external_id: str, policy: AuthPolicy, now: dt.datetime
+) -> User | None:
+    """The user behind a chat sender while its session is fresh (idle and absolute limits)."""
+    identity = _identity(session, channel, external_id)
+    if identity is None:
+        return None
+    if now - identity.authenticated_at > policy.session_absolute:
+        return None
+    if now - identity.last_active_at > policy.session_idle:
+        return None
+    identity.last_active_at = now
+    return session.get(User, identity.user_id)
+
+
+def use_stepup(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    user_id: str,
+    ticket_hash: str,
+    now: dt.datetime,
+) -> bool:
+    """Consume one live proof for exactly this ticket hash; False when there is none."""
+    proof_id = session.scalar(
+        select(StepUpProof.id)
+        .where(
+            StepUpProof.channel == channel,
+            StepUpProof.external_id == external_id,
+            StepUpProof.user_id == user_id,
+            StepUpProof.ticket_hash == ticket_hash,
+            StepUpProof.used_at.is_(None),
+            StepUpProof.expires_at > now,
+        )
+        .limit(1)
+    )
+    if proof_id is None:
+        return False
+    used = session.execute(
+        update(StepUpProof)
+        .where(StepUpProof.id == proof_id, StepUpProof.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not used.rowcount:  # type: ignore[attr-defined]
+        return False
+    record(
+        session,
+        event=AuditEvent.STEPUP_USED,
+        actor=f"user:{user_id}",
+        subject=f"stepup:{proof_id}",
+        payload={"ticket_hash": ticket_hash},
+    )
+    return True

@@ -1,0 +1,87 @@
+"""The bank's own login page behind a secure link: GET shows the form, POST checks both factors."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse
+
+from dealchat.api.deps import PlatformDep
+from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError
+from dealchat.identity import service
+
+router = APIRouter()
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dealchat - secure login</title>
+<link rel="stylesheet" href="/static/webchat/webchat.css"></head>
+<body><main><header><h1>dealchat secure login</h1>
+<p>This is the bank's own page. Never type your password into a chat.</p></header>
+{body}</main></body></html>"""
+
+_FORM = """<p>{purpose}</p>{notice}
+<form method="post" autocomplete="off">
+<p><label>Username<br><input name="username" maxlength="64" required
+ autocomplete="username"></label></p>
+<p><label>Password<br><input name="password" type="password" maxlength="64" required
+ autocomplete="current-password"></label></p>
+<p><label>Authenticator code<br><input name="otp" inputmode="numeric" pattern="[0-9]{{6}}"
+ maxlength="6" required autocomplete="one-time-code"></label></p>
+<p><button type="submit">Continue</button></p></form>"""
+
+_PURPOSE = {
+    "link": "Log in to link this chat to your account.",
+    "stepup": "Approve the order waiting in your chat with your password and authenticator code.",
+}
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(body=body), status_code=status)
+
+
+def _form(purpose: str, notice: str = "") -> str:
+    shown = f'<p role="alert"><strong>{html.escape(notice)}</strong></p>' if notice else ""
+    return _FORM.format(purpose=html.escape(_PURPOSE.get(purpose, "")), notice=shown)
+
+
+@router.get("/link/{token}", include_in_schema=False)
+def show_link(token: str, platform: PlatformDep) -> HTMLResponse:
+    with unit_of_work(platform.sessions) as session:
+        try:
+            link = service.open_link(session, token, now=platform.desk.clock())
+        except DealchatError as error:
+            return _page(f"<p>{html.escape(error.message)}</p>", error.http_status)
+        return _page(_form(link.purpose))
+
+
+@router.post("/link/{token}", include_in_schema=False)
+def submit_link(
+    token: str,
+    platform: PlatformDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=64)],
+    otp: Annotated[str, Form(max_length=6)],
+) -> HTMLResponse:
+    desk = platform.desk
+    with unit_of_work(platform.sessions) as session:
+        try:
+            result = service.complete_link(
+                session,
+                sealer=desk.sealer,
+                token=token,
+                username=username,
+                password=password,
+                otp=otp,
+                policy=desk.policy,
+                now=desk.clock(),
+            )
+        except DealchatError as error:
+            return _page(f"<p>{html.escape(error.message)}</p>", error.http_status)
+    if not result.ok:
+        return _page(_form(result.purpose, result.message), 401)
+    return _page(f"<p>{html.escape(result.message)}</p>")

@@ -1,0 +1,19 @@
+"""Every domain's tables, imported in one place so Base.metadata knows them all."""
+
+from dealchat.conversations.models import Conversation, Message
+from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
+from dealchat.orders.models import Order, Quote
+from dealchat.records.models import AuditEntry, AuditHead
+
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "ChatIdentity",
+    "Conversation",
+    "Message",
+    "Order",
+    "Quote",
+    "SecureLink",
+    "StepUpProof",
+    "User",
+]

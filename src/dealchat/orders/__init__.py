@@ -1,0 +1,1 @@
+"""Orders: quotes, tickets awaiting confirmation, placed and filled orders."""

@@ -1,0 +1,255 @@
+"""Quotes, tickets and orders: each state change audited in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealchat.execution.interfaces import Counterparty, OrderRequest
+from dealchat.nlu import Intent
+from dealchat.orders.models import Order, Quote
+from dealchat.orders.tickets import Ticket
+from dealchat.pricing.interfaces import Instrument, PriceSource
+from dealchat.records.events import AuditEvent
+from dealchat.records.service import record
+
+AWAITING = "awaiting_confirmation"
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_ref() -> str:
+    """A client-facing order reference, `ORD-` and 8 random characters (40 bits)."""
+    return "ORD-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
+
+
+def instrument_of(intent: Intent) -> Instrument:
+    return Instrument(pair=intent.pair, isin=intent.isin)
+
+
+def give_quote(
+    session: Session,
+    *,
+    conversation_id: str,
+    client_id: str,
+    intent: Intent,
+    prices: PriceSource,
+    ttl: dt.timedelta,
+    now: dt.datetime,
+) -> Quote:
+    price = prices.price(instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor)
+    quote = Quote(
+        conversation_id=conversation_id,
+        client_id=client_id,
+        pair=intent.pair,
+        isin=intent.isin,
+        dealt_currency=intent.dealt_currency,
+        quantity=intent.quantity,
+        tenor=intent.tenor,
+        bid=price.bid,
+        ask=price.ask,
+        source=price.source,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(quote)
+    session.flush()
+    record(
+        session,
+        event=AuditEvent.QUOTE_GIVEN,
+        actor=f"user:{client_id}",
+        subject=f"quote:{quote.id}",
+        payload={
+            "instrument": intent.pair or intent.isin,
+            "quantity": intent.quantity,
+            "tenor": intent.tenor,
+            "bid": price.bid,
+            "ask": price.ask,
+            "source": price.source,
+            "expires_at": quote.expires_at,
+        },
+    )
+    return quote
+
+
+def last_quote(session: Session, *, conversation_id: str, client_id: str) -> Quote | None:
+    return session.scalar(
+        select(Quote)
+        .where(Quote.conversation_id == conversation_id, Quote.client_id == client_id)
+        .order_by(Quote.created_at.desc())
+        .limit(1)
+    )
+
+
+def ticket_of(order: Order) -> Ticket:
+    return Ticket(
+        ref=order.ref,
+        client_id=order.client_id,
+        side=order.side,
+        pair=order.pair,
+        isin=order.isin,
+        dealt_currency=order.dealt_currency,
+        quantity=order.quantity,
+        tenor=order.tenor,
+        order_type=order.order_type,
+        limit_price=order.limit_price,
+        counterparty=order.counterparty,
+        quote_id=order.quote_id,
+    )
+
+
+def create_ticket(
+    session: Session,
+    *,
+    conversation_id: str,
+    client_id: str,
+    ticket_fields: dict[str, object],
+    now: dt.datetime,
+) -> Order:
+    """A new ticket awaiting confirmation; an older open ticket in the chat is superseded."""
+    for old in open_tickets(session, conversation_id=conversation_id, client_id=client_id):
+        _cancel(session, old, reason="superseded by a new ticket")
+    order = Order(
+        ref=new_ref(),
+        conversation_id=conversation_id,
+        client_id=client_id,
+        state=AWAITING,
+        created_at=now,
+        ticket_hash="",
+        **ticket_fields,
+    )
+    order.ticket_hash = ticket_of(order).content_hash()
+    session.add(order)
+    session.flush()
+    record(
+        session,
+        event=AuditEvent.TICKET_CREATED,
+        actor=f"user:{client_id}",
+        subject=f"order:{order.id}",
+        payload=_order_payload(order),
+    )
+    return order
+
+
+def open_tickets(session: Session, *, conversation_id: str, client_id: str) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order)
+            .where(
+                Order.conversation_id == conversation_id,
+                Order.client_id == client_id,
+                Order.state == AWAITING,
+            )
+            .order_by(Order.created_at.desc())
+        )
+    )
+
+
+def cancel_ticket(session: Session, order: Order) -> None:
+    _cancel(session, order, reason="cancelled by the client")
+
+
+def _cancel(session: Session, order: Order, *, reason: str) -> None:
+    order.state = "cancelled"
+    record(
+        session,
+        event=AuditEvent.TICKET_CANCELLED,
+        actor=f"user:{order.client_id}",
+        subject=f"order:{order.id}",
+        payload={"ref": order.ref, "reason": reason},
+    )
+
+
+def expire_ticket(session: Session, order: Order, *, reason: str) -> None:
+    order.state = "expired"
+    record(
+        session,
+        event=AuditEvent.TICKET_CANCELLED,
+        actor="system",
+        subject=f"order:{order.id}",
+        payload={"ref": order.ref, "reason": reason},
+    )
+
+
+def place(session: Session, *, order: Order, counterparty: Counterparty, now: dt.datetime) -> Order:
+    """Send a confirmed ticket to the liquidity provider and record its answer."""
+    order.state, order.placed_at = "placed", now
+    record(
+        session,
+        event=AuditEvent.ORDER_PLACED,
+        actor=f"user:{order.client_id}",
+        subject=f"order:{order.id}",
+        payload=_order_payload(order),
+    )
+    execution = counterparty.execute(_request(order))
+    order.executed_by = execution.counterparty
+    if execution.filled:
+        order.state, order.filled_at = "filled", now
+        order.fill_price, order.fill_quantity = execution.price, execution.quantity
+        order.execution_id = execution.execution_id
+        event = AuditEvent.ORDER_FILLED
+    else:
+        order.state, order.reject_reason = "rejected", execution.reason
+        event = AuditEvent.ORDER_REJECTED
+    record(
+        session,
+        event=event,
+        actor=f"lp:{execution.counterparty}",
+        subject=f"order:{order.id}",
+        payload={
+            "ref": order.ref,
+            "price": execution.price,
+            "quantity": execution.quantity,
+            "execution_id": execution.execution_id,
+            "reason": execution.reason,
+        },
+    )
+    return order
+
+
+def _request(order: Order) -> OrderRequest:
+    return OrderRequest(
+        order_id=order.id,
+        instrument=Instrument(pair=order.pair, isin=order.isin),
+        side=order.side,
+        quantity=order.quantity,
+        dealt_currency=order.dealt_currency,
+        tenor=order.tenor,
+        order_type=order.order_type,
+        limit_price=order.limit_price,
+        counterparty=order.counterparty,
+    )
+
+
+def _order_payload(order: Order) -> dict[str, object]:
+    return {
+        "ref": order.ref,
+        "state": order.state,
+        "side": order.side,
+        "instrument": order.pair or order.isin,
+        "dealt_currency": order.dealt_currency,
+        "quantity": order.quantity,
+        "tenor": order.tenor,
+        "order_type": order.order_type,
+        "limit_price": order.limit_price,
+        "counterparty": order.counterparty,
+        "quote_id": order.quote_id,
+        "ticket_hash": order.ticket_hash,
+    }
+
+
+def client_orders(
+    session: Session, *, client_id: str, ref: str | None, limit: int = 10
+) -> list[Order]:
+    query = select(Order).where(Order.client_id == client_id, Order.state != AWAITING)
+    if ref is not None:
+        query = query.where(Order.ref == ref)
+    return list(session.scalars(query.order_by(Order.created_at.desc()).limit(limit)))
+
+
+def quote_price(quote: Quote, side: str) -> Decimal:
+    """The price a client takes: our ask when they buy, our bid when they sell."""
+    return quote.ask if side == "buy" else quote.bid

@@ -1,0 +1,1 @@
+"""Pricing: indicative prices from a PriceSource port."""

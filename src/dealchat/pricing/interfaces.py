@@ -1,0 +1,34 @@
+"""The PriceSource port: an indicative two-way price for an instrument and size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """An FX pair in market convention (`EUR/USD`) or a bond by ISIN; exactly one is set."""
+
+    pair: str | None = None
+    isin: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.pair or self.isin or "?"
+
+
+@dataclass(frozen=True)
+class Price:
+    bid: Decimal
+    ask: Decimal
+    source: str
+
+
+class PriceSource(Protocol):
+    def price(
+        self, instrument: Instrument, *, quantity: Decimal | None, tenor: str | None
+    ) -> Price:
+        """Indicative bid and ask; raises LookupError for an instrument it does not price."""
+        ...

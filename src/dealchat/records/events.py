@@ -1,0 +1,24 @@
+"""Audit event types: stable `subject:action` codes. Never rename or reuse one."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEvent(StrEnum):
+    MESSAGE_RECEIVED = "message:received"
+    MESSAGE_SENT = "message:sent"
+    LINK_ISSUED = "link:issued"
+    LINK_COMPLETED = "link:completed"
+    LINK_FAILED = "link:failed"
+    IDENTITY_LINKED = "identity:linked"
+    STEPUP_GRANTED = "stepup:granted"
+    STEPUP_USED = "stepup:used"
+    USER_CREATED = "user:created"
+    LOGIN_FAILED = "login:failed"
+    QUOTE_GIVEN = "quote:given"
+    TICKET_CREATED = "ticket:created"
+    TICKET_CANCELLED = "ticket:cancelled"
+    ORDER_PLACED = "order:placed"
+    ORDER_FILLED = "order:filled"
+    ORDER_REJECTED = "order:rejected"

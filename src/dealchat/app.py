@@ -35,7 +35,8 @@ SECURITY_HEADERS = {
 
 def build_platform(settings: Settings) -> Platform:
     """Engine, sessions and the desk with its ports, as settings say. Migrates the database."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.data_dir.chmod(0o700)
     engine = make_engine(settings.db_url)
     migrate.upgrade(engine)
     prices = SimulatedPriceSource(settings.pricing.spread_bps)

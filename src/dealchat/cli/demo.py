@@ -1,0 +1,96 @@
+"""`dealchat demo`: demo users on SQLite, their logins and authenticator secrets, then serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+
+from dealchat.api.deps import Platform
+from dealchat.cli.common import platform
+from dealchat.cli.serve import HostOption, PortOption, run, settings_for
+from dealchat.db.session import unit_of_work
+from dealchat.identity import factors
+from dealchat.identity.models import User
+from dealchat.identity.service import create_user
+
+DEMO_USERS = (("dealer", "internal"), ("alice", "external"), ("bob", "external"))
+
+
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    serve: bool = typer.Option(True, help="Start the server after seeding."),
+) -> None:
+    """Create the demo users (once), print their logins and TOTP secrets, then serve."""
+    settings = settings_for(host, port)
+    with platform(settings) as built:
+        credentials = seed(built)
+    _print(credentials, settings.public_url, settings.auth.totp_issuer)
+    if serve:
+        run(settings, host, port)
+
+
+def seed(built: Platform) -> list[dict[str, str]]:
+    """Demo users with random passwords, kept (0600) in data_dir so a re-run prints them again."""
+    path = built.settings.data_dir / "demo-credentials.json"
+    known = _load(path)
+    with unit_of_work(built.sessions) as session:
+        for username, kind in DEMO_USERS:
+            exists = session.scalar(select(User.id).where(User.username == username))
+            if exists is not None and username in known:
+                continue
+            if exists is not None:
+                continue  # made by hand earlier: its password is not ours to print
+            entry = {
+                "username": username,
+                "kind": kind,
+                "password": secrets.token_urlsafe(12),
+                "totp_secret": factors.new_totp_secret(),
+            }
+            create_user(
+                session,
+                sealer=built.desk.sealer,
+                username=username,
+                password=entry["password"],
+                kind=kind,
+                totp_secret=entry["totp_secret"],
+                actor="demo",
+            )
+            known[username] = entry
+    _save(path, known)
+    return [known[name] for name, _ in DEMO_USERS if name in known]
+
+
+def _load(path: Path) -> dict[str, dict[str, str]]:
+    if not path.exists():
+        return {}
+    loaded: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _save(path: Path, known: dict[str, dict[str, str]]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(known, handle, indent=2)
+    path.chmod(0o600)
+
+
+def _print(credentials: list[dict[str, str]], url: str, issuer: str) -> None:
+    typer.echo(f"dealchat demo on {url}/  (web chat)\n")
+    for entry in credentials:
+        uri = factors.provisioning_uri(
+            entry["totp_secret"], username=entry["username"], issuer=issuer
+        )
+        typer.echo(f"  {entry['kind']:8} {entry['username']:7} password {entry['password']}")
+        typer.echo(f"           TOTP secret {entry['totp_secret']}")
+        typer.echo(f"           {uri}")
+    typer.echo(
+        "\nAdd a secret to an authenticator app, or print the current code with\n"
+        "  .venv/bin/python -c 'import pyotp,sys; print(pyotp.TOTP(sys.argv[1]).now())' SECRET\n"
+        "These demo credentials are kept in the data directory (mode 0600); demo use only.\n"
+    )

@@ -1,0 +1,37 @@
+"""`dealchat serve`: run the platform's web server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from dealchat import logs
+from dealchat.app import create_app
+from dealchat.cli.common import platform
+from dealchat.settings import Settings
+
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+
+
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Start the platform (settings from DEALCHAT_* variables)."""
+    run(settings_for(host, port), host, port)
+
+
+def settings_for(host: str, port: int) -> Settings:
+    """Settings, with the public URL following the port unless DEALCHAT_PUBLIC_URL is set."""
+    settings = Settings()
+    if "public_url" not in settings.model_fields_set:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+    return settings
+
+
+def run(settings: Settings, host: str, port: int) -> None:
+    logs.configure(settings.log_level)
+    with platform(settings) as built:
+        app = create_app(platform=built)
+        uvicorn.run(app, host=host, port=port, log_config=None, server_header=False)

@@ -1,0 +1,48 @@
+"""`dealchat users add`: create a user with a password and an authenticator (TOTP)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dealchat.cli.common import platform
+from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError
+from dealchat.identity import factors
+from dealchat.identity.service import create_user, totp_secret
+
+app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.")
+
+
+@app.command("add")
+def add(
+    username: Annotated[str, typer.Option(help="3-64 characters: a-z 0-9 . _ -")],
+    kind: Annotated[str, typer.Option(help="internal (bank staff) or external (client)")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="8-64 chars."),
+    ],
+    totp_secret_b32: Annotated[
+        str | None, typer.Option("--totp-secret", help="Base32 TOTP secret (else one is made).")
+    ] = None,
+) -> None:
+    """Create a user; prints the otpauth:// URI to enrol an authenticator app."""
+    try:
+        with platform() as built, unit_of_work(built.sessions) as session:
+            user = create_user(
+                session,
+                sealer=built.desk.sealer,
+                username=username,
+                password=password,
+                kind=kind,
+                totp_secret=totp_secret_b32,
+                actor="cli",
+            )
+            secret = totp_secret(built.desk.sealer, user)
+            issuer = built.settings.auth.totp_issuer
+    except DealchatError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"created {user.kind} user {user.username}")
+    typer.echo(factors.provisioning_uri(secret, username=user.username, issuer=issuer))

@@ -1,0 +1,147 @@
+"""The main flow through the web chat API and the link page, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from dealchat.api.deps import Platform
+from dealchat.conversations.models import Message
+from dealchat.db.session import unit_of_work
+from dealchat.orders.models import Order
+from dealchat.records.models import AuditEntry
+from dealchat.records.service import verify
+from tests.conftest import Clock
+from tests.factories.chat import Chat
+from tests.factories.identity import make_user
+
+
+def _orders(platform: Platform) -> list[Order]:
+    with unit_of_work(platform.sessions) as session:
+        return list(session.scalars(select(Order).order_by(Order.created_at)))
+
+
+def _events(platform: Platform) -> list[str]:
+    with unit_of_work(platform.sessions) as session:
+        return list(session.scalars(select(AuditEntry.event).order_by(AuditEntry.seq)))
+
+
+def test_link_quote_order_confirm_fill(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    assert chat.text("hello").startswith("I take FX and bond orders")
+
+    login = chat.link("mkt eurusd 1m")
+    page = client.get(login)
+    assert page.status_code == 200
+    assert 'name="password"' in page.text
+    assert chat.log_in(login, alice).status_code == 200
+    clock.advance(30)
+
+    quote = chat.text("mkt eurusd 1m")
+    assert quote.startswith("EUR/USD 1,000,000 SPOT: 1.08")
+    ticket = chat.text("buy 1m eurusd 1W 360t")
+    assert ticket.startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD 1W at market with 360T")
+    approve = chat.link("c")
+    assert chat.log_in(approve, alice).status_code == 200
+
+    fill = chat.text("c")
+    order = _orders(platform)[0]
+    assert fill.startswith(f"FILLED {order.ref}: YOU BOUGHT 1,000,000 EUR vs USD 1W at 1.08")
+    assert order.state == "filled"
+    assert order.quantity == Decimal("1000000")
+    assert order.fill_price == Decimal("1.08511")
+    assert order.executed_by == "360T"
+    assert order.ref in chat.text("status")
+    assert "nothing to confirm" in chat.text("c").lower()
+    with unit_of_work(platform.sessions) as session:
+        assert verify(session).ok
+    events = _events(platform)
+    assert events.index("ticket:created") < events.index("stepup:granted")
+    assert events.index("stepup:used") < events.index("order:placed") < events.index("order:filled")
+
+
+def test_repeated_message_id_returns_the_same_replies_and_records_nothing_twice(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    chat = Chat(client, clock)
+    first = chat.say("mkt eurusd 1m", message_id="dup-1")
+    with unit_of_work(platform.sessions) as session:
+        messages = session.scalar(select(func.count()).select_from(Message))
+        entries = session.scalar(select(func.count()).select_from(AuditEntry))
+    again = chat.say("mkt eurusd 1m", message_id="dup-1")
+    assert again == first
+    assert first[0]["link"]
+    with unit_of_work(platform.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == messages
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries
+
+
+def test_quotes_expire(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    assert "1.08" in chat.text("px eurusd 1m")
+    clock.advance(31)
+    assert "no live price" in chat.text("mine").lower()
+
+    chat.text("px eurusd 1m")
+    ticket = chat.text("mine")
+    assert "limit 1.08511" in ticket
+    clock.advance(31)
+    assert "expired" in chat.text("c").lower()
+    assert _orders(platform)[-1].state == "expired"
+
+
+def test_confirm_with_nothing_to_confirm(client: TestClient, platform: Platform, clock: Clock) -> None:
+    chat = Chat(client, clock)
+    assert chat.say("c")[0]["link"], "an unlinked chat is sent to log in first"
+    chat.link_and_log_in(make_user(platform))
+    assert "nothing to confirm" in chat.text("c").lower()
+    assert "nothing to cancel" in chat.text("x").lower()
+
+
+def test_step_up_is_bound_to_the_ticket_hash(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    chat.text("buy 1m eurusd")
+    assert chat.log_in(chat.link("c"), alice).status_code == 200
+    clock.advance(30)
+    replaced = chat.text("buy 2m eurusd")
+    assert "2,000,000" in replaced
+    replies = chat.say("c")
+    assert replies[0]["link"], "the proof for the first ticket must not confirm the second"
+    first, second = _orders(platform)
+    assert first.state == "cancelled"
+    assert second.state == "awaiting_confirmation"
+
+
+def test_another_user_cannot_approve(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice, bob = make_user(platform), make_user(platform, "bob")
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    chat.text("sell 1m eurusd")
+    approve = chat.link("c")
+    assert chat.log_in(approve, bob).status_code == 401
+    assert chat.say("c")[0]["link"]
+    assert _orders(platform)[0].state == "awaiting_confirmation"
+
+
+def test_cancel_and_status(client: TestClient, platform: Platform, clock: Clock) -> None:
+    chat = Chat(client, clock)
+    chat.link_and_log_in(make_user(platform))
+    assert "no orders" in chat.text("status").lower()
+    chat.text("sell 250k usdjpy at 151.20")
+    order = _orders(platform)[0]
+    assert chat.text(f"cancel {order.ref}") == f"Cancelled {order.ref}. Nothing was traded."
+    assert order.ref in chat.text("status")
+    assert "can't find" in chat.text("status ORD-NOPE1234").lower()
+
+
+def test_clarify_gets_the_reason(client: TestClient, platform: Platform, clock: Clock) -> None:
+    chat = Chat(client, clock)
+    assert "how much" in chat.text("buy eurusd").lower()
+    assert "didn't understand" in chat.text("what's the weather like").lower()

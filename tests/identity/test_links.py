@@ -1,0 +1,104 @@
+"""Secure links: single use, short-lived, bound to one chat identity; TOTP codes work once."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dealchat.api.deps import Platform
+from dealchat.db.session import unit_of_work
+from dealchat.identity.models import ChatIdentity, SecureLink
+from tests.conftest import Clock
+from tests.factories.chat import Chat
+from tests.factories.identity import make_user
+
+INVALID = "This link is invalid, used or expired"
+
+
+def test_a_link_works_once(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    path = chat.link("login")
+    assert chat.log_in(path, alice).status_code == 200
+    clock.advance(30)
+    again = chat.log_in(path, alice)
+    assert again.status_code == 404
+    assert INVALID in again.text
+    assert client.get(path).status_code == 404
+
+
+def test_a_link_expires_after_ten_minutes(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    path = chat.link("login")
+    with unit_of_work(platform.sessions) as session:
+        link = session.scalars(select(SecureLink)).one()
+        assert (link.expires_at - link.created_at).total_seconds() == 600
+    clock.advance(601)
+    assert client.get(path).status_code == 404
+    assert chat.log_in(path, alice).status_code == 404
+
+
+def test_the_link_binds_the_chat_identity_that_asked(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock, sender="sender-alice-01")
+    assert chat.log_in(chat.link("login"), alice).status_code == 200
+    with unit_of_work(platform.sessions) as session:
+        identity = session.scalars(select(ChatIdentity)).one()
+        assert (identity.channel, identity.external_id, identity.user_id) == (
+            "webchat", "sender-alice-01", alice.id,
+        )
+    other = Chat(client, clock, sender="sender-mallory")
+    assert other.say("status")[0]["link"], "another sender in the same chat is not logged in"
+
+
+def test_wrong_factors_fail_with_one_answer_and_burn_the_link(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    path = chat.link("login")
+    wrong_code = str((int(alice.code(clock.now.timestamp())) + 1) % 1_000_000).zfill(6)
+    answers = [
+        chat.log_in(path, alice, otp=wrong_code),
+        client.post(path, data={"username": "alice", "password": "wrong-password", "otp": "123456"}),
+        client.post(path, data={"username": "nobody", "password": alice.password, "otp": "123456"}),
+    ]
+    for response in answers:
+        assert response.status_code == 401
+        assert "Login failed. Check your username, password and authenticator code." in response.text
+    chat.log_in(path, alice, otp="000000")
+    chat.log_in(path, alice, otp="000000")
+    burned = chat.log_in(path, alice)
+    assert burned.status_code == 404, "five failures use the link up"
+
+
+def test_a_totp_code_works_only_once(client: TestClient, platform: Platform, clock: Clock) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    code = alice.code(clock.now.timestamp())
+    assert chat.log_in(chat.link("login"), alice, otp=code).status_code == 200
+    assert chat.log_in(chat.link("login"), alice, otp=code).status_code == 401
+    clock.advance(30)
+    assert chat.log_in(chat.link("login"), alice).status_code == 200
+
+
+def test_codes_one_step_either_side_are_accepted(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    early = alice.code(clock.now.timestamp() - 30)
+    assert chat.log_in(chat.link("login"), alice, otp=early).status_code == 200
+    too_late = alice.code(clock.now.timestamp() + 90)
+    assert chat.log_in(chat.link("login"), alice, otp=too_late).status_code == 401
+
+
+def test_the_session_times_out_when_idle(client: TestClient, platform: Platform, clock: Clock) -> None:
+    chat = Chat(client, clock)
+    chat.link_and_log_in(make_user(platform))
+    assert chat.say("status")[0]["link"] is None
+    clock.advance(61 * 60)
+    assert chat.say("status")[0]["link"], "after an hour idle the chat must log in again"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -22,6 +24,8 @@ from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records.keys import load_or_create_key
 from dealchat.records.sealing import Sealer
 from dealchat.settings import Settings
+
+access_log = logging.getLogger("dealchat.access")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -77,11 +81,27 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 async def _security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    started = time.perf_counter()
     response = await call_next(request)
+    access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": redacted_path(request.url.path),
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "client": request.client.host if request.client else None,
+        },
+    )
     response.headers.update(SECURITY_HEADERS)
     if request.url.path.startswith("/link/") or request.url.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def redacted_path(path: str) -> str:
+    """Secure-link paths carry a bearer token: it never reaches a log."""
+    return "/link/<redacted>" if path.startswith("/link/") else path
 
 
 def _health(platform: Platform) -> Callable[[], dict[str, str]]:

@@ -28,7 +28,9 @@ def _events(platform: Platform) -> list[str]:
         return list(session.scalars(select(AuditEntry.event).order_by(AuditEntry.seq)))
 
 
-def test_link_quote_order_confirm_fill(client: TestClient, platform: Platform, clock: Clock) -> None:
+def test_link_quote_order_confirm_fill(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
     alice = make_user(platform)
     chat = Chat(client, clock)
     assert chat.text("hello").startswith("I take FX and bond orders")
@@ -95,7 +97,9 @@ def test_quotes_expire(client: TestClient, platform: Platform, clock: Clock) -> 
     assert _orders(platform)[-1].state == "expired"
 
 
-def test_confirm_with_nothing_to_confirm(client: TestClient, platform: Platform, clock: Clock) -> None:
+def test_confirm_with_nothing_to_confirm(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
     chat = Chat(client, clock)
     assert chat.say("c")[0]["link"], "an unlinked chat is sent to log in first"
     chat.link_and_log_in(make_user(platform))
@@ -103,7 +107,9 @@ def test_confirm_with_nothing_to_confirm(client: TestClient, platform: Platform,
     assert "nothing to cancel" in chat.text("x").lower()
 
 
-def test_step_up_is_bound_to_the_ticket_hash(client: TestClient, platform: Platform, clock: Clock) -> None:
+def test_step_up_is_bound_to_the_ticket_hash(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
     alice = make_user(platform)
     chat = Chat(client, clock)
     chat.link_and_log_in(alice)

@@ -17,7 +17,11 @@ _IDS = itertools.count(1)
 
 class Chat:
     def __init__(
-        self, client: TestClient, clock: Clock, *, conversation: str = "conv-0000001",
+        self,
+        client: TestClient,
+        clock: Clock,
+        *,
+        conversation: str = "conv-0000001",
         sender: str = "sender-alice-01",
     ) -> None:
         self.client, self.clock = client, clock
@@ -25,8 +29,10 @@ class Chat:
 
     def post(self, text: str, message_id: str | None = None) -> httpx.Response:
         body = {
-            "conversation_id": self.conversation, "sender_id": self.sender,
-            "message_id": message_id or f"m-{next(_IDS)}", "text": text,
+            "conversation_id": self.conversation,
+            "sender_id": self.sender,
+            "message_id": message_id or f"m-{next(_IDS)}",
+            "text": text,
         }
         return self.client.post("/api/v1/webchat/messages", json=body)
 

@@ -29,8 +29,13 @@ def make_user(platform: Platform, username: str = "alice", kind: str = "external
     secret = pyotp.random_base32(32)
     with unit_of_work(platform.sessions) as session:
         user = create_user(
-            session, sealer=platform.desk.sealer, username=username, password=password,
-            kind=kind, totp_secret=secret, actor="test",
+            session,
+            sealer=platform.desk.sealer,
+            username=username,
+            password=password,
+            kind=kind,
+            totp_secret=secret,
+            actor="test",
         )
         user_id = user.id
     return TestUser(username, password, secret, user_id)

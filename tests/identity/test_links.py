@@ -27,7 +27,9 @@ def test_a_link_works_once(client: TestClient, platform: Platform, clock: Clock)
     assert client.get(path).status_code == 404
 
 
-def test_a_link_expires_after_ten_minutes(client: TestClient, platform: Platform, clock: Clock) -> None:
+def test_a_link_expires_after_ten_minutes(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
     alice = make_user(platform)
     chat = Chat(client, clock)
     path = chat.link("login")
@@ -48,7 +50,9 @@ def test_the_link_binds_the_chat_identity_that_asked(
     with unit_of_work(platform.sessions) as session:
         identity = session.scalars(select(ChatIdentity)).one()
         assert (identity.channel, identity.external_id, identity.user_id) == (
-            "webchat", "sender-alice-01", alice.id,
+            "webchat",
+            "sender-alice-01",
+            alice.id,
         )
     other = Chat(client, clock, sender="sender-mallory")
     assert other.say("status")[0]["link"], "another sender in the same chat is not logged in"
@@ -63,12 +67,16 @@ def test_wrong_factors_fail_with_one_answer_and_burn_the_link(
     wrong_code = str((int(alice.code(clock.now.timestamp())) + 1) % 1_000_000).zfill(6)
     answers = [
         chat.log_in(path, alice, otp=wrong_code),
-        client.post(path, data={"username": "alice", "password": "wrong-password", "otp": "123456"}),
+        client.post(
+            path, data={"username": "alice", "password": "wrong-password", "otp": "123456"}
+        ),
         client.post(path, data={"username": "nobody", "password": alice.password, "otp": "123456"}),
     ]
     for response in answers:
         assert response.status_code == 401
-        assert "Login failed. Check your username, password and authenticator code." in response.text
+        assert (
+            "Login failed. Check your username, password and authenticator code." in response.text
+        )
     chat.log_in(path, alice, otp="000000")
     chat.log_in(path, alice, otp="000000")
     burned = chat.log_in(path, alice)
@@ -96,7 +104,9 @@ def test_codes_one_step_either_side_are_accepted(
     assert chat.log_in(chat.link("login"), alice, otp=too_late).status_code == 401
 
 
-def test_the_session_times_out_when_idle(client: TestClient, platform: Platform, clock: Clock) -> None:
+def test_the_session_times_out_when_idle(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
     chat = Chat(client, clock)
     chat.link_and_log_in(make_user(platform))
     assert chat.say("status")[0]["link"] is None

@@ -45,7 +45,9 @@ def test_an_edited_entry_is_named(
 ) -> None:
     with unit_of_work(platform.sessions) as session:
         session.execute(
-            update(AuditEntry).where(AuditEntry.seq == 3).values(payload='{"text":"sell 9m eurusd"}')
+            update(AuditEntry)
+            .where(AuditEntry.seq == 3)
+            .values(payload='{"text":"sell 9m eurusd"}')
         )
     code, output = _verify(settings, monkeypatch)
     assert code == 1

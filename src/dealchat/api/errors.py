@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealchat.errors import DealchatError, ErrorCode, internal_problem
 
@@ -17,6 +18,7 @@ PROBLEM = "application/problem+json"
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DealchatError, _dealchat_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -33,6 +35,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         ErrorCode.BAD_REQUEST, "Invalid request", http_status=422, data={"fields": fields}
     ).problem()
     return JSONResponse(problem, status_code=422, media_type=PROBLEM)
+
+
+_HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.CONFLICT,
+}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    title = "Not found" if exc.status_code == 404 else "Bad request"
+    if exc.status_code == 405:
+        title = "Method not allowed"
+    problem = DealchatError(code, title, http_status=exc.status_code).problem()
+    return JSONResponse(problem, status_code=exc.status_code, media_type=PROBLEM)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

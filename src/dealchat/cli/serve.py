@@ -34,4 +34,7 @@ def run(settings: Settings, host: str, port: int) -> None:
     logs.configure(settings.log_level)
     with platform(settings) as built:
         app = create_app(platform=built)
-        uvicorn.run(app, host=host, port=port, log_config=None, server_header=False)
+        # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, server_header=False, access_log=False
+        )

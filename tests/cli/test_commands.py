@@ -1,0 +1,86 @@
+"""The operator commands: users add, demo seeding, audit verify on a fresh database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyotp
+import pytest
+from typer.testing import CliRunner
+
+from dealchat.cli.main import app
+from dealchat.settings import Settings
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("DEALCHAT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DEALCHAT_DATABASE_URL", settings.db_url)
+    return settings
+
+
+def test_users_add_prints_the_provisioning_uri(env: Settings) -> None:
+    secret = pyotp.random_base32(32)
+    args = [
+        "users",
+        "add",
+        "--kind",
+        "external",
+        "--username",
+        "carol",
+        "--password",
+        "a long passphrase",
+        "--totp-secret",
+        secret,
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "created external user carol" in result.output
+    assert f"otpauth://totp/dealchat:carol?secret={secret}&issuer=dealchat" in result.output
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2
+    assert "username taken" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--kind", "external", "--username", "dave", "--password", "short"], "8 to 64"),
+        (["--kind", "robot", "--username", "dave", "--password", "long enough pw"], "kind"),
+        (["--kind", "external", "--username", "D A", "--password", "long enough pw"], "username"),
+        (
+            [
+                "--kind",
+                "external",
+                "--username",
+                "dave",
+                "--password",
+                "long enough pw",
+                "--totp-secret",
+                "TOOSHORT",
+            ],
+            "TOTP",
+        ),
+    ],
+)
+def test_users_add_refuses_bad_input(env: Settings, args: list[str], problem: str) -> None:
+    result = CliRunner().invoke(app, ["users", "add", *args])
+    assert result.exit_code == 2
+    assert problem in result.output
+
+
+def test_demo_seeds_once_and_prints_the_same_logins(env: Settings) -> None:
+    first = CliRunner().invoke(app, ["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    for name in ("dealer", "alice", "bob"):
+        assert name in first.output
+    second = CliRunner().invoke(app, ["demo", "--no-serve"])
+    assert second.output == first.output
+    stored = Path(env.data_dir) / "demo-credentials.json"
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert set(json.loads(stored.read_text())) == {"dealer", "alice", "bob"}
+    assert (Path(env.data_dir) / "keys" / "sealing.key").stat().st_mode & 0o777 == 0o600
+    verified = CliRunner().invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0
+    assert "3 entries verified" in verified.output

@@ -258,6 +258,7 @@ PRICES: list[Case] = [
     ("buy 1m eurusd at mkt @ 1.08", CLARIFY),
     ("buy 1m eurusd @ 99-16", CLARIFY),
     ("bid 5mm US912828XG50 @ 99-32", CLARIFY),
+    ("bid 5mm US912828XG50 @ 0-00", CLARIFY),
     ("buy 1m eurusd 1.0850", CLARIFY),
 ]
 

@@ -304,6 +304,8 @@ def _limit_price(r: Reading, instrument: Instrument, found: list[int]) -> Decima
             raise Clarify(f"'{tok.text}' is a bond price in 32nds, but this is an FX order.")
         price = tok.value
         assert isinstance(price, Decimal)
+        if price <= 0:
+            raise Clarify(f"'{tok.text}' is not a price I can use: it must be more than zero.")
     else:
         price = _plain_price(tok)
     r.note(found[0], "limit_price", format(price, "f"))

@@ -1,0 +1,72 @@
+"""`dealchat parse` as a real process: one JSON object per message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "dealchat.cli.main", "parse", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    return done.stdout.decode("utf-8"), stderr
+
+
+def test_one_message_prints_one_json_object() -> None:
+    out, _ = _run("buy 1m eurusd 1W 360t")
+    parsed = json.loads(out)
+    assert parsed["intent"] == "order"
+    assert parsed["pair"] == "EUR/USD"
+    assert parsed["counterparty"] == "360T"
+    assert "explain" not in parsed
+
+
+def test_explain_names_the_fields() -> None:
+    parsed = json.loads(_run("--explain", "bid 5mm US912828XG50 @ 99-16+")[0])
+    fields = {part["field"]: part["token"] for part in parsed["explain"]}
+    assert fields == {
+        "side": "bid",
+        "quantity": "5mm",
+        "isin": "US912828XG50",
+        "limit_price": "99-16+",
+    }
+
+
+def test_jsonl_answers_every_line_in_order_whatever_the_bytes() -> None:
+    lines = [b"buy 1m eurusd", b"", b"\xff\xfe invalid utf-8", b"mine\r", b"x" * 100_000, b"help"]
+    out, _ = _run("--jsonl", stdin=b"\n".join(lines))  # and no final newline
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["intent"] for a in answers] == [
+        "order",
+        "unknown",
+        "unknown",
+        "order",
+        "clarify",
+        "help",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "counterparty", "intent"),
+    [("buy 1m eurusd bnp", "BNP", "order"), ("buy 1m eurusd 360t", None, "clarify")],
+)
+def test_counterparties_come_from_settings(
+    text: str, counterparty: str | None, intent: str
+) -> None:
+    out, _ = _run(text, env={"DEALCHAT_NLU__COUNTERPARTIES": '["BNP"]'})
+    parsed = json.loads(out)
+    assert parsed["intent"] == intent
+    assert parsed.get("counterparty") == counterparty

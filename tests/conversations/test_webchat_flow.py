@@ -151,3 +151,18 @@ def test_clarify_gets_the_reason(client: TestClient, platform: Platform, clock: 
     chat = Chat(client, clock)
     assert "how much" in chat.text("buy eurusd").lower()
     assert "didn't understand" in chat.text("what's the weather like").lower()
+
+
+def test_an_unmarketable_limit_is_rejected_plainly(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    chat.text("sell 250k usdjpy at 151.20")
+    assert chat.log_in(chat.link("c"), alice).status_code == 200
+    order = _orders(platform)[0]
+    assert chat.text("c") == (
+        f"REJECTED {order.ref}: limit 151.2 not reached (market 151.184). Nothing was traded."
+    )
+    assert _orders(platform)[0].state == "rejected"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from dealchat.execution.interfaces import Execution, OrderRequest
 from dealchat.pricing.interfaces import PriceSource
+from dealchat.records.chain import decimal_text
 
 
 class SimulatedCounterparty:
@@ -23,7 +24,7 @@ class SimulatedCounterparty:
             return Execution(
                 filled=False,
                 counterparty=request.counterparty or self.name,
-                reason=f"limit {request.limit_price} not reached (market {level})",
+                reason=f"limit {decimal_text(request.limit_price)} not reached (market {level})",
             )
         exec_id = "SIMX-" + hashlib.sha256(request.order_id.encode()).hexdigest()[:16].upper()
         return Execution(

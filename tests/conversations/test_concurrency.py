@@ -1,0 +1,54 @@
+"""Parallel deliveries: one message id is answered once, and the audit chain stays whole."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from dealchat.api.deps import Platform
+from dealchat.conversations.models import Message
+from dealchat.db.session import unit_of_work
+from dealchat.records.models import AuditEntry
+from dealchat.records.service import verify
+
+URL = "/api/v1/webchat/messages"
+
+
+def _post(client: TestClient, message_id: str, text: str, sender: str = "sender-par-1") -> object:
+    body = {
+        "conversation_id": "conv-parallel",
+        "sender_id": sender,
+        "message_id": message_id,
+        "text": text,
+    }
+    response = client.post(URL, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_redelivery_storm_is_answered_once(client: TestClient, platform: Platform) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: _post(client, "storm-1", "mkt eurusd 1m"), range(16)))
+    assert all(answer == answers[0] for answer in answers)
+    with unit_of_work(platform.sessions) as session:
+        inbound = session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "in")
+        )
+        assert inbound == 1
+        assert verify(session).ok
+
+
+def test_parallel_messages_keep_one_unbroken_chain(client: TestClient, platform: Platform) -> None:
+    def one(number: int) -> object:
+        return _post(client, f"par-{number}", "help", sender=f"sender-par-{number % 4}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(40)))
+    with unit_of_work(platform.sessions) as session:
+        result = verify(session)
+        assert result.ok, result.problem
+        seqs = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert len(seqs) == 80  # each message and its reply

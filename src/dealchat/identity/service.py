@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dealchat.db.base import new_id
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import factors
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.sealing import Sealer
-from dealchat.records.service import record
+from dealchat.records.service import record, record_new
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 KINDS = ("internal", "external")
@@ -58,15 +59,20 @@ def create_user(
         password_hash = factors.hash_password(password)
     except ValueError as exc:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
-    user = User(username=username, kind=kind, password_hash=password_hash)
-    session.add(user)
-    session.flush()
-    user.totp_secret_sealed = sealer.seal(secret, context=f"totp:{user.id}")
-    record(
+    user_id = new_id()
+    user = User(
+        id=user_id,
+        username=username,
+        kind=kind,
+        password_hash=password_hash,
+        totp_secret_sealed=sealer.seal(secret, context=f"totp:{user_id}"),
+    )
+    record_new(
         session,
+        user,
         event=AuditEvent.USER_CREATED,
         actor=actor,
-        subject=f"user:{user.id}",
+        kind="user",
         payload={"username": username, "kind": kind},
     )
     return user
@@ -131,13 +137,12 @@ def issue_link(
         created_at=now,
         expires_at=now + policy.link_ttl,
     )
-    session.add(link)
-    session.flush()
-    record(
+    record_new(
         session,
+        link,
         event=AuditEvent.LINK_ISSUED,
         actor=f"{channel}:{external_id}",
-        subject=f"link:{link.id}",
+        kind="link",
         payload={"purpose": purpose, "ticket_hash": ticket_hash, "expires_at": link.expires_at},
     )
     return token
@@ -246,13 +251,12 @@ def _grant_stepup(
         granted_at=now,
         expires_at=now + policy.stepup_ttl,
     )
-    session.add(proof)
-    session.flush()
-    record(
+    record_new(
         session,
+        proof,
         event=AuditEvent.STEPUP_GRANTED,
         actor=f"user:{user.id}",
-        subject=f"stepup:{proof.id}",
+        kind="stepup",
         payload={"ticket_hash": link.ticket_hash, "factors": ["password", "totp"]},
     )
     return LinkResult(True, "stepup", "Approved. Go back to the chat and reply c to confirm.")

@@ -15,7 +15,7 @@ from dealchat.orders.models import Order, Quote
 from dealchat.orders.tickets import Ticket
 from dealchat.pricing.interfaces import Instrument, PriceSource
 from dealchat.records.events import AuditEvent
-from dealchat.records.service import record
+from dealchat.records.service import record, record_new
 
 AWAITING = "awaiting_confirmation"
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -55,13 +55,12 @@ def give_quote(
         created_at=now,
         expires_at=now + ttl,
     )
-    session.add(quote)
-    session.flush()
-    record(
+    record_new(
         session,
+        quote,
         event=AuditEvent.QUOTE_GIVEN,
         actor=f"user:{client_id}",
-        subject=f"quote:{quote.id}",
+        kind="quote",
         payload={
             "instrument": intent.pair or intent.isin,
             "quantity": intent.quantity,
@@ -122,13 +121,12 @@ def create_ticket(
         **ticket_fields,
     )
     order.ticket_hash = ticket_of(order).content_hash()
-    session.add(order)
-    session.flush()
-    record(
+    record_new(
         session,
+        order,
         event=AuditEvent.TICKET_CREATED,
         actor=f"user:{client_id}",
-        subject=f"order:{order.id}",
+        kind="order",
         payload=_order_payload(order),
     )
     return order

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -60,6 +60,26 @@ def _advance_head(session: Session) -> tuple[int, str]:
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
     ).one()
     return int(seq), str(prev)
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def record_new(
+    session: Session,
+    row: Identified,
+    *,
+    event: AuditEvent,
+    actor: str,
+    kind: str,
+    payload: dict[str, Any],
+) -> AuditEntry:
+    """Insert `row` and audit its creation as `kind:<id>`, in the same transaction."""
+    session.add(row)
+    session.flush()
+    return record(session, event=event, actor=actor, subject=f"{kind}:{row.id}", payload=payload)
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,16 @@ _REWRITES = {**dict.fromkeys(t.POLITENESS, " "), **{k: f" {v} " for k, v in t.PH
 _REWRITE = re.compile(rf"(?<![\w'])(?:{_alternation(_REWRITES)})(?![\w'])", re.IGNORECASE)
 
 
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_HYPHENATED = re.compile(rf"\b({_TENS})-({_UNITS})\b", re.IGNORECASE)
+
+
 def normalise(text: str) -> str:
     """NFKC, typographic apostrophes, then politeness removed and set phrases made one token."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    if "-" in text:
+        text = _HYPHENATED.sub(r"\1 \2", text)
     return _REWRITE.sub(lambda m: _REWRITES[m.group(0).lower()], text)
 
 

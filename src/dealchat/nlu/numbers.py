@@ -98,6 +98,8 @@ def read_number_words(words: list[str], start: int) -> tuple[Decimal, int] | Non
             current = Decimal(0)
         elif word == "and" and used and _next_is(words, i, "a") and _next_is(words, i + 1, "half"):
             return _half(words, i + 2, current)
+        elif word == "and" and used and i + 1 < len(words) and words[i + 1] in NUMBER_WORDS:
+            pass  # "one hundred and fifty thousand"
         else:
             break
         used = True

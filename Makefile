@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo serve test lint fmt bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help venv browser demo serve test lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -34,7 +36,13 @@ fmt: venv ## format and autofix
 	$(VENV)/bin/ruff format src tests bench migrations
 	$(VENV)/bin/ruff check --fix src tests bench migrations
 
-test: lint ## lint, then the whole test suite
+browser: ## install Debian's chromium for the browser tests (root), if it is missing
+	@if [ -x $(CHROMIUM) ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing and not root: browser tests will skip (fail under CI=true)"; fi
+
+test: lint browser ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv ## run the benchmarks, results in bench/results/*.json

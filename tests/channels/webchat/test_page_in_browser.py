@@ -1,0 +1,123 @@
+"""The web chat page as a person uses it: real headless Chromium (Debian's), driven by Playwright.
+
+The server runs for real (uvicorn on a loopback port). Under CI=true a missing Chromium fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from dealchat.api.deps import Platform
+from dealchat.app import build_platform, create_app
+from dealchat.settings import Settings
+from tests.factories.identity import TestUser, make_user
+
+CHROMIUM = os.environ.get("DEALCHAT_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(data_dir=tmp_path / "var", public_url=url)
+    platform = build_platform(settings)
+    config = uvicorn.Config(
+        create_app(platform=platform),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield url, platform
+    server.should_exit = True
+    thread.join(timeout=10)
+    platform.engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (make browser installs Debian's)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _say(page: Page, text: str) -> str:
+    replies = page.locator("#log li.bot")
+    before = replies.count()
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+    replies.nth(before).wait_for(timeout=10_000)
+    return replies.nth(before).inner_text()
+
+
+def _log_in(browser: Browser, href: str, user: TestUser, at: float) -> str:
+    page = browser.new_page()
+    page.goto(href)
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", user.password)
+    page.fill("input[name=otp]", user.code(at))
+    page.click("button[type=submit]")
+    answer = page.locator("main p").last.inner_text()
+    page.close()
+    return answer
+
+
+def test_a_client_trades_from_the_web_chat_page(
+    live: tuple[str, Platform], browser: Browser
+) -> None:
+    url, platform = live
+    alice = make_user(platform)
+    page = browser.new_page()
+    page.goto(url + "/")
+    assert "never asks for your password" in page.inner_text("header")
+
+    assert "Please log in" in _say(page, "mkt eurusd 1m")
+    link = page.locator("#log li.bot a").last
+    assert link.inner_text() == "Open the bank's secure page"
+    assert "logged in" in _log_in(browser, str(link.get_attribute("href")), alice, time.time())
+
+    assert _say(page, "mkt eurusd 1m").startswith("EUR/USD 1,000,000 SPOT: 1.08489 / 1.08511")
+    assert _say(page, "buy 1m eurusd").startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD SPOT")
+    assert "approve it" in _say(page, "c")
+    approve = str(page.locator("#log li.bot a").last.get_attribute("href"))
+    assert "Approved" in _log_in(browser, approve, alice, time.time() + 30)
+    assert _say(page, "c").startswith("FILLED ORD-")
+    assert page.locator("#log li.me").count() == 5

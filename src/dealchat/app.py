@@ -51,6 +51,7 @@ def build_platform(settings: Settings) -> Platform:
         sealer=Sealer(load_or_create_key(settings.keys_dir / "sealing.key")),
         policy=auth_policy(settings),
         quote_ttl=dt.timedelta(seconds=settings.quote_ttl_seconds),
+        ticket_ttl=dt.timedelta(seconds=settings.ticket_ttl_seconds),
         public_url=settings.public_url,
     )
     return Platform(settings, engine, make_session_factory(engine), desk)

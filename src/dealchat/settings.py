@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     quote_ttl_seconds: int = Field(default=30, ge=5, le=600)
+    ticket_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     log_level: str = "INFO"
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)

@@ -97,6 +97,21 @@ def test_quotes_expire(client: TestClient, platform: Platform, clock: Clock) -> 
     assert _orders(platform)[-1].state == "expired"
 
 
+def test_an_old_ticket_cannot_be_confirmed(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    chat.text("buy 1m eurusd")
+    clock.advance(601)
+    order = _orders(platform)[0]
+    assert chat.text("c") == (
+        f"{order.ref} was not confirmed in time, so it was not traded. Send the order again."
+    )
+    assert _orders(platform)[0].state == "expired"
+
+
 def test_confirm_with_nothing_to_confirm(
     client: TestClient, platform: Platform, clock: Clock
 ) -> None:

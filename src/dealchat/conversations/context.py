@@ -26,6 +26,7 @@ class Desk:
     sealer: Sealer
     policy: AuthPolicy
     quote_ttl: dt.timedelta
+    ticket_ttl: dt.timedelta
     public_url: str
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 

@@ -169,6 +169,9 @@ def _confirm(turn: Turn, intent: Intent) -> Answer:
     if not tickets:
         return _say(replies.NOTHING_TO_CONFIRM)
     order = tickets[0]
+    if turn.now - order.created_at > turn.desk.ticket_ttl:
+        orders.expire_ticket(turn.session, order, reason="not confirmed in time")
+        return _say(replies.TICKET_EXPIRED.format(ref=order.ref))
     if _quote_expired(turn, order):
         orders.expire_ticket(turn.session, order, reason="quote expired before confirmation")
         return _say(replies.QUOTE_EXPIRED.format(ref=order.ref))

@@ -27,6 +27,7 @@ NOTHING_TO_CONFIRM = "There is nothing to confirm. Send an order first, e.g. 'bu
 NOTHING_TO_CANCEL = "There is nothing to cancel."
 NO_LIVE_QUOTE = "There is no live price to take. Ask for one first, e.g. 'mkt eurusd 1m'."
 QUOTE_EXPIRED = "The price for {ref} has expired, so it was not traded. Ask for a new price."
+TICKET_EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
 NO_ORDERS = "You have no orders yet."
 REPORT = "Audit reports are for authorised internal users, from the compliance console."
 CANNOT_PRICE = "I can't price {name} here. Please call your dealer."

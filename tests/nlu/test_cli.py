@@ -59,6 +59,26 @@ def test_jsonl_answers_every_line_in_order_whatever_the_bytes() -> None:
     ]
 
 
+def test_a_closed_pipe_ends_quietly() -> None:
+    feeder = subprocess.Popen(
+        [sys.executable, "-m", "dealchat.cli.main", "parse", "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert feeder.stdout is not None
+    assert feeder.stdin is not None
+    feeder.stdout.close()  # like `| head -0`
+    try:
+        feeder.stdin.write(b"buy 1m eurusd\n" * 50_000)
+        feeder.stdin.close()
+    except BrokenPipeError:
+        pass
+    _, stderr = feeder.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    assert feeder.returncode == 0
+
+
 @pytest.mark.parametrize(
     ("text", "counterparty", "intent"),
     [("buy 1m eurusd bnp", "BNP", "order"), ("buy 1m eurusd 360t", None, "clarify")],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -49,8 +50,12 @@ def parse(
 def _parse_stream(parser: Parser, *, explain: bool) -> None:
     """Any bytes in, one JSON line out per input line; invalid UTF-8 becomes U+FFFD."""
     out = sys.stdout
-    for raw in sys.stdin.buffer:
-        text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
-        out.write(_line(parser.parse(text), explain=explain))
-        out.write("\n")
-    out.flush()
+    try:
+        for raw in sys.stdin.buffer:
+            text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+            out.write(_line(parser.parse(text), explain=explain))
+            out.write("\n")
+        out.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from dealchat.api.deps import Platform
 from dealchat.cli.main import app
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
+from dealchat.records.service import verify
 from dealchat.settings import Settings
 from tests.conftest import Clock
 from tests.factories.chat import Chat
+
+_MIGRATION = importlib.import_module(
+    "migrations.versions.2026_11_24_fbf3bceb4d5e_audit_log_append_only"
+)
+SQLITE_DOWN, POSTGRES_DOWN = _MIGRATION.SQLITE_DOWN, _MIGRATION.POSTGRES_DOWN
 
 
 @pytest.fixture
@@ -23,6 +32,28 @@ def recorded(client: TestClient, platform: Platform, clock: Clock) -> int:
         chat.say(text_)
     with unit_of_work(platform.sessions) as session:
         return len(session.scalars(select(AuditEntry.seq)).all())
+
+
+def _as_attacker(platform: Platform) -> None:
+    """Someone with DDL rights lifts the append-only triggers first."""
+    sqlite = platform.engine.dialect.name == "sqlite"
+    statements = SQLITE_DOWN if sqlite else POSTGRES_DOWN
+    with unit_of_work(platform.sessions) as session:
+        for statement in statements:
+            session.execute(text(statement))
+
+
+def test_the_database_refuses_to_change_or_remove_entries(
+    recorded: int, platform: Platform
+) -> None:
+    for statement in (
+        "UPDATE audit_entry SET payload = '{}' WHERE seq = 2",
+        "DELETE FROM audit_entry WHERE seq = 2",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), unit_of_work(platform.sessions) as s:
+            s.execute(text(statement))
+    with unit_of_work(platform.sessions) as session:
+        assert verify(session).ok
 
 
 def _verify(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
@@ -43,6 +74,7 @@ def test_an_untouched_log_verifies(
 def test_an_edited_entry_is_named(
     recorded: int, platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _as_attacker(platform)
     with unit_of_work(platform.sessions) as session:
         session.execute(
             update(AuditEntry)
@@ -58,6 +90,7 @@ def test_an_edited_entry_is_named(
 def test_a_removed_entry_is_named(
     recorded: int, platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _as_attacker(platform)
     with unit_of_work(platform.sessions) as session:
         session.execute(text("DELETE FROM audit_entry WHERE seq = 4"))
     code, output = _verify(settings, monkeypatch)
@@ -69,6 +102,7 @@ def test_a_removed_entry_is_named(
 def test_a_removed_last_entry_is_named(
     recorded: int, platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _as_attacker(platform)
     with unit_of_work(platform.sessions) as session:
         session.execute(text(f"DELETE FROM audit_entry WHERE seq = {recorded}"))
     code, output = _verify(settings, monkeypatch)
@@ -79,6 +113,7 @@ def test_a_removed_last_entry_is_named(
 def test_reordered_entries_are_named(
     recorded: int, platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _as_attacker(platform)
     with unit_of_work(platform.sessions) as session:
         second, third = (session.get(AuditEntry, seq) for seq in (2, 3))
         assert second is not None

@@ -43,7 +43,7 @@ def test_link_quote_order_confirm_fill(
     clock.advance(30)
 
     quote = chat.text("mkt eurusd 1m")
-    assert quote.startswith("EUR/USD 1,000,000 SPOT: 1.08")
+    assert quote.startswith("EUR/USD 1,000,000 EUR SPOT: 1.08")
     ticket = chat.text("buy 1m eurusd 1W 360t")
     assert ticket.startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD 1W at market with 360T")
     approve = chat.link("c")

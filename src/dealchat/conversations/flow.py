@@ -54,7 +54,11 @@ def _link(turn: Turn, intent: Intent) -> Answer:
     return _secure_link(turn, replies.LOGIN, purpose="link", ticket_hash=None)
 
 
-def _secure_link(turn: Turn, text: str, *, purpose: str, ticket_hash: str | None) -> Answer:
+def _secure_link(
+    turn: Turn, template: str, *, purpose: str, ticket_hash: str | None, ref: str = ""
+) -> Answer:
+    minutes = int(turn.desk.policy.link_ttl.total_seconds() // 60)
+    text = template.format(minutes=minutes, ref=ref)
     token = identity.issue_link(
         turn.session,
         channel=turn.message.channel,
@@ -184,8 +188,9 @@ def _confirm(turn: Turn, intent: Intent) -> Answer:
         now=turn.now,
     )
     if not proven:
-        text = replies.STEP_UP.format(ref=order.ref)
-        return _secure_link(turn, text, purpose="stepup", ticket_hash=order.ticket_hash)
+        return _secure_link(
+            turn, replies.STEP_UP, purpose="stepup", ticket_hash=order.ticket_hash, ref=order.ref
+        )
     orders.place(turn.session, order=order, counterparty=turn.desk.counterparty, now=turn.now)
     return _say(replies.fill_text(order))
 

@@ -16,12 +16,12 @@ HELP = (
 )
 UNKNOWN = "Sorry, I didn't understand that. Type help to see what I can do."
 LOGIN = (
-    "Please log in on the bank's secure page (single use, valid 10 minutes), "
+    "Please log in on the bank's secure page (single use, valid {minutes} minutes), "
     "then come back and send your request again. Never share this link."
 )
 STEP_UP = (
     "To confirm {ref}, approve it on the bank's secure page with your password and "
-    "authenticator code (single use, valid 10 minutes), then reply c here."
+    "authenticator code (single use, valid {minutes} minutes), then reply c here."
 )
 NOTHING_TO_CONFIRM = "There is nothing to confirm. Send an order first, e.g. 'buy 1m eurusd'."
 NOTHING_TO_CANCEL = "There is nothing to cancel."
@@ -35,7 +35,9 @@ SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."
 
 
 def quote_text(quote: Quote, side: str | None, ttl_seconds: int) -> str:
-    size = f" {amount_text(quote.quantity)}" if quote.quantity is not None else ""
+    size = ""
+    if quote.quantity is not None:
+        size = f" {amount_text(quote.quantity)} {quote.dealt_currency or ''}".rstrip()
     tenor = f" {quote.tenor}" if quote.tenor else ""
     bid, ask = _num(quote.bid), _num(quote.ask)
     head = f"{quote.pair or quote.isin}{size}{tenor}: {bid} / {ask}"

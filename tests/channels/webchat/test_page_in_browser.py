@@ -114,7 +114,7 @@ def test_a_client_trades_from_the_web_chat_page(
     assert link.inner_text() == "Open the bank's secure page"
     assert "logged in" in _log_in(browser, str(link.get_attribute("href")), alice, time.time())
 
-    assert _say(page, "mkt eurusd 1m").startswith("EUR/USD 1,000,000 SPOT: 1.08489 / 1.08511")
+    assert _say(page, "mkt eurusd 1m").startswith("EUR/USD 1,000,000 EUR SPOT: 1.08489 / 1.08511")
     assert _say(page, "buy 1m eurusd").startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD SPOT")
     assert "approve it" in _say(page, "c")
     approve = str(page.locator("#log li.bot a").last.get_attribute("href"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -15,7 +16,16 @@ from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
 from tests.conftest import Clock
 from tests.factories.chat import Chat
-from tests.factories.identity import make_user
+from tests.factories.identity import TestUser, make_user
+
+
+@pytest.fixture
+def linked(client: TestClient, platform: Platform, clock: Clock) -> tuple[Chat, TestUser]:
+    """A chat whose sender is already linked to alice, with a fresh session."""
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    chat.link_and_log_in(alice)
+    return chat, alice
 
 
 def _orders(platform: Platform) -> list[Order]:
@@ -81,10 +91,8 @@ def test_repeated_message_id_returns_the_same_replies_and_records_nothing_twice(
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries
 
 
-def test_quotes_expire(client: TestClient, platform: Platform, clock: Clock) -> None:
-    alice = make_user(platform)
-    chat = Chat(client, clock)
-    chat.link_and_log_in(alice)
+def test_quotes_expire(linked: tuple[Chat, TestUser], platform: Platform, clock: Clock) -> None:
+    chat, _alice = linked
     assert "1.08" in chat.text("px eurusd 1m")
     clock.advance(31)
     assert "no live price" in chat.text("mine").lower()
@@ -98,11 +106,9 @@ def test_quotes_expire(client: TestClient, platform: Platform, clock: Clock) -> 
 
 
 def test_an_old_ticket_cannot_be_confirmed(
-    client: TestClient, platform: Platform, clock: Clock
+    linked: tuple[Chat, TestUser], platform: Platform, clock: Clock
 ) -> None:
-    alice = make_user(platform)
-    chat = Chat(client, clock)
-    chat.link_and_log_in(alice)
+    chat, _alice = linked
     chat.text("buy 1m eurusd")
     clock.advance(601)
     order = _orders(platform)[0]
@@ -123,11 +129,9 @@ def test_confirm_with_nothing_to_confirm(
 
 
 def test_step_up_is_bound_to_the_ticket_hash(
-    client: TestClient, platform: Platform, clock: Clock
+    linked: tuple[Chat, TestUser], platform: Platform, clock: Clock
 ) -> None:
-    alice = make_user(platform)
-    chat = Chat(client, clock)
-    chat.link_and_log_in(alice)
+    chat, alice = linked
     chat.text("buy 1m eurusd")
     assert chat.log_in(chat.link("c"), alice).status_code == 200
     clock.advance(30)
@@ -169,11 +173,9 @@ def test_clarify_gets_the_reason(client: TestClient, platform: Platform, clock: 
 
 
 def test_an_unmarketable_limit_is_rejected_plainly(
-    client: TestClient, platform: Platform, clock: Clock
+    linked: tuple[Chat, TestUser], platform: Platform, clock: Clock
 ) -> None:
-    alice = make_user(platform)
-    chat = Chat(client, clock)
-    chat.link_and_log_in(alice)
+    chat, alice = linked
     chat.text("sell 250k usdjpy at 151.20")
     assert chat.log_in(chat.link("c"), alice).status_code == 200
     order = _orders(platform)[0]

@@ -27,6 +27,8 @@ COMMANDS: list[Case] = [
     ("Hello!", {"intent": "help"}),
     ("menu", {"intent": "help"}),
     ("help?", {"intent": "help"}),
+    ("hi there", {"intent": "help"}),
+    ("good morning", {"intent": "help"}),
     ("c", {"intent": "confirm"}),
     ("C", {"intent": "confirm"}),
     ("confirm", {"intent": "confirm"}),

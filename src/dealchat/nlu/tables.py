@@ -255,7 +255,9 @@ FILLERS: frozenset[str] = frozenset(
     please fx do get make trade deal order""".split()
 )
 
-HELP_WORDS: frozenset[str] = frozenset({"help", "?", "hi", "hello", "hey", "menu", "start"})
+HELP_WORDS: frozenset[str] = frozenset(
+    {"help", "?", "hi", "hello", "hey", "menu", "start", "morning", "afternoon", "evening"}
+)
 CONFIRM_WORDS: frozenset[str] = frozenset(
     {"c", "confirm", "confirmed", "y", "yes", "ok", "okay", "done", "agreed", "agree"}
 )
@@ -265,7 +267,7 @@ LINK_WORDS: frozenset[str] = frozenset({"login", "link"})
 REPORT_WORDS: frozenset[str] = frozenset({"report"})
 # Words that may stand beside a one-word command without changing it ("confirm it", "cancel that").
 COMMAND_FILLERS: frozenset[str] = frozenset(
-    {"it", "that", "this", "the", "order", "me", "my", "please", "and"}
+    {"it", "that", "this", "the", "order", "me", "my", "please", "and", "there", "bot", "good"}
 )
 
 # Longest message the parser reads; anything longer is not one instruction.

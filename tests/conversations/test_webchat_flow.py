@@ -103,6 +103,14 @@ def test_quotes_expire(linked: tuple[Chat, TestUser], platform: Platform, clock:
     clock.advance(31)
     assert "expired" in chat.text("c").lower()
     assert _orders(platform)[-1].state == "expired"
+    chat.text("px eurusd")
+    assert chat.text("mine") == (
+        "That price had no amount. Ask for one with an amount, e.g. 'mkt eurusd 1m'."
+    )
+    chat.text("px eurusd 1m")
+    assert (
+        chat.text("mine 2m") == "That price was for 1,000,000. Ask for a new price for 2,000,000."
+    )
 
 
 def test_an_old_ticket_cannot_be_confirmed(

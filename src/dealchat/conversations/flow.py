@@ -144,7 +144,9 @@ def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, obje
     if quote is None or quote.expires_at <= turn.now:
         return _say(replies.NO_LIVE_QUOTE)
     quantity = quote.quantity
-    if quantity is None or (intent.quantity is not None and intent.quantity != quantity):
+    if quantity is None:
+        return _say(replies.QUOTE_WITHOUT_SIZE)
+    if intent.quantity is not None and intent.quantity != quantity:
         wanted = replies.size(intent.quantity)
         return _say(replies.SIZE_MISMATCH.format(quoted=replies.size(quantity), wanted=wanted))
     assert intent.side is not None

@@ -31,6 +31,7 @@ TICKET_EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send th
 NO_ORDERS = "You have no orders yet."
 REPORT = "Audit reports are for authorised internal users, from the compliance console."
 CANNOT_PRICE = "I can't price {name} here. Please call your dealer."
+QUOTE_WITHOUT_SIZE = "That price had no amount. Ask for one with an amount, e.g. 'mkt eurusd 1m'."
 SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."
 
 

@@ -140,8 +140,10 @@ def _fields_from_intent(intent: Intent) -> dict[str, object]:
 
 def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, object] | Answer:
     """`mine` / `yours`: a ticket at the last live quote's price, for its size."""
-    quote = orders.last_quote(turn.session, conversation_id=turn.conversation.id, client_id=user.id)
-    if quote is None or quote.expires_at <= turn.now:
+    quote = orders.live_quote(
+        turn.session, conversation_id=turn.conversation.id, client_id=user.id, now=turn.now
+    )
+    if quote is None:
         return _say(replies.NO_LIVE_QUOTE)
     quantity = quote.quantity
     if quantity is None:

@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dealchat.execution.interfaces import Counterparty, OrderRequest
@@ -40,7 +40,18 @@ def give_quote(
     ttl: dt.timedelta,
     now: dt.datetime,
 ) -> Quote:
+    """A new indicative price; it replaces any live one in this chat (`mine` takes the newest)."""
     price = prices.price(instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor)
+    retired = session.execute(
+        update(Quote)
+        .where(
+            Quote.conversation_id == conversation_id,
+            Quote.client_id == client_id,
+            Quote.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
     quote = Quote(
         conversation_id=conversation_id,
         client_id=client_id,
@@ -69,15 +80,23 @@ def give_quote(
             "ask": price.ask,
             "source": price.source,
             "expires_at": quote.expires_at,
+            "retired_quotes": retired.rowcount,  # type: ignore[attr-defined]
         },
     )
     return quote
 
 
-def last_quote(session: Session, *, conversation_id: str, client_id: str) -> Quote | None:
+def live_quote(
+    session: Session, *, conversation_id: str, client_id: str, now: dt.datetime
+) -> Quote | None:
+    """The one quote of this chat still valid at `now` (a new quote retires the older ones)."""
     return session.scalar(
         select(Quote)
-        .where(Quote.conversation_id == conversation_id, Quote.client_id == client_id)
+        .where(
+            Quote.conversation_id == conversation_id,
+            Quote.client_id == client_id,
+            Quote.expires_at > now,
+        )
         .order_by(Quote.created_at.desc())
         .limit(1)
     )

@@ -222,13 +222,7 @@ def _identity(session: Session, channel: str, external_id: str) -> ChatIdentity 
 
 
 def _use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
-    used = session.execute(
-        update(SecureLink)
-        .where(SecureLink.id == link.id, SecureLink.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not used.rowcount:  # type: ignore[attr-defined]
+    if not _spend(session, SecureLink, link.id, now):
         raise _invalid_link()
     record(
         session,
@@ -325,13 +319,7 @@ def use_stepup(
     )
     if proof_id is None:
         return False
-    used = session.execute(
-        update(StepUpProof)
-        .where(StepUpProof.id == proof_id, StepUpProof.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not used.rowcount:  # type: ignore[attr-defined]
+    if not _spend(session, StepUpProof, proof_id, now):
         return False
     record(
         session,
@@ -341,3 +329,16 @@ def use_stepup(
         payload={"ticket_hash": ticket_hash},
     )
     return True
+
+
+def _spend(
+    session: Session, model: type[SecureLink] | type[StepUpProof], row_id: str, now: dt.datetime
+) -> bool:
+    """Mark a single-use row used, atomically: False when another request used it first."""
+    spent = session.execute(
+        update(model)
+        .where(model.id == row_id, model.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(spent.rowcount)  # type: ignore[attr-defined]

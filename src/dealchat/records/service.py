@@ -23,30 +23,31 @@ def record(
 ) -> AuditEntry:
     """Append one entry, chained to the last. Locks the head row so appends never interleave."""
     seq, prev = _advance_head(session)
-    at = utcnow()
-    body = canonical_json(payload)
-    digest = entry_hash(
-        seq=seq,
-        prev_hash=prev,
-        at=at,
-        event=event.value,
-        actor=actor,
-        subject=subject,
-        payload=body,
-    )
     entry = AuditEntry(
         seq=seq,
-        at=at,
+        at=utcnow(),
         event=event.value,
         actor=actor,
         subject=subject,
-        payload=body,
+        payload=canonical_json(payload),
         prev_hash=prev,
-        hash=digest,
     )
+    entry.hash = _hash_of(entry)
     session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
     return entry
+
+
+def _hash_of(entry: AuditEntry) -> str:
+    return entry_hash(
+        seq=entry.seq,
+        prev_hash=entry.prev_hash,
+        at=entry.at,
+        event=entry.event,
+        actor=entry.actor,
+        subject=entry.subject,
+        payload=entry.payload,
+    )
 
 
 def _advance_head(session: Session) -> tuple[int, str]:
@@ -118,15 +119,7 @@ def _check(entry: AuditEntry, expected_seq: int, prev: str) -> str | None:
         return f"entry {expected_seq} is missing (next stored entry is {entry.seq})"
     if not hmac.compare_digest(entry.prev_hash, prev):
         return f"entry {entry.seq} does not link to entry {entry.seq - 1}"
-    digest = entry_hash(
-        seq=entry.seq,
-        prev_hash=entry.prev_hash,
-        at=entry.at,
-        event=entry.event,
-        actor=entry.actor,
-        subject=entry.subject,
-        payload=entry.payload,
-    )
+    digest = _hash_of(entry)
     if not hmac.compare_digest(digest, entry.hash):
         return f"entry {entry.seq} was altered (its hash does not match its content)"
     return None

@@ -9,6 +9,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "dealchat"
 PLATFORMS = ("webchat", "matrix", "slack", "teams", "telegram", "whatsapp", "wechat")
 # Packages that are pure leaves: no I/O layers and no other domain.
 PURE = {"nlu": set()}
+# Pure modules inside packages that also have I/O layers: they import only their own package.
+PURE_MODULES = ("access/policy.py", "access/rights.py")
 # Lower layers must never import the layers above them.
 NEVER_IMPORTS = {
     "records": {
@@ -55,6 +57,15 @@ def test_pure_packages_import_no_other_domain() -> None:
         for path in _package_files(package):
             foreign = {m for m in _imports(path) if _domain(m) not in {package, *allowed}}
             assert not foreign, f"{path.relative_to(SRC)} imports {sorted(foreign)}"
+
+
+def test_pure_modules_import_only_their_own_package() -> None:
+    for name in PURE_MODULES:
+        path = SRC / name
+        package = name.split("/")[0]
+        foreign = {m for m in _imports(path) if _domain(m) != package}
+        assert not foreign, f"{name} imports {sorted(foreign)}"
+        assert "sqlalchemy" not in path.read_text(encoding="utf-8"), f"{name} touches the database"
 
 
 def test_lower_layers_never_import_upper_layers() -> None:

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dealchat.api.deps import Platform
-from dealchat.conversations.models import Message
+from dealchat.channels.interfaces import OutboundMessage
+from dealchat.conversations.desk import notify
+from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.orders.models import Order
 from dealchat.records.models import AuditEntry
@@ -191,3 +193,30 @@ def test_an_unmarketable_limit_is_rejected_plainly(
         f"REJECTED {order.ref}: limit 151.2 not reached (market 151.184). Nothing was traded."
     )
     assert _orders(platform)[0].state == "rejected"
+
+
+def test_notify_stores_and_audits_a_message_that_answers_nothing(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+
+    Chat(client, clock).text("hello")
+    with unit_of_work(platform.sessions) as session:
+        conversation = session.scalars(select(Conversation)).one()
+        out = notify(
+            session,
+            desk=platform.desk,
+            conversation_id=conversation.id,
+            answer=OutboundMessage("ORD-1 was released by the desk."),
+        )
+        assert out.direction == "out"
+        assert out.reply_to_id is None
+    with unit_of_work(platform.sessions) as session:
+        assert _events(platform)[-1] == "message:sent"
+        assert verify(session).ok
+        with pytest.raises(LookupError):
+            notify(
+                session,
+                desk=platform.desk,
+                conversation_id="nope",
+                answer=OutboundMessage("x"),
+            )

@@ -96,12 +96,44 @@ def _record_outbound(
     answer: OutboundMessage,
     position: int,
 ) -> None:
-    out = Message(
+    _store_outbound(
+        session,
+        desk,
         conversation_id=inbound.conversation_id,
+        answer=answer,
+        reply_to=inbound.id,
+        position=position,
+    )
+
+
+def notify(
+    session: Session, *, desk: Desk, conversation_id: str, answer: OutboundMessage
+) -> Message:
+    """A bot message into a conversation that answers no inbound message (a held order released,
+    a fill that came later). Stored and audited in the caller's transaction like every reply;
+    delivering it to the chat platform is the channel's job once the transaction commits."""
+    if session.get(Conversation, conversation_id) is None:
+        raise LookupError(f"no conversation {conversation_id}")
+    return _store_outbound(
+        session, desk, conversation_id=conversation_id, answer=answer, reply_to=None, position=0
+    )
+
+
+def _store_outbound(
+    session: Session,
+    desk: Desk,
+    *,
+    conversation_id: str,
+    answer: OutboundMessage,
+    reply_to: str | None,
+    position: int,
+) -> Message:
+    out = Message(
+        conversation_id=conversation_id,
         direction="out",
         sender_id="bot",
         text=answer.text,
-        reply_to_id=inbound.id,
+        reply_to_id=reply_to,
         position=position,
     )
     session.add(out)
@@ -112,14 +144,15 @@ def _record_outbound(
         session,
         event=AuditEvent.MESSAGE_SENT,
         actor="bot",
-        subject=f"conversation:{inbound.conversation_id}",
+        subject=f"conversation:{conversation_id}",
         payload={
             "message": out.id,
-            "reply_to": inbound.id,
+            "reply_to": reply_to,
             "text": answer.text,
             "has_secure_link": answer.link is not None,
         },
     )
+    return out
 
 
 def stored_replies(

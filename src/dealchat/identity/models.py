@@ -20,6 +20,18 @@ class User(Base):
     totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # Attributes that authorisation conditions and pre-trade controls read (ABAC): the desk and
+    # region an internal user works for or a client is served by, the client book, and for a
+    # client its relationship manager (an internal user, who may never approve its held orders).
+    desk: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(32))
+    client_book: Mapped[str | None] = mapped_column(String(32))
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("user_account.id"))
+
+    def attributes(self) -> dict[str, str]:
+        """The attributes that are set, as a resource for `access.can` conditions."""
+        named = {"desk": self.desk, "region": self.region, "client_book": self.client_book}
+        return {name: value for name, value in named.items() if value is not None}
 
 
 class ChatIdentity(Base):

@@ -1,0 +1,55 @@
+"""Is a desk open at an instant? Local business hours, holidays and cut-offs. Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dealchat.controls.definitions import Calendar, RuleSet
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def closed_because(calendar: Calendar, at: dt.datetime, currency: str | None) -> str | None:
+    """None when `calendar` takes an order in `currency` at `at`; else why not, in plain words."""
+    if calendar.currencies and currency not in calendar.currencies:
+        return None
+    local = at.astimezone(calendar.zone)
+    day = _session_day(calendar, local)
+    where = f"{calendar.name} ({local:%a %d %b %H:%M} {calendar.timezone})"
+    if day in calendar.holidays:
+        return f"{where} is a holiday"
+    if day.weekday() not in calendar.weekdays:
+        return f"{where}: the desk does not trade on {_DAYS[day.weekday()]}s"
+    if not _within_hours(calendar, local.time()):
+        assert calendar.open is not None
+        assert calendar.close is not None
+        return f"{where} is outside {calendar.open:%H:%M}-{calendar.close:%H:%M}"
+    cutoff = calendar.cutoffs.get(currency or "")
+    if cutoff is not None and local.time() >= cutoff:
+        return f"{where} is past the {currency} cut-off of {cutoff:%H:%M}"
+    return None
+
+
+def _session_day(calendar: Calendar, local: dt.datetime) -> dt.date:
+    """The trading day a local time belongs to: an overnight session's early hours count to
+    the day it opened."""
+    overnight = (
+        calendar.open is not None and calendar.close is not None and calendar.close <= calendar.open
+    )
+    if overnight and calendar.close is not None and local.time() < calendar.close:
+        return local.date() - dt.timedelta(days=1)
+    return local.date()
+
+
+def _within_hours(calendar: Calendar, now: dt.time) -> bool:
+    if calendar.open is None or calendar.close is None:
+        return True  # a 24h desk
+    if calendar.open < calendar.close:
+        return calendar.open <= now < calendar.close
+    return now >= calendar.open or now < calendar.close
+
+
+def desk_calendars(ruleset: RuleSet, desk: str | None) -> list[Calendar]:
+    """The calendars a desk trades on: its own entry, else the '*' default, else none."""
+    names = ruleset.desks.get(desk or "", ruleset.desks.get("*", ()))
+    return [ruleset.calendar(name) for name in names]

@@ -21,6 +21,9 @@ from dealchat.identity import views as identity_views
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.pricing.simulated import SimulatedPriceSource
+from dealchat.records.envelope import Envelope
+from dealchat.records.envelope_kek import FileKek, MemoryKek
+from dealchat.records.interfaces import KeyEncryptionKey
 from dealchat.records.keys import load_or_create_key
 from dealchat.records.sealing import Sealer
 from dealchat.settings import Settings
@@ -53,8 +56,16 @@ def build_platform(settings: Settings) -> Platform:
         quote_ttl=dt.timedelta(seconds=settings.quote_ttl_seconds),
         ticket_ttl=dt.timedelta(seconds=settings.ticket_ttl_seconds),
         public_url=settings.public_url,
+        envelope=Envelope(key_encryption_key(settings)),
     )
     return Platform(settings, engine, make_session_factory(engine), desk)
+
+
+def key_encryption_key(settings: Settings) -> KeyEncryptionKey:
+    """The KEK port chosen by name in settings (records/envelope_kek.py)."""
+    if settings.envelope.kek == "memory":
+        return MemoryKek()
+    return FileKek(settings.keys_dir / "kek")
 
 
 def auth_policy(settings: Settings) -> AuthPolicy:

@@ -3,6 +3,7 @@
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.orders.models import Order, Quote
+from dealchat.records.envelope_models import DataKey
 from dealchat.records.models import AuditEntry, AuditHead
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "AuditHead",
     "ChatIdentity",
     "Conversation",
+    "DataKey",
     "Message",
     "Order",
     "Quote",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,13 @@ class AuthSettings(BaseModel):
     totp_issuer: str = "dealchat"
 
 
+class EnvelopeSettings(BaseModel):
+    """Encryption at rest. `kek`: `file` (versioned key files under keys/kek/, 0600, the default)
+    or `memory` (a simulated HSM that forgets its keys on exit: demos and tests only)."""
+
+    kek: Literal["file", "memory"] = "file"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -61,6 +69,7 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

@@ -15,6 +15,7 @@ from dealchat.execution.interfaces import Counterparty
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.pricing.interfaces import PriceSource
+from dealchat.records.envelope import Envelope
 from dealchat.records.sealing import Sealer
 
 
@@ -28,6 +29,7 @@ class Desk:
     quote_ttl: dt.timedelta
     ticket_ttl: dt.timedelta
     public_url: str
+    envelope: Envelope
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
-from dealchat.conversations import flow
+from dealchat.conversations import bodies, flow
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
 from dealchat.records.events import AuditEvent
@@ -23,7 +23,7 @@ def handle_inbound(
 ) -> list[OutboundMessage]:
     """Answer one normalised message. A redelivered message id gets the stored replies again."""
     conversation = _conversation(session, message)
-    inbound = _record_inbound(session, conversation, message)
+    inbound = _record_inbound(session, desk, conversation, message)
     if inbound is None:
         return stored_replies(session, desk, conversation, message.message_id)
     turn = Turn(desk, session, conversation, message, desk.clock())
@@ -52,9 +52,9 @@ def _conversation(session: Session, message: InboundMessage) -> Conversation:
 
 
 def _record_inbound(
-    session: Session, conversation: Conversation, message: InboundMessage
+    session: Session, desk: Desk, conversation: Conversation, message: InboundMessage
 ) -> Message | None:
-    """Store the message before anything acts on it; None when this message id was seen before."""
+    """Store the message (sealed) before anything acts on it; None when its id was seen before."""
     if _find_inbound(session, conversation, message.message_id) is not None:
         return None
     inbound = Message(
@@ -62,8 +62,8 @@ def _record_inbound(
         direction="in",
         channel_message_id=message.message_id,
         sender_id=message.sender_id,
-        text=message.text,
     )
+    sealed = bodies.seal_into(session, desk, inbound, message.text)
     try:
         with session.begin_nested():
             session.add(inbound)
@@ -74,7 +74,7 @@ def _record_inbound(
         event=AuditEvent.MESSAGE_RECEIVED,
         actor=f"{message.channel}:{message.sender_id}",
         subject=f"conversation:{conversation.id}",
-        payload={"message_id": message.message_id, "message": inbound.id, "text": message.text},
+        payload={"message_id": message.message_id, "message": inbound.id, **sealed},
     )
     return inbound
 
@@ -132,10 +132,10 @@ def _store_outbound(
         conversation_id=conversation_id,
         direction="out",
         sender_id="bot",
-        text=answer.text,
         reply_to_id=reply_to,
         position=position,
     )
+    sealed = bodies.seal_into(session, desk, out, answer.text)
     session.add(out)
     session.flush()
     if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
@@ -148,7 +148,7 @@ def _store_outbound(
         payload={
             "message": out.id,
             "reply_to": reply_to,
-            "text": answer.text,
+            **sealed,
             "has_secure_link": answer.link is not None,
         },
     )
@@ -166,7 +166,7 @@ def stored_replies(
     ).all()
     return [
         OutboundMessage(
-            text=row.text,
+            text=bodies.text_of(session, desk, row),
             link=None
             if row.link is None
             else desk.sealer.open(row.link, context=f"message:{row.id}"),

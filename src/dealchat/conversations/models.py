@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
@@ -21,7 +21,11 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """Inbound messages carry the channel's message id, unique per conversation (idempotency)."""
+    """Inbound messages carry the channel's message id, unique per conversation (idempotency).
+
+    The text is stored only sealed (`body`: nonce||AES-GCM ciphertext under the conversation's
+    data key `data_key_id`, see records/envelope.py); `text` holds plaintext only for rows written
+    before encryption at rest existed and is never set now."""
 
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("conversation_id", "channel_message_id"),)
@@ -31,7 +35,9 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
     sender_id: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    data_key_id: Mapped[str | None] = mapped_column(ForeignKey("data_key.id"), index=True)
     link: Mapped[str | None] = mapped_column(Text)
     reply_to_id: Mapped[str | None] = mapped_column(ForeignKey("message.id"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

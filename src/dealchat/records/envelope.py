@@ -1,0 +1,164 @@
+"""Envelope encryption of content at rest: AES-256-GCM under a data key per scope (a conversation,
+a document), the data key wrapped by the key-encryption key (`interfaces.KeyEncryptionKey`).
+
+The audit log commits to `body_digest(blob)` (SHA-256 of nonce||ciphertext), never to plaintext,
+so `destroy` (crypto-erasure) makes content unreadable without breaking a single proof; the
+erasure is itself audited as a tombstone entry. KEK rotation re-wraps data keys only: no content
+is rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealchat.db.base import new_id, utcnow
+from dealchat.records.envelope_models import DataKey
+from dealchat.records.events import AuditEvent
+from dealchat.records.interfaces import KeyEncryptionKey
+from dealchat.records.service import record
+
+_NONCE = 12
+DATA_KEY_BYTES = 32
+
+
+class ContentErasedError(LookupError):
+    """The data key that sealed this content was destroyed: the content is gone for good."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    data_key_id: str
+    blob: bytes  # nonce || AES-GCM ciphertext and tag
+
+    @property
+    def digest(self) -> str:
+        return body_digest(self.blob)
+
+
+def body_digest(blob: bytes) -> str:
+    """What audit entries commit to: SHA-256 over nonce||ciphertext, hex."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rotation:
+    kek_id: str
+    rewrapped: int
+    previous: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Erasure:
+    scope: str
+    data_keys: tuple[str, ...]
+    audit_seq: int | None
+
+
+def _wrap_context(row: DataKey) -> str:
+    return f"datakey:{row.id}:{row.scope}"
+
+
+class Envelope:
+    """Seal and open content under per-scope data keys; the caller's session, the caller commits."""
+
+    def __init__(self, kek: KeyEncryptionKey) -> None:
+        self.kek = kek
+
+    def seal(self, session: Session, *, scope: str, context: str, plaintext: str) -> Sealed:
+        """Encrypt under the scope's live data key (created and audited on first use)."""
+        row, key = self._live_key(session, scope)
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
+        return Sealed(row.id, nonce + sealed)
+
+    def open(self, session: Session, *, data_key_id: str, blob: bytes, context: str) -> str:
+        """The plaintext; `ContentErasedError` when its data key was destroyed."""
+        row = session.get(DataKey, data_key_id)
+        if row is None or row.wrapped is None:
+            raise ContentErasedError(data_key_id)
+        key = self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
+        try:
+            plain = AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
+        except InvalidTag as error:
+            raise ValueError(f"sealed content for {context} fails authentication") from error
+        return plain.decode("utf-8")
+
+    def _live_key(self, session: Session, scope: str) -> tuple[DataKey, bytes]:
+        row = session.scalar(
+            select(DataKey)
+            .where(DataKey.scope == scope, DataKey.wrapped.is_not(None))
+            .order_by(DataKey.created_at.desc())
+            .limit(1)
+        )
+        if row is not None:
+            assert row.wrapped is not None
+            return row, self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
+        key = secrets.token_bytes(DATA_KEY_BYTES)
+        row = DataKey(id=new_id(), scope=scope, created_at=utcnow())
+        row.kek_id, row.wrapped = self.kek.wrap(key, context=_wrap_context(row))
+        session.add(row)
+        record(
+            session,
+            event=AuditEvent.DATAKEY_CREATED,
+            actor="system",
+            subject=scope,
+            payload={"data_key": row.id, "kek": row.kek_id},
+        )
+        return row, key
+
+    def destroy(
+        self, session: Session, *, scope: str, reason: str, actor: str, now: dt.datetime
+    ) -> Erasure:
+        """Crypto-erase everything sealed under `scope`, with a tombstone entry in the log."""
+        rows = session.scalars(
+            select(DataKey).where(DataKey.scope == scope, DataKey.wrapped.is_not(None))
+        ).all()
+        if not rows:
+            return Erasure(scope, (), None)
+        for row in rows:
+            row.wrapped, row.destroyed_at = None, now
+        ids = tuple(sorted(row.id for row in rows))
+        entry = record(
+            session,
+            event=AuditEvent.CONTENT_ERASED,
+            actor=actor,
+            subject=scope,
+            payload={"data_keys": list(ids), "reason": reason, "at": now},
+        )
+        return Erasure(scope, ids, entry.seq)
+
+    def rotate_kek(self, session: Session, *, actor: str) -> Rotation:
+        """A new KEK version; every live data key re-wrapped under it. Content is untouched."""
+        new_kek = self.kek.rotate()
+        rows = session.scalars(
+            select(DataKey).where(DataKey.wrapped.is_not(None), DataKey.kek_id != new_kek)
+        ).all()
+        previous = tuple(sorted({row.kek_id for row in rows}))
+        for row in rows:
+            assert row.wrapped is not None
+            context = _wrap_context(row)
+            key = self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=context)
+            row.kek_id, row.wrapped = self.kek.wrap(key, context=context)
+        record(
+            session,
+            event=AuditEvent.KEK_ROTATED,
+            actor=actor,
+            subject="kek",
+            payload={"kek": new_kek, "rewrapped": len(rows), "previous": list(previous)},
+        )
+        return Rotation(new_kek, len(rows), previous)
+
+    def kek_in_use(self, session: Session) -> set[str]:
+        """KEK versions some live data key still needs (the others may be retired)."""
+        found = session.scalars(
+            select(DataKey.kek_id).where(DataKey.wrapped.is_not(None)).distinct()
+        )
+        return set(found)

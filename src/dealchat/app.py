@@ -7,11 +7,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
+from dealchat.api import auth_views
 from dealchat.api import errors as api_errors
-from dealchat.api.deps import Platform
+from dealchat.api.deps import Platform, public
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.conversations.context import Desk
 from dealchat.db import migrate
@@ -86,7 +87,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.middleware("http")(_security_headers)
     app.include_router(webchat_views.router)
     app.include_router(identity_views.router)
-    app.add_api_route("/healthz", _health(platform), methods=["GET"], include_in_schema=False)
+    app.include_router(auth_views.router)
+    app.add_api_route(
+        "/healthz",
+        _health(platform),
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[Depends(public("health check for the load balancer, says nothing"))],
+    )
     return app
 
 

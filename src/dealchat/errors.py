@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     LINK_INVALID = "link_invalid"
     LOGIN_FAILED = "login_failed"
     INTERNAL = "internal"
+    INSUFFICIENT_AUTHENTICATION = "insufficient_user_authentication"
+    CSRF_FAILED = "csrf_failed"
 
 
 class DealchatError(Exception):
@@ -31,12 +33,14 @@ class DealchatError(Exception):
         *,
         http_status: int = 400,
         data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status
         self.data = data or {}
+        self.headers = headers or {}  # e.g. WWW-Authenticate on a 401
 
     def problem(self) -> dict[str, Any]:
         """RFC 9457 problem details."""

@@ -1,20 +1,27 @@
 """Every domain's tables, imported in one place so Base.metadata knows them all."""
 
+from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
+from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.models import AuditEntry, AuditHead
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "AuthSession",
     "ChatIdentity",
     "Conversation",
     "DataKey",
     "Message",
     "Order",
     "Quote",
+    "Role",
+    "RoleAssignment",
+    "RoleGrant",
     "SecureLink",
     "StepUpProof",
     "User",

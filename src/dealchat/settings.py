@@ -55,6 +55,15 @@ class EnvelopeSettings(BaseModel):
     kek: Literal["file", "memory"] = "file"
 
 
+class SessionSettings(BaseModel):
+    """Console sessions and API tokens (`DEALCHAT_SESSIONS__IDLE_MINUTES=15`, ...)."""
+
+    idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    absolute_hours: int = Field(default=8, ge=1, le=72)
+    token_days: int = Field(default=30, ge=1, le=365)  # default lifetime of a new API token
+    token_max_days: int = Field(default=90, ge=1, le=365)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -70,6 +79,7 @@ class Settings(BaseSettings):
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

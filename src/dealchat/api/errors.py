@@ -23,7 +23,9 @@ def install(app: FastAPI) -> None:
 
 
 async def _dealchat_error(request: Request, exc: DealchatError) -> JSONResponse:
-    return JSONResponse(exc.problem(), status_code=exc.http_status, media_type=PROBLEM)
+    return JSONResponse(
+        exc.problem(), status_code=exc.http_status, media_type=PROBLEM, headers=exc.headers
+    )
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse
 
-from dealchat.api.deps import PlatformDep
+from dealchat.api.deps import PlatformDep, public
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
 from dealchat.identity import service
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(public("the bank's login page behind a secure link"))])
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -30,3 +30,18 @@ class AuditEvent(StrEnum):
     RETENTION_RUN = "retention:run"
     RECEIPT_ISSUED = "receipt:issued"
     REPORT_EXPORTED = "report:exported"
+    # Access (4b): roles, grants, assignments, sessions, API tokens and authorisation decisions
+    ROLE_CREATED = "role:created"
+    ROLE_DELETED = "role:deleted"
+    GRANT_ADDED = "grant:added"
+    GRANT_REMOVED = "grant:removed"
+    ROLE_ASSIGNED = "role:assigned"
+    ROLE_UNASSIGNED = "role:unassigned"
+    SESSION_STARTED = "session:started"
+    SESSION_ROTATED = "session:rotated"
+    SESSION_ENDED = "session:ended"
+    SESSIONS_REVOKED = "session:revoked_all"
+    TOKEN_ISSUED = "token:issued"  # noqa: S105 - an event name, not a secret
+    TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
+    ACCESS_ALLOWED = "access:allowed"
+    ACCESS_DENIED = "access:denied"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dealchat.api.deps import PlatformDep
+from dealchat.api.deps import PlatformDep, public
 from dealchat.channels.interfaces import InboundMessage
 from dealchat.conversations.desk import handle_inbound
 from dealchat.db.session import unit_of_work
@@ -18,7 +18,8 @@ CHANNEL = "webchat"
 STATIC = Path(__file__).parent / "static"
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 
-router = APIRouter()
+# The chat is open to anyone: who the sender is, is settled by secure links and step-up (flow.py).
+router = APIRouter(dependencies=[Depends(public("web chat: senders identify by secure link"))])
 
 
 class WebchatMessage(BaseModel):

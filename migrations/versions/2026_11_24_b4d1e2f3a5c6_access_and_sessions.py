@@ -1,7 +1,7 @@
 """access and sessions: roles, grants, assignments, console sessions and API tokens
 
 Revision ID: b4d1e2f3a5c6
-Revises: a1c3e5f7b9d2
+Revises: 7de2f9f707d7
 Create Date: 2026-11-24 15:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dealchat.db.base
 
 revision = "b4d1e2f3a5c6"
-down_revision = "a1c3e5f7b9d2"
+down_revision = "7de2f9f707d7"
 branch_labels = None
 depends_on = None
 

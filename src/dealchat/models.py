@@ -7,6 +7,7 @@ from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.models import AuditEntry, AuditHead
+from dealchat.records.retention_models import LegalHold
 
 __all__ = [
     "ApiToken",
@@ -16,6 +17,7 @@ __all__ = [
     "ChatIdentity",
     "Conversation",
     "DataKey",
+    "LegalHold",
     "Message",
     "Order",
     "Quote",

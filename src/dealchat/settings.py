@@ -64,6 +64,14 @@ class SessionSettings(BaseModel):
     token_max_days: int = Field(default=90, ge=1, le=365)
 
 
+class RetentionSettings(BaseModel):
+    """Retention periods in whole years, per class: `DEALCHAT_RETENTION__CHAT_YEARS=10`."""
+
+    chat_years: int = Field(default=7, ge=1, le=100)
+    orders_years: int = Field(default=7, ge=1, le=100)
+    access_logs_years: int = Field(default=2, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -80,6 +88,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

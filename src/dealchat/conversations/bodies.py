@@ -36,6 +36,7 @@ def seal_into(session: Session, desk: Desk, message: Message, text: str) -> dict
         scope=scope_of(message.conversation_id),
         context=_context(message.id),
         plaintext=text,
+        now=desk.clock(),
     )
     message.text, message.body, message.data_key_id = None, sealed.blob, sealed.data_key_id
     return {"data_key": sealed.data_key_id, "body_sha256": sealed.digest}

@@ -72,9 +72,18 @@ class Envelope:
     def __init__(self, kek: KeyEncryptionKey) -> None:
         self.kek = kek
 
-    def seal(self, session: Session, *, scope: str, context: str, plaintext: str) -> Sealed:
+    def seal(
+        self,
+        session: Session,
+        *,
+        scope: str,
+        context: str,
+        plaintext: str,
+        now: dt.datetime | None = None,
+    ) -> Sealed:
         """Encrypt under the scope's live data key (created and audited on first use)."""
         row, key = self._live_key(session, scope)
+        row.last_sealed_at = now or utcnow()
         nonce = secrets.token_bytes(_NONCE)
         sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
         return Sealed(row.id, nonce + sealed)

@@ -23,3 +23,5 @@ class DataKey(Base):
     wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # The retention period runs from the last content sealed under the key.
+    last_sealed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

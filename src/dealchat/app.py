@@ -13,6 +13,10 @@ from sqlalchemy import text
 from dealchat.api import auth_views
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
+from dealchat.channels import webhooks
+from dealchat.channels.interfaces import ChannelAdapter, InboundSink
+from dealchat.channels.registry import build_adapters
+from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.conversations.context import Desk
 from dealchat.db import migrate
@@ -79,10 +83,25 @@ def auth_policy(settings: Settings) -> AuthPolicy:
     )
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    platform: Platform | None = None,
+    adapters: dict[str, ChannelAdapter] | None = None,
+    on_reply: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The platform's app. `adapters` replaces the channels settings turn on (tests);
+    `on_reply` is called after replies were committed to the outbox (wakes the dispatcher)."""
     platform = platform or build_platform(settings or Settings())
     app = FastAPI(title="dealchat", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.platform = platform
+    if adapters is None:
+        adapters = build_adapters(
+            platform.settings.channels, public_url=platform.settings.public_url
+        )
+    sink: InboundSink = LocalSink(platform.sessions, platform.desk, on_committed=on_reply)
+    app.state.channels = webhooks.ChannelRuntime(adapters, sink, platform.desk.clock)
+    app.include_router(webhooks.router)
     api_errors.install(app)
     app.middleware("http")(_security_headers)
     app.include_router(webchat_views.router)

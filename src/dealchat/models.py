@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place so Base.metadata knows them all."""
 
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
+from dealchat.channels.outbox import OutboxItem
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.identity.session_models import ApiToken, AuthSession
@@ -20,6 +21,7 @@ __all__ = [
     "LegalHold",
     "Message",
     "Order",
+    "OutboxItem",
     "Quote",
     "Role",
     "RoleAssignment",

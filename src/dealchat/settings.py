@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dealchat.channels.config import ChannelsSettings
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

@@ -1,9 +1,26 @@
-"""What every channel adapter hands inward and receives back: normalised messages."""
+"""The adapter contract: what every channel hands inward and how replies go back out.
+
+An adapter does three things, each testable alone and checked for every adapter by one contract
+suite (`tests/channels/test_contract.py`):
+
+1. `verify(request, now=...)` checks the platform's own proof that the request is genuine and fresh
+   (signature, token, time window, replay). It raises `Rejected` (HTTP 401); nothing of a rejected
+   request is recorded as the client's.
+2. `parse(request)` turns a verified request into `InboundMessage`s, plus an immediate HTTP answer
+   when the platform wants one (Slack's url_verification challenge, WhatsApp's hub.challenge).
+3. `render(conversation_id, message)` is the platform's wire form of one `OutboundMessage`;
+   `send(conversation_id, messages)` delivers it, raising `DeliveryFailed` (retryable or not,
+   with the platform's Retry-After) so the outbox dispatcher can back off, rate-limit or give up.
+
+The core imports this module only, never a platform folder.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -23,9 +40,80 @@ class OutboundMessage:
     link: str | None = None
 
 
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An HTTP request as a platform sent it: header names lower-cased, the body as raw bytes
+    (signatures are over the exact bytes, never over re-serialised JSON)."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What the webhook answers the platform right away (a challenge echo, an XML 'success')."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    messages: list[InboundMessage] = field(default_factory=list)
+    answer: HttpAnswer | None = None
+
+
+class Rejected(Exception):  # noqa: N818 - a verdict, not an error of ours
+    """The request is not provably from the platform, or is stale or replayed: answer 401.
+
+    The reason is for our logs only; the platform (or an attacker) sees a bare 401.
+    """
+
+
+class DeliveryFailed(Exception):  # noqa: N818 - an outcome the dispatcher acts on
+    """Sending to the platform failed. `permanent` ones are dead-lettered at once; others retry,
+    no earlier than `retry_after` seconds when the platform said so (HTTP 429 Retry-After)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.status = status
+
+
+@runtime_checkable
 class ChannelAdapter(Protocol):
-    """A platform adapter: verifies, normalises and hands messages to `handle_inbound`."""
+    """A platform adapter: verifies, normalises and hands messages to `handle_inbound`, and
+    delivers replies. `send` raises `DeliveryFailed`; returning means delivered."""
 
     name: str
 
+    def verify(self, request: WebhookRequest, *, now: dt.datetime) -> None: ...
+
+    def parse(self, request: WebhookRequest) -> Parsed: ...
+
+    def render(self, conversation_id: str, message: OutboundMessage) -> dict[str, Any]: ...
+
     def send(self, conversation_id: str, messages: list[OutboundMessage]) -> None: ...
+
+
+class InboundSink(Protocol):
+    """Where verified, parsed messages go: the core in this process, or the core over the
+    signed and encrypted edge-to-core link."""
+
+    def accept(self, messages: list[InboundMessage]) -> None: ...

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dealchat.channels import outbox
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
 from dealchat.conversations import bodies, flow
 from dealchat.conversations.context import Desk, Turn
@@ -140,6 +141,15 @@ def _store_outbound(
     session.flush()
     if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
         out.link = desk.sealer.seal(answer.link, context=f"message:{out.id}")
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None:  # delivered by the outbox dispatcher once this commits
+        outbox.enqueue(
+            session,
+            message_id=out.id,
+            conversation_id=conversation_id,
+            channel=conversation.channel,
+            now=desk.clock(),
+        )
     record(
         session,
         event=AuditEvent.MESSAGE_SENT,

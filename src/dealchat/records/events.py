@@ -45,3 +45,6 @@ class AuditEvent(StrEnum):
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     ACCESS_ALLOWED = "access:allowed"
     ACCESS_DENIED = "access:denied"
+    DELIVERY_SUCCEEDED = "delivery:succeeded"
+    DELIVERY_FAILED = "delivery:failed"
+    DELIVERY_DEAD_LETTERED = "delivery:dead_lettered"

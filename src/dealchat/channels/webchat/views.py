@@ -4,31 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from dealchat.api.deps import PlatformDep, public
-from dealchat.channels.interfaces import InboundMessage
+from dealchat.channels.interfaces import Rejected, WebhookRequest
+from dealchat.channels.webchat.adapter import WebchatAdapter, WebchatMessage, inbound
 from dealchat.conversations.desk import handle_inbound
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 
-CHANNEL = "webchat"
 STATIC = Path(__file__).parent / "static"
-ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 
 # The chat is open to anyone: who the sender is, is settled by secure links and step-up (flow.py).
 router = APIRouter(dependencies=[Depends(public("web chat: senders identify by secure link"))])
-
-
-class WebchatMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-    conversation_id: str = Field(min_length=8, max_length=128, pattern=ID_PATTERN)
-    sender_id: str = Field(min_length=8, max_length=128, pattern=ID_PATTERN)
-    message_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
-    text: str = Field(min_length=1, max_length=4000)
 
 
 class Reply(BaseModel):
@@ -41,15 +31,16 @@ class Replies(BaseModel):
 
 
 @router.post("/api/v1/webchat/messages", response_model=Replies)
-def post_message(body: WebchatMessage, platform: PlatformDep) -> Replies:
+def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
     """One chat message in, the bot's replies out. A repeated message_id gets the same replies."""
-    message = InboundMessage(
-        channel=CHANNEL,
-        conversation_id=body.conversation_id,
-        sender_id=body.sender_id,
-        message_id=body.message_id,
-        text=body.text,
-    )
+    headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
+    try:
+        WebchatAdapter(platform.settings.public_url).verify(
+            WebhookRequest("POST", request.url.path, headers), now=platform.desk.clock()
+        )
+    except Rejected as error:
+        raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
+    message = inbound(body)
     with unit_of_work(platform.sessions) as session:
         answers = handle_inbound(session, message=message, desk=platform.desk)
     return Replies(replies=[Reply(text=a.text, link=a.link) for a in answers])

@@ -1,0 +1,64 @@
+"""Channel settings: one section per platform under `DEALCHAT_CHANNELS__<NAME>__*`.
+
+Secrets are `SecretStr` values or, better, `*_file` paths to a file holding them (mounted secrets);
+they never appear in a repr, a log or an error. A disabled channel answers 404 on its webhook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+_PLACEHOLDERS = ("changeme", "change-me", "placeholder", "xxx", "todo")
+
+
+class ChannelSettings(BaseModel):
+    """What every webhook channel has: on/off, where its API is, how fast we may send to it."""
+
+    enabled: bool = False
+    api_url: str = ""
+    rate_per_second: float = Field(default=1.0, gt=0, le=1000)
+    burst: int = Field(default=5, ge=1, le=1000)
+    max_age_seconds: int = Field(default=300, ge=30, le=86_400)
+
+    def secret(self, name: str) -> str:
+        """The secret `name` from its value or its `name_file`; a missing one is a config error."""
+        value: SecretStr | None = getattr(self, name)
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is not None:
+            text = path.read_text(encoding="utf-8").strip()
+        elif value is not None:
+            text = value.get_secret_value()
+        else:
+            raise ValueError(f"{type(self).__name__}.{name} (or {name}_file) is not set")
+        if not text or text.lower() in _PLACEHOLDERS:
+            raise ValueError(f"{type(self).__name__}.{name} looks like a placeholder")
+        return text
+
+    def secret_names(self) -> list[str]:
+        return [
+            name for name in type(self).model_fields if f"{name}_file" in type(self).model_fields
+        ]
+
+    @model_validator(mode="after")
+    def _secrets_when_enabled(self) -> ChannelSettings:
+        if self.enabled:
+            for name in self.secret_names():
+                self.secret(name)
+        return self
+
+
+class SlackSettings(ChannelSettings):
+    api_url: str = "https://slack.com/api"
+    signing_secret: SecretStr | None = None
+    signing_secret_file: Path | None = None
+    bot_token: SecretStr | None = None
+    bot_token_file: Path | None = None
+
+
+class ChannelsSettings(BaseModel):
+    """`DEALCHAT_CHANNELS__SLACK__ENABLED=true`, `..._SIGNING_SECRET_FILE=/run/secrets/slack`."""
+
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    core_url: str = ""  # for --role edge: where the core listens (https in production)

@@ -1,0 +1,100 @@
+"""What the webhook adapters share: replay memory, time windows, and sending one HTTP call with
+the platform's answer turned into delivered or `DeliveryFailed` (retryable, permanent, Retry-After).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import httpx
+
+from dealchat.channels.interfaces import DeliveryFailed, Rejected
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_MAX_RETRY_AFTER = 3600.0
+
+
+class ReplayGuard:
+    """Remembers the proofs (signatures, nonces) it has seen within the freshness window, so the
+    same signed request presented twice is refused. One per adapter, per process."""
+
+    def __init__(self, window: dt.timedelta, capacity: int = 100_000) -> None:
+        self._window = window
+        self._capacity = capacity
+        self._seen: OrderedDict[str, dt.datetime] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, proof: str, *, now: dt.datetime) -> None:
+        with self._lock:
+            while self._seen:
+                oldest, at = next(iter(self._seen.items()))
+                if now - at <= self._window * 2 and len(self._seen) < self._capacity:
+                    break
+                self._seen.pop(oldest)
+            if proof in self._seen:
+                raise Rejected("replayed request")
+            self._seen[proof] = now
+
+
+def check_fresh(sent: dt.datetime, *, now: dt.datetime, window: dt.timedelta) -> None:
+    if abs(now - sent) > window:
+        raise Rejected("stale request: outside the time window")
+
+
+def epoch(value: str | int | None) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(int(value or ""), tz=dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as error:
+        raise Rejected("missing or malformed timestamp") from error
+
+
+def retry_after(response: httpx.Response, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped at an hour."""
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def post(
+    client: httpx.Client, url: str, *, json: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST one call. Transport errors, 429 and 5xx are retryable; other 4xx are permanent."""
+    try:
+        response = client.post(url, json=json, headers=headers or {})
+    except httpx.HTTPError as error:
+        raise DeliveryFailed(f"transport: {type(error).__name__}") from error
+    status = response.status_code
+    if status == 429:
+        raise DeliveryFailed("rate limited", retry_after=retry_after(response), status=status)
+    if status >= 500 or status == 408:
+        raise DeliveryFailed(f"http {status}", retry_after=retry_after(response), status=status)
+    if status >= 400:
+        raise DeliveryFailed(f"http {status}", permanent=True, status=status)
+    return response
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise DeliveryFailed("answer is not JSON", status=response.status_code) from error
+    if not isinstance(body, dict):
+        raise DeliveryFailed("answer is not a JSON object", status=response.status_code)
+    return body
+
+
+def with_link(message_text: str, link: str | None) -> str:
+    return message_text if link is None else f"{message_text}\n{link}"

@@ -1,0 +1,51 @@
+"""The outbox: every bot message to a chat is queued here in the transaction that stores it, and
+delivered afterwards by the dispatcher (`outbox_dispatch`). Nothing is sent before commit, and
+nothing committed is lost if the process dies before sending (at-least-once, in order per
+conversation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("message.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversation.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+def enqueue(
+    session: Session,
+    *,
+    message_id: str,
+    conversation_id: str,
+    channel: str,
+    now: dt.datetime | None = None,
+) -> OutboxItem:
+    """Queue one stored bot message for delivery, in the caller's transaction."""
+    item = OutboxItem(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        channel=channel,
+        next_attempt_at=now or utcnow(),
+        created_at=utcnow(),
+    )
+    session.add(item)
+    return item

@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
+# Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
+SYNAPSE_VENV ?= .venv-synapse
+SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
+SYNAPSE_SPEC ?= matrix-synapse>=1.100
 
-.PHONY: help venv browser demo serve test lint fmt bench clean
+.PHONY: help venv browser synapse demo serve test lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -42,11 +46,18 @@ browser: ## install Debian's chromium for the browser tests (root), if it is mis
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing and not root: browser tests will skip (fail under CI=true)"; fi
 
-test: lint browser ## lint, then the whole test suite
+$(SYNAPSE_STAMP): Makefile
+	test -x $(SYNAPSE_VENV)/bin/python || python3 -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(SYNAPSE_SPEC)' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
+	touch $(SYNAPSE_STAMP)
+
+synapse: $(SYNAPSE_STAMP) ## install the Matrix homeserver the tests start, in .venv-synapse
+
+test: lint browser synapse ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv ## run the benchmarks, results in bench/results/*.json
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dealchat.channels.config import ChannelsSettings
@@ -73,6 +73,77 @@ class RetentionSettings(BaseModel):
     access_logs_years: int = Field(default=2, ge=1, le=100)
 
 
+class MatrixSettings(BaseModel):
+    """The Matrix bot (`DEALCHAT_MATRIX__*`): on when a homeserver URL and a user id are set.
+
+    The password or access token is read from a file (`*_file`), never from a variable.
+    Invites are accepted, and messages answered, only from `allowed_users` (full MXIDs) or from
+    any user of `allowed_servers` (server names); both empty means nobody.
+    """
+
+    homeserver_url: str | None = None
+    user_id: str | None = None
+    password_file: Path | None = None
+    access_token_file: Path | None = None
+    device_name: str = "dealchat"
+    allowed_users: list[str] = Field(default_factory=list)
+    allowed_servers: list[str] = Field(default_factory=list)
+    sync_timeout_seconds: int = Field(default=30, ge=1, le=300)
+    send_attempts: int = Field(default=6, ge=1, le=20)
+    max_retry_after_seconds: int = Field(default=60, ge=1, le=3600)
+
+    @field_validator("homeserver_url")
+    @classmethod
+    def _homeserver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _mxid(cls, value: str | None) -> str | None:
+        if value is not None and not _is_mxid(value):
+            raise ValueError("must be a Matrix user id like @dealchat:example.org")
+        return value
+
+    @field_validator("allowed_users")
+    @classmethod
+    def _mxids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _is_mxid(value):
+                raise ValueError(f"{value!r} is not a Matrix user id like @alice:example.org")
+        return values
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> MatrixSettings:
+        if self.enabled and (self.password_file is None) == (self.access_token_file is None):
+            raise ValueError("set exactly one of password_file and access_token_file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.homeserver_url and self.user_id)
+
+    def secret(self) -> tuple[str, SecretStr]:
+        """("password" | "access_token", the value read from its file)."""
+        kind, path = (
+            ("password", self.password_file)
+            if self.password_file is not None
+            else ("access_token", self.access_token_file)
+        )
+        if path is None:
+            raise ValueError("no Matrix secret file configured")
+        value = path.read_text(encoding="utf-8").strip()
+        if not value or any(word in value.lower() for word in _PLACEHOLDERS):
+            raise ValueError(f"the Matrix {kind} file {path} is empty or a placeholder")
+        return kind, SecretStr(value)
+
+
+def _is_mxid(value: str) -> bool:
+    local, _, server = value[1:].partition(":")
+    return value.startswith("@") and bool(local) and bool(server) and len(value) <= 255
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -91,6 +162,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    matrix: MatrixSettings = Field(default_factory=MatrixSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

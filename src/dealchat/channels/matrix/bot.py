@@ -1,0 +1,171 @@
+"""The Matrix bot: sync, accept allowed invites, answer new text messages through the desk.
+
+One batch at a time: invites first, then each joined room's timeline in order. A message is
+answered through `conversations.desk.handle_inbound` (channel "matrix", conversation = room id,
+sender = MXID, message id = event id) in its own transaction, and the replies are sent after the
+commit. The sync token is saved only once the whole batch is answered, so a crash or an error
+replays the batch: the desk then returns the stored replies (never a second order) and their stable
+transaction ids let the homeserver drop copies it already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from dataclasses import dataclass
+
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinResponse,
+    RoomMemberEvent,
+    RoomMessageText,
+    SyncError,
+    SyncResponse,
+)
+from nio.responses import InviteInfo, RoomInfo
+from sqlalchemy.orm import Session, sessionmaker
+
+from dealchat.channels.interfaces import InboundMessage, OutboundMessage
+from dealchat.channels.matrix import policy
+from dealchat.channels.matrix.sender import Sender, SendReport
+from dealchat.channels.matrix.state import StateStore
+from dealchat.conversations.context import Desk
+from dealchat.conversations.desk import handle_inbound
+from dealchat.db.session import unit_of_work
+from dealchat.settings import MatrixSettings
+
+CHANNEL = "matrix"
+log = logging.getLogger("dealchat.channels.matrix")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One inbound event answered (kept for `dealchat matrix check` and the tests)."""
+
+    room_id: str
+    event_id: str
+    replies: list[OutboundMessage]
+    report: SendReport
+
+
+class SyncFailedError(RuntimeError):
+    pass
+
+
+class MatrixBot:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        settings: MatrixSettings,
+        sessions: sessionmaker[Session],
+        desk: Desk,
+        state: StateStore,
+    ) -> None:
+        assert settings.user_id is not None
+        self.client, self.settings, self.state = client, settings, state
+        self.sessions, self.desk = sessions, desk
+        self.user_id = settings.user_id
+        self.sender = Sender(
+            client,
+            attempts=settings.send_attempts,
+            max_retry_after=settings.max_retry_after_seconds,
+        )
+        self.answered: collections.deque[Answered] = collections.deque(maxlen=1000)
+        self.refused_invites: collections.deque[str] = collections.deque(maxlen=1000)
+
+    async def run_forever(self) -> None:
+        """Sync until cancelled; errors back off and replay the unanswered batch."""
+        token = self.state.sync_token()
+        backoff = 1.0
+        while True:
+            try:
+                token = await self.sync_once(token)
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("matrix sync failed; retrying in %.0f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def sync_once(self, token: str | None) -> str:
+        """One sync: answer it whole, then save and return the next token."""
+        timeout = 0 if token is None else self.settings.sync_timeout_seconds * 1000
+        response = await self.client.sync(timeout=timeout, since=token, full_state=token is None)
+        if isinstance(response, SyncError) or not isinstance(response, SyncResponse):
+            raise SyncFailedError(f"sync refused: {getattr(response, 'status_code', response)}")
+        for room_id, invite in response.rooms.invite.items():
+            await self._on_invite(room_id, invite)
+        if token is not None:  # the first sync of a new bot is history: nothing to answer
+            for room_id, joined in response.rooms.join.items():
+                await self._on_room(room_id, joined)
+        self.state.save_sync_token(response.next_batch)
+        return str(response.next_batch)
+
+    async def _on_invite(self, room_id: str, invite: InviteInfo) -> None:
+        inviter = next(
+            (
+                event.sender
+                for event in invite.invite_state
+                if isinstance(event, InviteMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "invite"
+            ),
+            None,
+        )
+        if inviter is not None and self._allowed(inviter):
+            response = await self.client.join(room_id)
+            if not isinstance(response, JoinResponse):
+                raise SyncFailedError(f"joining {room_id} failed: {response.status_code}")
+            log.info("matrix: joined %s on %s's invite", room_id, inviter)
+            return
+        log.warning("matrix: refused the invite to %s from %s", room_id, inviter)
+        await self.client.room_leave(room_id)
+        self.refused_invites.append(room_id)
+
+    async def _on_room(self, room_id: str, joined: RoomInfo) -> None:
+        for event in policy.after_last(joined.timeline.events, self._is_own_join):
+            if isinstance(event, RoomMessageText) and self._addressed_to_us(event):
+                await self._answer(room_id, event)
+
+    def _is_own_join(self, event: object) -> bool:
+        return (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == self.user_id
+            and event.membership == "join"
+        )
+
+    def _addressed_to_us(self, event: RoomMessageText) -> bool:
+        if event.sender == self.user_id or not self._allowed(event.sender):
+            return False
+        relates = event.source.get("content", {}).get("m.relates_to") or {}
+        if relates.get("rel_type") == "m.replace":
+            return False  # an edit of an earlier message is not a new instruction
+        return 0 < len(event.body) <= policy.MAX_TEXT_LENGTH
+
+    def _allowed(self, user_id: str) -> bool:
+        return policy.is_allowed(
+            user_id, users=self.settings.allowed_users, servers=self.settings.allowed_servers
+        )
+
+    async def _answer(self, room_id: str, event: RoomMessageText) -> None:
+        if not policy.usable_ids(room_id, event.sender, event.event_id):
+            log.warning("matrix: ids of %s too long for us; ignored", event.event_id)
+            return
+        message = InboundMessage(
+            channel=CHANNEL,
+            conversation_id=room_id,
+            sender_id=event.sender,
+            message_id=event.event_id,
+            text=policy.without_reply_fallback(event.body),
+        )
+        replies = await asyncio.to_thread(self._handle, message)
+        report = await self.sender.send(room_id, replies, answering=event.event_id)
+        self.answered.append(Answered(room_id, event.event_id, replies, report))
+
+    def _handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        with unit_of_work(self.sessions) as session:
+            return handle_inbound(session, message=message, desk=self.desk)

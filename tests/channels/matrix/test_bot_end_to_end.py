@@ -1,0 +1,166 @@
+"""The bot against a real Synapse: a client account talks to it in a room, as a person would."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlparse
+
+import pyotp
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from dealchat.api.deps import Platform
+from dealchat.channels.matrix.runner import MatrixRunner, state_dir
+from dealchat.channels.matrix.state import StateStore
+from dealchat.cli.demo import seed
+from dealchat.conversations.models import Conversation, Message
+from dealchat.db.session import unit_of_work
+from dealchat.orders.models import Order
+from dealchat.settings import MatrixSettings
+from tests.channels.matrix.client import Person, wait_for
+from tests.channels.matrix.conftest import Cast
+from tests.channels.matrix.synapse import Synapse
+from tests.conftest import Clock
+
+LINK = re.compile(r"https?://\S+/link/\S+")
+
+
+def link(cast: Cast, room: str, client: TestClient, platform: Platform, clock: Clock) -> str:
+    """Ask for a price unlinked, log in as the demo client alice on the link page; the answer."""
+    answer = cast.client.ask(room, "mkt eurusd 100k")
+    found = LINK.search(answer)
+    assert found, answer
+    alice = next(user for user in seed(platform) if user["username"] == "alice")
+    form = {
+        "username": "alice",
+        "password": alice["password"],
+        "otp": pyotp.TOTP(alice["totp_secret"]).at(int(clock.now.timestamp())),
+    }
+    page = client.post(urlparse(found.group(0)).path, data=form)
+    assert page.status_code == 200, page.text
+    return answer
+
+
+def test_client_asks_for_a_price_links_through_the_page_and_gets_it(
+    cast: Cast, room: str, client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    answer = link(cast, room, client, platform, clock)
+    assert "log in" in answer.lower() or "link" in answer.lower()
+
+    price = cast.client.ask(room, "mkt eurusd 100k")
+    assert price.startswith("EUR/USD 100,000 EUR SPOT: 1.08"), price
+    with unit_of_work(platform.sessions) as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert (conversation.channel, conversation.external_id) == ("matrix", room)
+        senders = set(session.scalars(select(Message.sender_id).where(Message.direction == "in")))
+    assert senders == {cast.client.user_id}
+
+
+def _inbound_ids(platform: Platform) -> list[str | None]:
+    with unit_of_work(platform.sessions) as session:
+        query = select(Message.channel_message_id).where(Message.direction == "in")
+        return list(session.scalars(query.order_by(Message.created_at)))
+
+
+def test_the_bot_ignores_its_own_messages(
+    cast: Cast, room: str, synapse: Synapse, platform: Platform
+) -> None:
+    as_bot = Person(synapse.url, cast.bot)  # the bot's account on another device
+    try:
+        own = as_bot.say(room, "mkt eurusd 100k")
+    finally:
+        as_bot.http.close()
+    later = cast.client.say(room, "hello")
+    cast.client.wait_replies(room, later)  # answered in timeline order, after its own message
+    assert cast.client.replies_to(room, own) == []
+    assert _inbound_ids(platform) == [later]
+
+
+def test_history_from_before_the_bot_joined_is_not_answered(
+    cast: Cast, bot: MatrixRunner, platform: Platform
+) -> None:
+    room_id = cast.client.create_room(invite=[])
+    before = cast.client.say(room_id, "mkt eurusd 100k")
+    cast.client.invite(room_id, cast.bot.user_id)
+    assert cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite") == "join"
+    after = cast.client.say(room_id, "hello")
+    cast.client.wait_replies(room_id, after)
+    assert cast.client.replies_to(room_id, before) == []
+    assert _inbound_ids(platform) == [after]
+
+
+def test_an_invite_from_a_user_not_allowed_is_refused(
+    cast: Cast, bot: MatrixRunner, platform: Platform
+) -> None:
+    room_id = cast.stranger.create_room(invite=[cast.bot.user_id])
+    assert cast.stranger.wait_membership(room_id, cast.bot.user_id, until_not="invite") == "leave"
+    assert bot.bot is not None
+    assert room_id in bot.bot.refused_invites
+    with unit_of_work(platform.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+def test_a_user_not_allowed_is_not_answered_in_a_room_with_the_bot(
+    cast: Cast, room: str, platform: Platform
+) -> None:
+    cast.client.invite(room, cast.stranger.user_id)
+    cast.stranger.http.post(f"/join/{quote(room)}").raise_for_status()
+    ignored = cast.stranger.say(room, "mkt eurusd 100k")
+    answered = cast.client.say(room, "hello")
+    cast.client.wait_replies(room, answered)
+    assert cast.client.replies_to(room, ignored) == []
+    assert _inbound_ids(platform) == [answered]
+
+
+def _orders(platform: Platform) -> int:
+    with unit_of_work(platform.sessions) as session:
+        return session.scalar(select(func.count()).select_from(Order)) or 0
+
+
+def test_a_redelivered_event_gets_its_stored_reply_again_and_never_a_second_order(
+    cast: Cast,
+    platform: Platform,
+    client: TestClient,
+    clock: Clock,
+    matrix_settings: MatrixSettings,
+) -> None:
+    state = StateStore(state_dir(platform))
+    with MatrixRunner(platform, matrix_settings):
+        room_id = cast.client.create_room(invite=[cast.bot.user_id])
+        cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite")
+        link(cast, room_id, client, platform, clock)
+        before = state.sync_token()
+        ask = cast.client.say(room_id, "buy 1m eurusd 1W 360t")
+        [reply] = cast.client.wait_replies(room_id, ask)
+    assert reply["content"]["body"].startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD 1W")
+    assert _orders(platform) == 1
+    assert before is not None
+    state.save_sync_token(before)  # as if the bot had stopped before saving its place
+
+    with MatrixRunner(platform, matrix_settings) as again:
+        assert again.bot is not None
+        redelivered = wait_for(lambda: [a for a in again.bot.answered if a.event_id == ask])
+
+    assert [r.text for r in redelivered[0].replies] == [reply["content"]["body"]]
+    assert redelivered[0].report.event_ids == [reply["event_id"]]  # the same transaction
+    assert len(cast.client.replies_to(room_id, ask)) == 1
+    assert _orders(platform) == 1
+    assert _inbound_ids(platform).count(ask) == 1
+
+
+def test_a_restarted_bot_answers_only_what_is_new(
+    cast: Cast, platform: Platform, matrix_settings: MatrixSettings
+) -> None:
+    with MatrixRunner(platform, matrix_settings):
+        room_id = cast.client.create_room(invite=[cast.bot.user_id])
+        cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite")
+        first = cast.client.say(room_id, "hello")
+        cast.client.wait_replies(room_id, first)
+    while_down = cast.client.say(room_id, "help")
+    with MatrixRunner(platform, matrix_settings) as restarted:
+        cast.client.wait_replies(room_id, while_down)
+        latest = cast.client.say(room_id, "hello")
+        cast.client.wait_replies(room_id, latest)
+        assert restarted.bot is not None
+        assert [a.event_id for a in restarted.bot.answered] == [while_down, latest]
+    assert len(cast.client.replies_to(room_id, first)) == 1

@@ -123,8 +123,8 @@ class MatrixBot:
             log.info("matrix: joined %s on %s's invite", room_id, inviter)
             return
         log.warning("matrix: refused the invite to %s from %s", room_id, inviter)
-        await self.client.room_leave(room_id)
         self.refused_invites.append(room_id)
+        await self.client.room_leave(room_id)
 
     async def _on_room(self, room_id: str, joined: RoomInfo) -> None:
         for event in policy.after_last(joined.timeline.events, self._is_own_join):

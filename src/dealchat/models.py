@@ -7,13 +7,22 @@ from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
 from dealchat.records.envelope_models import DataKey
-from dealchat.records.models import AuditEntry, AuditHead
+from dealchat.records.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    AuditNode,
+    AuditStream,
+)
 from dealchat.records.retention_models import LegalHold
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
+    "AuditNode",
+    "AuditStream",
     "AuthSession",
     "ChatIdentity",
     "Conversation",

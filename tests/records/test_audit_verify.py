@@ -20,7 +20,7 @@ from tests.conftest import Clock
 from tests.factories.chat import Chat
 
 _MIGRATION = importlib.import_module(
-    "migrations.versions.2026_11_24_fbf3bceb4d5e_audit_log_append_only"
+    "migrations.versions.2026_11_24_5a1e0c7d9b21_audit_merkle_tree"
 )
 SQLITE_DOWN, POSTGRES_DOWN = _MIGRATION.SQLITE_DOWN, _MIGRATION.POSTGRES_DOWN
 
@@ -118,7 +118,16 @@ def test_reordered_entries_are_named(
         second, third = (session.get(AuditEntry, seq) for seq in (2, 3))
         assert second is not None
         assert third is not None
-        columns = ("at", "event", "actor", "subject", "payload", "prev_hash", "hash")
+        columns = (
+            "at",
+            "event",
+            "actor",
+            "subject",
+            "payload",
+            "stream_seq",
+            "stream_prev",
+            "leaf_hash",
+        )
         swapped = {name: getattr(third, name) for name in columns}
         for name in columns:
             setattr(third, name, getattr(second, name))

@@ -1,0 +1,31 @@
+"""After-record hooks: other domains (surveillance) see each entry as it is recorded.
+
+Records depends on nobody; the app installs callbacks on its session factory with `install`, and
+`records.service` calls them with the new entries, inside the same transaction, after each append.
+A hook that must not run on rollback queues its work with `db.session.after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from dealchat.records.models import AuditEntry
+
+AfterRecord = Callable[[Session, Sequence["AuditEntry"]], None]
+_KEY = "dealchat_after_record"
+
+
+def install(factory: sessionmaker[Session], hook: AfterRecord) -> None:
+    """Call `hook(session, entries)` after every append made in sessions of `factory`."""
+    info = factory.kw.setdefault("info", {})
+    info.setdefault(_KEY, []).append(hook)
+
+
+def run_after_record(session: Session, entries: Sequence[AuditEntry]) -> None:
+    hooks: list[AfterRecord] = session.info.get(_KEY, [])
+    for hook in hooks:
+        hook(session, entries)

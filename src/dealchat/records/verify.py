@@ -1,0 +1,193 @@
+"""`dealchat audit verify`: re-derive the whole log and name the first entry that fails.
+
+Pass 1 walks the entries in order: contiguous numbers, each leaf hash recomputed from the entry's
+fields, each subject stream's number and link, the roots at every checkpointed size (and the
+checkpoints' signatures when a keyring is given). Pass 2 recomputes every stored tree node level
+by level from the leaves and compares. Last, the head (size, root, right edge) and the stream heads.
+A failure names the lowest entry it touches: for a node, the first leaf under it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealchat.records import merkle
+from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
+from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
+from dealchat.records.notes import Keyring, check_checkpoint_note
+from dealchat.records.service import VerifyResult, split_hashes
+
+_BATCH = 5000
+_H = merkle.HASH_SIZE
+
+
+@dataclass
+class _Walk:
+    keys: Keyring | None
+    checkpoints: list[AuditCheckpoint]
+    size: int = 0
+    frontier: list[bytes] = field(default_factory=list)
+    leaves: bytearray = field(default_factory=bytearray)
+    streams: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    failure: tuple[int, str] | None = None
+
+    def fail(self, seq: int, problem: str) -> None:
+        if self.failure is None or seq < self.failure[0]:
+            self.failure = (seq, problem)
+
+
+def verify_log(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
+    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+    walk = _Walk(keys, checkpoints)
+    for row in _rows(session, select(*_ENTRY_COLUMNS), AuditEntry.seq):
+        if not _step(walk, row):
+            break
+    if walk.failure is None:
+        _check_remaining_checkpoints(walk)
+        _check_nodes(session, walk)
+        _check_head(session, walk)
+        _check_streams(session, walk)
+    if walk.failure is not None:
+        seq, problem = walk.failure
+        return VerifyResult(False, min(walk.size, seq - 1), seq, problem)
+    return VerifyResult(True, walk.size)
+
+
+_ENTRY_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.event,
+    AuditEntry.actor,
+    AuditEntry.subject,
+    AuditEntry.payload,
+    AuditEntry.stream_seq,
+    AuditEntry.stream_prev,
+    AuditEntry.leaf_hash,
+)
+
+
+def _rows(session: Session, statement: Any, key: Any) -> Iterator[Any]:
+    """Rows in key order, a batch at a time (keyset pages: no cursor is left open)."""
+    after = -1
+    while True:
+        batch = session.execute(statement.where(key > after).order_by(key).limit(_BATCH)).all()
+        yield from batch
+        if len(batch) < _BATCH:
+            return
+        after = getattr(batch[-1], key.key)
+
+
+def _step(walk: _Walk, row: Any) -> bool:
+    """Check one entry; False stops the walk (the entry is named)."""
+    seq = int(row.seq)
+    expected = walk.size + 1
+    if seq != expected:
+        walk.fail(expected, f"entry {expected} is missing (next stored entry is {seq})")
+        return False
+    stream_seq, stream_prev = walk.streams.get(row.subject, (0, STREAM_GENESIS))
+    if row.stream_seq != stream_seq + 1 or not _same(bytes(row.stream_prev), stream_prev):
+        walk.fail(seq, f"entry {seq} breaks the stream of {row.subject} (entry {stream_seq + 1})")
+        return False
+    fields = LeafFields(
+        seq, row.at, row.event, row.actor, row.subject, row.payload, row.stream_seq, stream_prev
+    )
+    leaf = entry_leaf_hash(fields)
+    if not _same(leaf, bytes(row.leaf_hash)):
+        walk.fail(seq, f"entry {seq} was altered (its leaf hash does not match its content)")
+        return False
+    walk.streams[row.subject] = (stream_seq + 1, leaf)
+    walk.frontier, _ = merkle.append_leaf(walk.frontier, walk.size, leaf)
+    walk.leaves += leaf
+    walk.size = seq
+    while walk.checkpoints and walk.checkpoints[0].size == seq:
+        _check_checkpoint(walk, walk.checkpoints.pop(0), merkle.fold(walk.frontier))
+    return walk.failure is None
+
+
+def _check_checkpoint(walk: _Walk, checkpoint: AuditCheckpoint, root: bytes) -> None:
+    size = checkpoint.size
+    if not _same(bytes(checkpoint.root), root):
+        walk.fail(size, f"the checkpoint at size {size} does not match entries 1-{size}")
+        return
+    problem = check_checkpoint_note(checkpoint.note, size=size, root=root, keys=walk.keys)
+    if problem is not None:
+        walk.fail(size, f"the checkpoint at size {size}: {problem}")
+
+
+def _check_remaining_checkpoints(walk: _Walk) -> None:
+    for checkpoint in walk.checkpoints:
+        walk.fail(
+            walk.size + 1,
+            f"entries after {walk.size} are missing (a checkpoint covers {checkpoint.size})",
+        )
+
+
+def _check_nodes(session: Session, walk: _Walk) -> None:
+    """Recompute every level from the one below and compare with the stored nodes, in order."""
+    below, level = bytes(walk.leaves), 1
+    while len(below) >= 2 * _H:
+        count = len(below) // (2 * _H)
+        computed = bytearray()
+        stored = _rows(
+            session,
+            select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == level),
+            AuditNode.idx,
+        )
+        for index in range(count):
+            value = merkle.node_hash(
+                below[2 * index * _H : (2 * index + 1) * _H],
+                below[(2 * index + 1) * _H : (2 * index + 2) * _H],
+            )
+            computed += value
+            row = next(stored, None)
+            if row is None or row.idx != index or not _same(bytes(row.hash), value):
+                first = (index << level) + 1
+                walk.fail(first, f"the tree node over entries {first}-{(index + 1) << level} "
+                          "is missing or altered")  # fmt: skip
+                return
+        if next(stored, None) is not None:
+            walk.fail(walk.size + 1, f"a stored tree node at level {level} covers no entries")
+            return
+        below, level = bytes(computed), level + 1
+
+
+def _check_head(session: Session, walk: _Walk) -> None:
+    head = session.get(AuditHead, 1)
+    if head is None:
+        walk.fail(walk.size + 1 if walk.size else 1, "the log head is missing")
+        return
+    if head.seq != walk.size:
+        walk.fail(walk.size + 1, f"entries after {walk.size} are missing (head is at {head.seq})")
+        return
+    frontier = split_hashes(bytes(head.frontier))
+    root = merkle.fold(walk.frontier)
+    if frontier != walk.frontier or not _same(bytes(head.root), root):
+        walk.fail(max(walk.size, 1), "the log head's root does not match the entries")
+
+
+def _check_streams(session: Session, walk: _Walk) -> None:
+    stored = {
+        subject: (int(seq), bytes(last))
+        for subject, seq, last in session.execute(
+            select(AuditStream.subject, AuditStream.seq, AuditStream.last)
+        )
+    }
+    for subject in sorted(set(stored) | set(walk.streams)):
+        if stored.get(subject) != walk.streams.get(subject):
+            seq = stored.get(subject, (0, b""))[0]
+            walk.fail(
+                walk.size + 1,
+                f"the stream of {subject} is at {seq} but its entries end at "
+                f"{walk.streams.get(subject, (0, b''))[0]}",
+            )
+            return
+
+
+def _same(left: bytes, right: bytes) -> bool:
+    return hmac.compare_digest(left, right)

@@ -1,0 +1,174 @@
+"""The stored tree on SQLite and PostgreSQL: appends, roots after restart, proofs, streams."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+import pytest
+from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dealchat.db import migrate
+from dealchat.db.session import make_engine, make_session_factory, unit_of_work
+from dealchat.records import hooks, merkle
+from dealchat.records.events import AuditEvent
+from dealchat.records.leaf import STREAM_GENESIS
+from dealchat.records.models import AuditEntry, AuditHead, AuditNode, AuditStream
+from dealchat.records.service import (
+    NewEntry,
+    append,
+    consistency_proof,
+    inclusion_proof,
+    record,
+    root_at,
+    tree_size,
+    verify,
+)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    built = make_engine(database_url)
+    migrate.upgrade(built)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def _fill(sessions: sessionmaker[Session], count: int, *, subjects: int = 3) -> None:
+    with unit_of_work(sessions) as session:
+        append(
+            session,
+            entries=[
+                NewEntry(AuditEvent.MESSAGE_RECEIVED, "client", f"conversation:c{i % subjects}",
+                         {"text": f"message {i}"})
+                for i in range(count)
+            ],
+        )  # fmt: skip
+
+
+def _leaves(session: Session) -> list[bytes]:
+    return [
+        bytes(h) for h in session.scalars(select(AuditEntry.leaf_hash).order_by(AuditEntry.seq))
+    ]
+
+
+def test_appends_one_by_one_and_in_batches_build_the_same_tree(
+    sessions: sessionmaker[Session],
+) -> None:
+    with unit_of_work(sessions) as session:
+        for i in range(5):
+            record(session, event=AuditEvent.ORDER_PLACED, actor="a", subject="order:o1",
+                   payload={"i": i})  # fmt: skip
+    _fill(sessions, 40)
+    with unit_of_work(sessions) as session:
+        leaves = _leaves(session)
+        reference = merkle.MemoryTree(leaves)
+        assert tree_size(session) == 45
+        head = session.get(AuditHead, 1)
+        assert head is not None
+        assert bytes(head.root) == reference.root()
+        for size in (1, 2, 7, 8, 33, 45):
+            assert root_at(session, size) == reference.root(size)
+        stored = {(n.level, n.idx): bytes(n.hash) for n in session.scalars(select(AuditNode))}
+        expected = {
+            (level, index): reference.node((level, index))
+            for level in range(1, len(reference.levels))
+            for index in range(len(reference.levels[level]))
+        }
+        assert stored == expected
+        assert verify(session).ok
+
+
+def test_proofs_from_stored_nodes_verify_against_the_root(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    _fill(sessions, 77)
+    with unit_of_work(sessions) as session:
+        leaves = _leaves(session)
+    reference = merkle.MemoryTree(leaves)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with unit_of_work(sessions) as session:
+        for seq in (1, 2, 38, 64, 65, 77):
+            statements.clear()
+            index, size, path = inclusion_proof(session, seq)
+            assert (index, size) == (seq - 1, 77)
+            assert path == reference.inclusion_proof(seq - 1)
+            assert merkle.verify_inclusion(index, size, leaves[index], path, reference.root())
+            assert len(statements) <= 4  # the head, leaves, nodes: not one read per leaf
+        early = inclusion_proof(session, 3, tree_size=10)
+        assert merkle.verify_inclusion(2, 10, leaves[2], early.path, reference.root(10))
+        for old in (1, 10, 64, 76, 77):
+            proof = consistency_proof(session, old_size=old)
+            assert merkle.verify_consistency(old, 77, reference.root(old), reference.root(), proof)
+        with pytest.raises(LookupError):
+            inclusion_proof(session, 78)
+        with pytest.raises(LookupError):
+            inclusion_proof(session, 1, tree_size=78)
+
+
+def test_the_root_survives_a_restart(database_url: str, sessions: sessionmaker[Session]) -> None:
+    _fill(sessions, 21)
+    with unit_of_work(sessions) as session:
+        before = root_at(session, 21)
+    again = make_engine(database_url)
+    try:
+        with unit_of_work(make_session_factory(again)) as session:
+            head = session.get(AuditHead, 1)
+            assert head is not None
+            assert bytes(head.root) == before
+            assert inclusion_proof(session, 21).tree_size == 21
+    finally:
+        again.dispose()
+
+
+def test_each_subject_has_its_own_numbered_chain(sessions: sessionmaker[Session]) -> None:
+    _fill(sessions, 10, subjects=3)
+    _fill(sessions, 4, subjects=2)
+    with unit_of_work(sessions) as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.subject == "conversation:c0")
+            .order_by(AuditEntry.seq)
+        ).all()  # fmt: skip
+        assert [e.stream_seq for e in entries] == list(range(1, 7))
+        assert bytes(entries[0].stream_prev) == STREAM_GENESIS
+        for before, after in itertools.pairwise(entries):
+            assert bytes(after.stream_prev) == bytes(before.leaf_hash)
+        head = session.get(AuditStream, "conversation:c0")
+        assert head is not None
+        assert (head.seq, bytes(head.last)) == (6, bytes(entries[-1].leaf_hash))
+
+
+def test_nodes_are_append_only_like_entries(
+    sessions: sessionmaker[Session],
+) -> None:
+    _fill(sessions, 4)
+    for statement in (
+        "UPDATE audit_node SET hash = hash WHERE level = 1",
+        "DELETE FROM audit_node WHERE level = 2",
+        "DELETE FROM audit_entry WHERE seq = 1",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), unit_of_work(sessions) as session:
+            session.execute(text(statement))
+
+
+def test_after_record_hooks_see_every_new_entry(sessions: sessionmaker[Session]) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def hook(session: Session, entries: Sequence[AuditEntry]) -> None:
+        assert session.in_transaction()
+        seen.extend((entry.seq, entry.event) for entry in entries)
+
+    hooks.install(sessions, hook)
+    _fill(sessions, 3)
+    with unit_of_work(sessions) as session:
+        record(session, event=AuditEvent.ORDER_FILLED, actor="lp", subject="order:o", payload={})
+    assert seen == [(1, "message:received"), (2, "message:received"), (3, "message:received"),
+                    (4, "order:filled")]  # fmt: skip

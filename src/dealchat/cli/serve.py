@@ -9,6 +9,7 @@ import uvicorn
 
 from dealchat import logs
 from dealchat.app import create_app
+from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import platform
 from dealchat.settings import Settings
 
@@ -32,8 +33,10 @@ def settings_for(host: str, port: int) -> Settings:
 
 def run(settings: Settings, host: str, port: int) -> None:
     logs.configure(settings.log_level)
-    with platform(settings) as built:
-        app = create_app(platform=built)
+    with platform(settings) as built, running_channels(built) as channels:
+        app = create_app(
+            platform=built, adapters=channels.adapters, on_reply=channels.dispatcher.wake
+        )
         # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
         uvicorn.run(
             app, host=host, port=port, log_config=None, server_header=False, access_log=False

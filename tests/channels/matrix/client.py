@@ -91,12 +91,17 @@ class Person:
         return list(reversed(chunk))
 
     def replies_to(self, room_id: str, event_id: str) -> list[dict[str, Any]]:
-        return [
-            event
-            for event in self.events(room_id)
-            if event["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-            == event_id
-        ]
+        """The bot's answer: the notices after `event_id` up to the next message of a person."""
+        events = self.events(room_id)
+        ids = [event["event_id"] for event in events]
+        if event_id not in ids:
+            return []
+        answer: list[dict[str, Any]] = []
+        for event in events[ids.index(event_id) + 1 :]:
+            if event["content"].get("msgtype") != "m.notice":
+                break
+            answer.append(event)
+        return answer
 
     def wait_replies(self, room_id: str, event_id: str, count: int = 1) -> list[dict[str, Any]]:
         deadline = time.monotonic() + WAIT_SECONDS

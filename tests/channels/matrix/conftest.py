@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import pytest
 
 from dealchat.api.deps import Platform
 from dealchat.channels.matrix.runner import MatrixRunner
+from dealchat.cli.channels_runtime import running_channels
 from dealchat.settings import MatrixSettings
 from tests.channels.matrix.client import Person
 from tests.channels.matrix.synapse import SYNAPSE_PYTHON, Account, Synapse, running_synapse
@@ -69,9 +71,18 @@ def matrix_settings(synapse: Synapse, cast: Cast, tmp_path: Path) -> MatrixSetti
 
 
 @pytest.fixture
-def bot(platform: Platform, matrix_settings: MatrixSettings) -> Iterator[MatrixRunner]:
-    with MatrixRunner(platform, matrix_settings) as runner:
-        yield runner
+def matrix_platform(platform: Platform, matrix_settings: MatrixSettings) -> Platform:
+    """The test platform with the Matrix bot switched on in its settings."""
+    settings = platform.settings.model_copy(update={"matrix": matrix_settings})
+    return dataclasses.replace(platform, settings=settings)
+
+
+@pytest.fixture
+def bot(matrix_platform: Platform) -> Iterator[MatrixRunner]:
+    """What `dealchat serve` runs: the outbox dispatcher and the Matrix bot."""
+    with running_channels(matrix_platform) as channels:
+        assert channels.matrix is not None
+        yield channels.matrix
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from dealchat.api.deps import Platform
 from dealchat.channels.matrix.runner import MatrixRunner, state_dir
 from dealchat.channels.matrix.state import StateStore
+from dealchat.channels.outbox import OutboxItem
+from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.demo import seed
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.orders.models import Order
-from dealchat.settings import MatrixSettings
 from tests.channels.matrix.client import Person, wait_for
 from tests.channels.matrix.conftest import Cast
 from tests.channels.matrix.synapse import Synapse
@@ -117,50 +118,61 @@ def _orders(platform: Platform) -> int:
         return session.scalar(select(func.count()).select_from(Order)) or 0
 
 
-def test_a_redelivered_event_gets_its_stored_reply_again_and_never_a_second_order(
-    cast: Cast,
-    platform: Platform,
-    client: TestClient,
-    clock: Clock,
-    matrix_settings: MatrixSettings,
+def _outbox(platform: Platform) -> list[tuple[str, str]]:
+    with unit_of_work(platform.sessions) as session:
+        rows = session.execute(select(OutboxItem.message_id, OutboxItem.state)).all()
+        return sorted((message_id, state) for message_id, state in rows)
+
+
+def test_a_redelivered_event_is_answered_once_and_never_makes_a_second_order(
+    cast: Cast, matrix_platform: Platform, client: TestClient, clock: Clock
 ) -> None:
-    state = StateStore(state_dir(platform))
-    with MatrixRunner(platform, matrix_settings):
+    state = StateStore(state_dir(matrix_platform))
+    with running_channels(matrix_platform):
         room_id = cast.client.create_room(invite=[cast.bot.user_id])
         cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite")
-        link(cast, room_id, client, platform, clock)
+        link(cast, room_id, client, matrix_platform, clock)
         before = state.sync_token()
         ask = cast.client.say(room_id, "buy 1m eurusd 1W 360t")
         [reply] = cast.client.wait_replies(room_id, ask)
+        queued = wait_for(lambda: _delivered(matrix_platform))
     assert reply["content"]["body"].startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD 1W")
-    assert _orders(platform) == 1
+    assert _orders(matrix_platform) == 1
     assert before is not None
     state.save_sync_token(before)  # as if the bot had stopped before saving its place
 
-    with MatrixRunner(platform, matrix_settings) as again:
-        assert again.bot is not None
-        redelivered = wait_for(lambda: [a for a in again.bot.answered if a.event_id == ask])
+    with running_channels(matrix_platform) as again:
+        assert again.matrix is not None
+        assert again.matrix.bot is not None
+        bot = again.matrix.bot
+        wait_for(lambda: ask in bot.handled)
+        after = cast.client.say(room_id, "status")
+        cast.client.wait_replies(room_id, after)
 
-    assert [r.text for r in redelivered[0].replies] == [reply["content"]["body"]]
-    assert redelivered[0].report.event_ids == [reply["event_id"]]  # the same transaction
-    assert len(cast.client.replies_to(room_id, ask)) == 1
-    assert _orders(platform) == 1
-    assert _inbound_ids(platform).count(ask) == 1
+    assert [e["event_id"] for e in cast.client.replies_to(room_id, ask)] == [reply["event_id"]]
+    assert _orders(matrix_platform) == 1
+    assert _inbound_ids(matrix_platform).count(ask) == 1
+    assert set(queued) <= set(_outbox(matrix_platform))  # nothing queued again for `ask`
+    assert len(_outbox(matrix_platform)) == len(queued) + 1  # only the answer to "status"
 
 
-def test_a_restarted_bot_answers_only_what_is_new(
-    cast: Cast, platform: Platform, matrix_settings: MatrixSettings
-) -> None:
-    with MatrixRunner(platform, matrix_settings):
+def _delivered(platform: Platform) -> list[tuple[str, str]]:
+    rows = _outbox(platform)
+    return rows if rows and all(state == "delivered" for _, state in rows) else []
+
+
+def test_a_restarted_bot_answers_only_what_is_new(cast: Cast, matrix_platform: Platform) -> None:
+    with running_channels(matrix_platform):
         room_id = cast.client.create_room(invite=[cast.bot.user_id])
         cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite")
         first = cast.client.say(room_id, "hello")
         cast.client.wait_replies(room_id, first)
     while_down = cast.client.say(room_id, "help")
-    with MatrixRunner(platform, matrix_settings) as restarted:
+    with running_channels(matrix_platform) as restarted:
         cast.client.wait_replies(room_id, while_down)
         latest = cast.client.say(room_id, "hello")
         cast.client.wait_replies(room_id, latest)
-        assert restarted.bot is not None
-        assert [a.event_id for a in restarted.bot.answered] == [while_down, latest]
+        assert restarted.matrix is not None
+        assert restarted.matrix.bot is not None
+        assert list(restarted.matrix.bot.handled) == [while_down, latest]
     assert len(cast.client.replies_to(room_id, first)) == 1

@@ -1,11 +1,11 @@
-"""The Matrix bot: sync, accept allowed invites, answer new text messages through the desk.
+"""The Matrix bot: sync, accept allowed invites, hand new text messages to the core.
 
-One batch at a time: invites first, then each joined room's timeline in order. A message is
-answered through `conversations.desk.handle_inbound` (channel "matrix", conversation = room id,
-sender = MXID, message id = event id) in its own transaction, and the replies are sent after the
-commit. The sync token is saved only once the whole batch is answered, so a crash or an error
-replays the batch: the desk then returns the stored replies (never a second order) and their stable
-transaction ids let the homeserver drop copies it already has.
+One batch at a time: invites first, then each joined room's timeline in order. Each new message
+goes to the sink (`channels.sink.LocalSink`: `conversations.desk.handle_inbound` in its own
+transaction, channel "matrix", conversation = room id, sender = MXID, message id = event id);
+the replies are queued in the outbox in that transaction and delivered by the dispatcher through
+`MatrixAdapter`. The sync token is saved only once the whole batch is handed in, so a crash or an
+error replays the batch: the desk knows those event ids and neither answers nor orders twice.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from dataclasses import dataclass
 
 from nio import (
     AsyncClient,
@@ -25,29 +24,15 @@ from nio import (
     SyncResponse,
 )
 from nio.responses import InviteInfo, RoomInfo
-from sqlalchemy.orm import Session, sessionmaker
 
-from dealchat.channels.interfaces import InboundMessage, OutboundMessage
+from dealchat.channels.interfaces import InboundMessage, InboundSink
 from dealchat.channels.matrix import policy
-from dealchat.channels.matrix.sender import Sender, SendReport
+from dealchat.channels.matrix.sender import Sender
 from dealchat.channels.matrix.state import StateStore
-from dealchat.conversations.context import Desk
-from dealchat.conversations.desk import handle_inbound
-from dealchat.db.session import unit_of_work
 from dealchat.settings import MatrixSettings
 
 CHANNEL = "matrix"
 log = logging.getLogger("dealchat.channels.matrix")
-
-
-@dataclass(frozen=True)
-class Answered:
-    """One inbound event answered (kept for `dealchat matrix check` and the tests)."""
-
-    room_id: str
-    event_id: str
-    replies: list[OutboundMessage]
-    report: SendReport
 
 
 class SyncFailedError(RuntimeError):
@@ -60,20 +45,18 @@ class MatrixBot:
         client: AsyncClient,
         *,
         settings: MatrixSettings,
-        sessions: sessionmaker[Session],
-        desk: Desk,
+        sink: InboundSink,
         state: StateStore,
     ) -> None:
         assert settings.user_id is not None
-        self.client, self.settings, self.state = client, settings, state
-        self.sessions, self.desk = sessions, desk
+        self.client, self.settings, self.state, self.sink = client, settings, state, sink
         self.user_id = settings.user_id
         self.sender = Sender(
             client,
             attempts=settings.send_attempts,
             max_retry_after=settings.max_retry_after_seconds,
         )
-        self.answered: collections.deque[Answered] = collections.deque(maxlen=1000)
+        self.handled: collections.deque[str] = collections.deque(maxlen=1000)  # event ids
         self.refused_invites: collections.deque[str] = collections.deque(maxlen=1000)
 
     async def run_forever(self) -> None:
@@ -129,7 +112,7 @@ class MatrixBot:
     async def _on_room(self, room_id: str, joined: RoomInfo) -> None:
         for event in policy.after_last(joined.timeline.events, self._is_own_join):
             if isinstance(event, RoomMessageText) and self._addressed_to_us(event):
-                await self._answer(room_id, event)
+                await self._hand_in(room_id, event)
 
     def _is_own_join(self, event: object) -> bool:
         return (
@@ -151,7 +134,7 @@ class MatrixBot:
             user_id, users=self.settings.allowed_users, servers=self.settings.allowed_servers
         )
 
-    async def _answer(self, room_id: str, event: RoomMessageText) -> None:
+    async def _hand_in(self, room_id: str, event: RoomMessageText) -> None:
         if not policy.usable_ids(room_id, event.sender, event.event_id):
             log.warning("matrix: ids of %s too long for us; ignored", event.event_id)
             return
@@ -162,10 +145,5 @@ class MatrixBot:
             message_id=event.event_id,
             text=policy.without_reply_fallback(event.body),
         )
-        replies = await asyncio.to_thread(self._handle, message)
-        report = await self.sender.send(room_id, replies, answering=event.event_id)
-        self.answered.append(Answered(room_id, event.event_id, replies, report))
-
-    def _handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        with unit_of_work(self.sessions) as session:
-            return handle_inbound(session, message=message, desk=self.desk)
+        await asyncio.to_thread(self.sink.accept, [message])
+        self.handled.append(event.event_id)

@@ -1,8 +1,8 @@
 """Running the bot beside the web server: its own thread and event loop, started and stopped.
 
 `MatrixRunner.start()` logs in (raising `MatrixLoginError` at once when the homeserver refuses) and
-syncs in the background; `stop()` cancels the sync and closes the connection. `adapter()` is the
-`ChannelAdapter` other parts of the platform use to put a message into a room.
+syncs in the background, handing messages to the sink; `stop()` cancels the sync and closes the
+connection. `adapter()` is the `ChannelAdapter` the outbox dispatcher delivers Matrix replies with.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dealchat.api.deps import Platform
-from dealchat.channels.interfaces import OutboundMessage
+from dealchat.channels.interfaces import InboundSink, OutboundMessage
+from dealchat.channels.matrix.adapter import MatrixAdapter
 from dealchat.channels.matrix.bot import MatrixBot
 from dealchat.channels.matrix.sender import SendReport
 from dealchat.channels.matrix.session import log_in, new_client
@@ -29,8 +30,10 @@ def state_dir(platform: Platform) -> Path:
 
 
 class MatrixRunner:
-    def __init__(self, platform: Platform, settings: MatrixSettings | None = None) -> None:
-        self.platform = platform
+    def __init__(
+        self, platform: Platform, sink: InboundSink, settings: MatrixSettings | None = None
+    ) -> None:
+        self.platform, self.sink = platform, sink
         self.settings = settings or platform.settings.matrix
         self.bot: MatrixBot | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -71,8 +74,7 @@ class MatrixRunner:
             self.bot = MatrixBot(
                 client,
                 settings=self.settings,
-                sessions=self.platform.sessions,
-                desk=self.platform.desk,
+                sink=self.sink,
                 state=StateStore(state_dir(self.platform)),
             )
             self._started.set_result(None)
@@ -92,19 +94,10 @@ class MatrixRunner:
         """From another thread: send through the bot's loop and wait for the outcome."""
         if self._loop is None or self.bot is None:
             raise RuntimeError("the Matrix bot is not running")
-        sending = self.bot.sender.send(room_id, messages)
-        return asyncio.run_coroutine_threadsafe(sending, self._loop).result(timeout)
-
-
-class MatrixAdapter:
-    """`channels.interfaces.ChannelAdapter` for Matrix: a room id is the conversation id."""
-
-    name = "matrix"
-
-    def __init__(self, runner: MatrixRunner) -> None:
-        self.runner = runner
-
-    def send(self, conversation_id: str, messages: list[OutboundMessage]) -> None:
-        report = self.runner.send(conversation_id, messages)
-        if report.failed:
-            raise RuntimeError(f"Matrix could not deliver to {conversation_id}")
+        sending = self.bot.sender.send(room_id, list(messages))
+        future = asyncio.run_coroutine_threadsafe(sending, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise RuntimeError(f"sending to {room_id} took over {timeout:.0f} s") from None

@@ -1,15 +1,15 @@
-"""Replies into a Matrix room: in order, with retries, honouring the homeserver's rate limits.
+"""Bot messages into a Matrix room: in order, with retries, honouring the homeserver's rate limits.
 
-Each reply has a transaction id derived from the message it answers, so sending it again (after a
-lost response, or when the inbound event is redelivered) is deduplicated by the homeserver instead
-of appearing twice in the room. `M_LIMIT_EXCEEDED` waits `retry_after_ms` (capped); transport
-errors and other server errors back off exponentially; a refusal (`M_FORBIDDEN`, ...) is final.
+Every retry of one message reuses its transaction id, so a send whose response was lost is
+deduplicated by the homeserver instead of appearing twice. `M_LIMIT_EXCEEDED` waits the server's
+`retry_after_ms` when that is short (up to `max_retry_after`), else gives up with the wait in the
+report so the outbox can pause the channel; transport and server errors back off exponentially;
+a refusal (`M_FORBIDDEN`, ...) is final.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import logging
 import uuid
@@ -38,33 +38,24 @@ class SendReport:
     rate_limited: int = 0
     retried: int = 0
     failed: bool = False
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
 
 
-def content_of(message: OutboundMessage, answering: str | None = None) -> dict[str, Any]:
-    """An `m.notice` (bots answer with notices so other bots do not answer back), marked as a
-    reply to the event it answers."""
+def content_of(message: OutboundMessage) -> dict[str, Any]:
+    """An `m.notice` (bots answer with notices so that other bots do not answer back)."""
     body = message.text if message.link is None else f"{message.text}\n{message.link}"
     formatted = html.escape(message.text).replace("\n", "<br>")
     if message.link is not None:
         href = html.escape(message.link, quote=True)
         formatted = f'{formatted}<br><a href="{href}">{href}</a>'
-    content: dict[str, Any] = {
+    return {
         "msgtype": "m.notice",
         "body": body,
         "format": "org.matrix.custom.html",
         "formatted_body": formatted,
     }
-    if answering is not None:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": answering}}
-    return content
-
-
-def transaction_id(answering: str | None, position: int) -> str:
-    """Stable for a reply to a given event, so the homeserver deduplicates a re-send."""
-    if answering is None:
-        return f"dealchat.{uuid.uuid4().hex}"
-    digest = hashlib.sha256(answering.encode()).hexdigest()[:32]
-    return f"dealchat.{digest}.{position}"
 
 
 class Sender:
@@ -81,14 +72,12 @@ class Sender:
         self.attempts, self.max_retry_after = attempts, max_retry_after
         self.first_backoff, self.sleep = first_backoff, sleep
 
-    async def send(
-        self, room_id: str, messages: Sequence[OutboundMessage], *, answering: str | None = None
-    ) -> SendReport:
+    async def send(self, room_id: str, messages: Sequence[OutboundMessage]) -> SendReport:
         """Send `messages` in order; stops at the first one that cannot be delivered."""
         report = SendReport()
-        for position, message in enumerate(messages):
-            txn = transaction_id(answering, position)
-            event_id = await self._send_one(room_id, content_of(message, answering), txn, report)
+        for message in messages:
+            txn = f"dealchat.{uuid.uuid4().hex}"  # one per message, kept across its retries
+            event_id = await self._send_one(room_id, content_of(message), txn, report)
             if event_id is None:
                 report.failed = True
                 break
@@ -106,17 +95,23 @@ class Sender:
                     room_id, "m.room.message", content, tx_id=txn
                 )
             except (aiohttp.ClientError, TimeoutError) as error:
+                report.error = type(error).__name__
                 log.warning("matrix send to %s failed (%s), attempt %d", room_id, error, attempt)
             else:
                 if isinstance(response, RoomSendResponse):
                     return str(response.event_id)
                 code = response.status_code or ""
+                report.error = code or "unknown error"
                 if code in FINAL_ERRORS:
                     log.error("matrix send to %s refused: %s", room_id, code)
+                    report.permanent = True
                     return None
                 if code == "M_LIMIT_EXCEEDED":
                     report.rate_limited += 1
-                    wait = min((response.retry_after_ms or 1000) / 1000, self.max_retry_after)
+                    wait = (response.retry_after_ms or 1000) / 1000
+                    if wait > self.max_retry_after:
+                        report.retry_after = wait
+                        return None
                 log.warning("matrix send to %s: %s, attempt %d", room_id, code, attempt)
             if attempt < self.attempts:
                 report.retried += 1

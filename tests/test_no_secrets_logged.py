@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, select
 from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
 from tests.conftest import Clock
+from tests.factories.audit import entries
 from tests.factories.chat import Chat
 from tests.factories.identity import make_user
 
@@ -54,3 +55,30 @@ def test_no_password_otp_or_token_in_logs_or_at_rest(
     for secret in secrets_seen:
         assert secret not in logged
         assert secret not in stored, "secrets are stored hashed or sealed, never in clear"
+
+
+def test_failed_logins_leave_no_typed_secret_behind(
+    client: TestClient, platform: Platform, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Wrong passwords, a password typed into the username box, and codes: none is kept."""
+    caplog.set_level(logging.DEBUG)
+    alice = make_user(platform)
+    chat = Chat(client, clock)
+    code = alice.code(clock.now.timestamp())
+    wrong_code = str((int(code) + 1) % 1_000_000).zfill(6)
+    typed = [
+        {"username": alice.password, "password": alice.password, "otp": code},
+        {"username": "alice", "password": "an-almost-right-password", "otp": code},
+        {"username": "alice", "password": alice.password, "otp": wrong_code},
+        {"username": "alice", "password": alice.password, "otp": code},
+    ]
+    for form in typed:
+        client.post(chat.link("login"), data=form)
+    decisions = [e["rule"] for e in entries(platform, "authn:failed", "authn:succeeded")]
+    assert decisions == ["unknown-user", "wrong-password", "wrong-otp", "password+totp"]
+    server_side = [r for r in caplog.records if not r.name.startswith("httpx")]
+    logged = "\n".join(record.getMessage() + repr(vars(record)) for record in server_side)
+    stored = _database_text(platform)
+    for secret in (alice.password, "an-almost-right-password", code, wrong_code, alice.secret):
+        assert secret not in logged
+        assert secret not in stored

@@ -23,6 +23,7 @@ from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
 from dealchat.execution.simulated import SimulatedCounterparty
 from dealchat.identity import views as identity_views
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.pricing.simulated import SimulatedPriceSource
@@ -80,6 +81,15 @@ def auth_policy(settings: Settings) -> AuthPolicy:
         stepup_ttl=dt.timedelta(seconds=auth.stepup_ttl_seconds),
         session_idle=dt.timedelta(minutes=auth.chat_session_idle_minutes),
         session_absolute=dt.timedelta(hours=auth.chat_session_absolute_hours),
+        lockout=LockoutPolicy(
+            account_free_failures=auth.lockout_free_failures,
+            account_base_delay=dt.timedelta(seconds=auth.lockout_base_delay_seconds),
+            account_max_delay=dt.timedelta(seconds=auth.lockout_max_delay_seconds),
+            hard_threshold=auth.lockout_hard_threshold,
+            source_free_failures=auth.source_free_failures,
+            source_max_delay=dt.timedelta(seconds=auth.source_max_delay_seconds),
+            source_window=dt.timedelta(minutes=auth.source_window_minutes),
+        ),
     )
 
 

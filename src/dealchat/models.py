@@ -3,7 +3,13 @@
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.channels.outbox import OutboxItem
 from dealchat.conversations.models import Conversation, Message
-from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
+from dealchat.identity.models import (
+    ChatIdentity,
+    LoginSource,
+    SecureLink,
+    StepUpProof,
+    User,
+)
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
 from dealchat.records.envelope_models import DataKey
@@ -28,6 +34,7 @@ __all__ = [
     "Conversation",
     "DataKey",
     "LegalHold",
+    "LoginSource",
     "Message",
     "Order",
     "OutboxItem",

@@ -47,6 +47,14 @@ class AuthSettings(BaseModel):
     chat_session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
     chat_session_absolute_hours: int = Field(default=12, ge=1, le=72)
     totp_issuer: str = "dealchat"
+    # Lockout (identity/lockout.py): per account, then per source address (IPv4, IPv6 /64).
+    lockout_free_failures: int = Field(default=5, ge=1, le=20)
+    lockout_base_delay_seconds: int = Field(default=2, ge=1, le=60)
+    lockout_max_delay_seconds: int = Field(default=900, ge=1, le=3600)
+    lockout_hard_threshold: int = Field(default=50, ge=5, le=100)
+    source_free_failures: int = Field(default=20, ge=1, le=1000)
+    source_max_delay_seconds: int = Field(default=900, ge=1, le=3600)
+    source_window_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
 class EnvelopeSettings(BaseModel):

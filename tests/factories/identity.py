@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import pyotp
@@ -25,7 +26,7 @@ class TestUser:
 
 
 def make_user(platform: Platform, username: str = "alice", kind: str = "external") -> TestUser:
-    password = f"pw-{username}-correct-horse"
+    password = f"correct-horse-{secrets.token_hex(4)}"
     secret = pyotp.random_base32(32)
     with unit_of_work(platform.sessions) as session:
         user = create_user(

@@ -76,6 +76,9 @@ def stepup(
         password=body.password,
         otp=body.otp,
         now=now,
+        channel="api",
+        source_ip=source_ip(request),
+        lockout=platform.desk.policy.lockout,
     )
     if user is None or user.id != actor.user_id:
         context = access.AccessContext("api", source_ip(request), "POST /api/v1/auth/stepup")

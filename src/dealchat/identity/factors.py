@@ -1,4 +1,4 @@
-"""The two factors: argon2id passwords and RFC 6238 TOTP codes (+-1 step, each code once)."""
+"""The two factors: argon2id passwords (`passwords`) and RFC 6238 TOTP codes (+-1 step, once)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,24 @@ import datetime as dt
 import hmac
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
-_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _HASHER.hash("dealchat-dummy-password-for-timing")
+from dealchat.identity import passwords
+
 STEP_SECONDS = 30
-MIN_PASSWORD = 8
-MAX_PASSWORD = 64
 
 
 def hash_password(password: str) -> str:
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise ValueError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    return _HASHER.hash(password)
+    """Hash a password (the rules are `passwords.check_new_password`, applied by the services)."""
+    return passwords.hash_password(password)
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
     """True when `password` matches; an unknown user costs the same time (dummy hash)."""
-    try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    return passwords.verify_password(password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _HASHER.check_needs_rehash(password_hash)
+    return passwords.needs_rehash(password_hash)
 
 
 def new_totp_secret() -> str:

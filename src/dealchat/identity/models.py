@@ -27,6 +27,11 @@ class User(Base):
     region: Mapped[str | None] = mapped_column(String(32))
     client_book: Mapped[str | None] = mapped_column(String(32))
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("user_account.id"))
+    # Lockout (identity/lockout.py): consecutive failures, the delay they earned, the hard lock.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delayed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     def attributes(self) -> dict[str, str]:
         """The attributes that are set, as a resource for `access.can` conditions."""
@@ -78,3 +83,14 @@ class StepUpProof(Base):
     granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginSource(Base):
+    """Failed logins from one source (an IPv4 address or an IPv6 /64), to slow password spraying."""
+
+    __tablename__ = "login_source"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    delayed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -6,14 +6,15 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import new_id
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import factors
+from dealchat.identity import factors, login, passwords
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.sealing import Sealer
@@ -32,6 +33,7 @@ class AuthPolicy:
     stepup_ttl: dt.timedelta
     session_idle: dt.timedelta
     session_absolute: dt.timedelta
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
 
 
 def create_user(
@@ -56,9 +58,10 @@ def create_user(
     if not re.fullmatch(r"[A-Z2-7]{32,}", secret):
         raise DealchatError(ErrorCode.BAD_REQUEST, "TOTP secret: base32, at least 160 bits")
     try:
-        password_hash = factors.hash_password(password)
-    except ValueError as exc:
+        passwords.check_new_password(password, username=username)
+    except passwords.PasswordRejectedError as exc:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    password_hash = passwords.hash_password(password)
     user_id = new_id()
     user = User(
         id=user_id,
@@ -85,31 +88,26 @@ def totp_secret(sealer: Sealer, user: User) -> str:
 
 
 def authenticate(
-    session: Session, *, sealer: Sealer, username: str, password: str, otp: str, now: dt.datetime
+    session: Session,
+    *,
+    sealer: Sealer,
+    username: str,
+    password: str,
+    otp: str,
+    now: dt.datetime,
+    channel: str = "web",
+    source_ip: str | None = None,
+    lockout: LockoutPolicy | None = None,
 ) -> User | None:
-    """Password and a fresh TOTP code; None on any failure (the caller says the same thing)."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    password_ok = factors.check_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or user.totp_secret_sealed is None:
-        return None
-    step = factors.matching_step(totp_secret(sealer, user), otp.strip(), now=now)
-    if step is None or not _use_step(session, user, step):
-        return None
-    if factors.needs_rehash(user.password_hash):
-        user.password_hash = factors.hash_password(password)
-    return user
+    """Password and a fresh TOTP code; None on any failure (the caller says the same thing).
 
-
-def _use_step(session: Session, user: User, step: int) -> bool:
-    """Each TOTP code works once: move the user's last used step forward, atomically."""
-    moved = session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .where((User.totp_last_step.is_(None)) | (User.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+    Throttled and audited by `login.decide`; the caller commits (failures too).
+    """
+    attempt = login.Attempt(username, password, otp, channel, source_ip)
+    outcome = login.decide(
+        session, sealer=sealer, attempt=attempt, policy=lockout or LockoutPolicy(), now=now
     )
-    return bool(moved.rowcount)  # type: ignore[attr-defined]
+    return outcome.user
 
 
 def _token_hash(token: str) -> str:
@@ -148,12 +146,20 @@ def issue_link(
     return token
 
 
-def open_link(session: Session, token: str, *, now: dt.datetime) -> SecureLink:
+def open_link(
+    session: Session,
+    token: str,
+    *,
+    now: dt.datetime,
+    purposes: tuple[str, ...] = ("link", "stepup"),
+) -> SecureLink:
     """The live link for `token`, or LINK_INVALID (the same answer for unknown, used, expired)."""
     if not 20 <= len(token) <= 100:
         raise _invalid_link()
     link = session.scalar(select(SecureLink).where(SecureLink.token_hash == _token_hash(token)))
     if link is None or link.used_at is not None or link.expires_at <= now:
+        raise _invalid_link()
+    if link.purpose not in purposes:
         raise _invalid_link()
     if link.failed_attempts >= MAX_LINK_ATTEMPTS:
         raise _invalid_link()
@@ -181,6 +187,7 @@ def complete_link(
     otp: str,
     policy: AuthPolicy,
     now: dt.datetime,
+    source_ip: str | None = None,
 ) -> LinkResult:
     """Check both factors on the bank's page; link the chat identity or grant the step-up.
 
@@ -188,7 +195,15 @@ def complete_link(
     """
     link = open_link(session, token, now=now)
     user = authenticate(
-        session, sealer=sealer, username=username, password=password, otp=otp, now=now
+        session,
+        sealer=sealer,
+        username=username,
+        password=password,
+        otp=otp,
+        now=now,
+        channel=f"chat-link:{link.channel}",
+        source_ip=source_ip,
+        lockout=policy.lockout,
     )
     if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
         user = None
@@ -219,6 +234,11 @@ def _identity(session: Session, channel: str, external_id: str) -> ChatIdentity 
             ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
         )
     )
+
+
+def use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
+    """Spend a live link (single use) and audit it."""
+    _use_link(session, link, now)
 
 
 def _use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:

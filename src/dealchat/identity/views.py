@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
 from dealchat.api.deps import PlatformDep, public
@@ -18,9 +18,9 @@ router = APIRouter(dependencies=[Depends(public("the bank's login page behind a 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>dealchat - secure login</title>
+<title>dealchat - secure page</title>
 <link rel="stylesheet" href="/static/webchat/webchat.css"></head>
-<body><main><header><h1>dealchat secure login</h1>
+<body><main><header><h1>dealchat secure page</h1>
 <p>This is the bank's own page. Never type your password into a chat.</p></header>
 {body}</main></body></html>"""
 
@@ -28,7 +28,7 @@ _FORM = """<p>{purpose}</p>{notice}
 <form method="post" autocomplete="off">
 <p><label>Username<br><input name="username" maxlength="64" required
  autocomplete="username"></label></p>
-<p><label>Password<br><input name="password" type="password" maxlength="64" required
+<p><label>Password<br><input name="password" type="password" maxlength="128" required
  autocomplete="current-password"></label></p>
 <p><label>Authenticator code<br><input name="otp" inputmode="numeric" pattern="[0-9]{{6}}"
  maxlength="6" required autocomplete="one-time-code"></label></p>
@@ -40,7 +40,7 @@ _PURPOSE = {
 }
 
 
-def _page(body: str, status: int = 200) -> HTMLResponse:
+def page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=body), status_code=status)
 
 
@@ -55,16 +55,17 @@ def show_link(token: str, platform: PlatformDep) -> HTMLResponse:
         try:
             link = service.open_link(session, token, now=platform.desk.clock())
         except DealchatError as error:
-            return _page(f"<p>{html.escape(error.message)}</p>", error.http_status)
-        return _page(_form(link.purpose))
+            return page(f"<p>{html.escape(error.message)}</p>", error.http_status)
+        return page(_form(link.purpose))
 
 
 @router.post("/link/{token}", include_in_schema=False)
-def submit_link(
+def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
     token: str,
+    request: Request,
     platform: PlatformDep,
     username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=128)],
     otp: Annotated[str, Form(max_length=6)],
 ) -> HTMLResponse:
     desk = platform.desk
@@ -79,9 +80,10 @@ def submit_link(
                 otp=otp,
                 policy=desk.policy,
                 now=desk.clock(),
+                source_ip=request.client.host if request.client else None,
             )
         except DealchatError as error:
-            return _page(f"<p>{html.escape(error.message)}</p>", error.http_status)
+            return page(f"<p>{html.escape(error.message)}</p>", error.http_status)
     if not result.ok:
-        return _page(_form(result.purpose, result.message), 401)
-    return _page(f"<p>{html.escape(result.message)}</p>")
+        return page(_form(result.purpose, result.message), 401)
+    return page(f"<p>{html.escape(result.message)}</p>")

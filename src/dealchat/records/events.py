@@ -16,6 +16,10 @@ class AuditEvent(StrEnum):
     STEPUP_USED = "stepup:used"
     USER_CREATED = "user:created"
     LOGIN_FAILED = "login:failed"
+    AUTHN_SUCCEEDED = "authn:succeeded"
+    AUTHN_FAILED = "authn:failed"
+    USER_PASSWORD_CHANGED = "user:password_changed"  # noqa: S105 - an event name, not a secret
+    USER_UNLOCKED = "user:unlocked"
     QUOTE_GIVEN = "quote:given"
     TICKET_CREATED = "ticket:created"
     TICKET_CANCELLED = "ticket:cancelled"

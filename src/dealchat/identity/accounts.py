@@ -1,0 +1,66 @@
+"""Account administration: change a password, unlock after the hard threshold. Each audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import lockout, passwords, sessions
+from dealchat.identity.models import ChatIdentity, User
+from dealchat.records.events import AuditEvent
+from dealchat.records.service import record
+
+
+def find_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise DealchatError(ErrorCode.NOT_FOUND, "no such user", http_status=404)
+    return user
+
+
+def set_password(
+    session: Session, *, username: str, password: str, actor: str, now: dt.datetime
+) -> User:
+    """Check the new password against the rules, store its hash, end the user's chat sessions."""
+    user = find_user(session, username)
+    try:
+        passwords.check_new_password(password, username=user.username)
+    except passwords.PasswordRejectedError as exc:
+        raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = now
+    session.flush()  # revoke_all expires the session's objects
+    ended = revoke_chat_sessions(session, user)
+    sessions.revoke_all(session, user_id=user.id, reason="password changed", now=now)
+    record(
+        session,
+        event=AuditEvent.USER_PASSWORD_CHANGED,
+        actor=actor,
+        subject=f"user:{user.id}",
+        payload={"at": now, "chat_sessions_ended": ended},
+    )
+    return user
+
+
+def revoke_chat_sessions(session: Session, user: User) -> int:
+    """Unlink every chat identity of `user`: the chats must log in again."""
+    result = session.execute(delete(ChatIdentity).where(ChatIdentity.user_id == user.id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def unlock(session: Session, *, username: str, actor: str, now: dt.datetime) -> User:
+    """An administrator clears the failure count, the delay and the hard lock."""
+    user = find_user(session, username)
+    before = {"failures": user.failed_logins, "locked": user.locked_at is not None}
+    lockout.clear_account(user)
+    record(
+        session,
+        event=AuditEvent.USER_UNLOCKED,
+        actor=actor,
+        subject=f"user:{user.id}",
+        payload={"at": now, **before},
+    )
+    return user

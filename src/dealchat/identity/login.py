@@ -1,0 +1,136 @@
+"""One authentication decision: source and account throttles, password, second factor, audit.
+
+Whatever the door (the secure-link page, the console login, the API), a login goes through
+`decide`, so the lockout counts across all of them. Every decision is written to the audit log in
+the caller's transaction with the UTC time, user, channel, source address, factors, result and
+the rule that decided. The caller shows one answer for every failure: unknown user, wrong
+password, wrong code, delayed and locked look alike, and cost about the same work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dealchat.identity import factors, lockout, passwords
+from dealchat.identity.lockout import LockoutPolicy
+from dealchat.identity.models import LoginSource, User
+from dealchat.records.events import AuditEvent
+from dealchat.records.sealing import Sealer
+from dealchat.records.service import record
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What someone typed, and where it came from (the address from the trusted-proxy chain)."""
+
+    username: str
+    password: str
+    otp: str | None
+    channel: str  # chat-link | console | api | ...
+    source_ip: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    user: User | None
+    rule: str  # what decided, for the audit log only; never shown to the person
+    factors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def decide(
+    session: Session,
+    *,
+    sealer: Sealer,
+    attempt: Attempt,
+    policy: LockoutPolicy,
+    now: dt.datetime,
+) -> Outcome:
+    """Authenticate `attempt`; the throttles' counters and the audit entry go in the caller's tx."""
+    source = lockout.lock_source(
+        session, lockout.source_key(attempt.source_ip), policy=policy, now=now
+    )
+    username = attempt.username.strip().lower()[:64]
+    user = lockout.lock_account(session, username) if username else None
+    refused = lockout.refusal(source, user, now=now)
+    if refused is not None:
+        passwords.burn_equal_work()
+        return _audited(session, attempt, Outcome(None, refused), user, source, now)
+    outcome = _check_factors(session, sealer, attempt, user, now)
+    if not outcome.ok:
+        lockout.count_source_failure(session, source, policy=policy, now=now)
+        if user is not None:
+            lockout.count_account_failure(session, user, policy=policy, now=now)
+    elif user is not None:
+        lockout.clear_account(user)
+    return _audited(session, attempt, outcome, user, source, now)
+
+
+def _check_factors(
+    session: Session, sealer: Sealer, attempt: Attempt, user: User | None, now: dt.datetime
+) -> Outcome:
+    password_ok = passwords.verify_password(user.password_hash if user else None, attempt.password)
+    if user is None:
+        return Outcome(None, "unknown-user")
+    if not password_ok:
+        return Outcome(None, "wrong-password")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(attempt.password)
+    if user.totp_secret_sealed is None:
+        return Outcome(None, "no-second-factor", ("password",))
+    secret = sealer.open(user.totp_secret_sealed, context=f"totp:{user.id}")
+    step = factors.matching_step(secret, (attempt.otp or "").strip(), now=now)
+    if step is None:
+        return Outcome(None, "wrong-otp", ("password",))
+    if not use_step(session, user, step):
+        return Outcome(None, "otp-reused", ("password",))
+    return Outcome(user, "password+totp", ("password", "totp"))
+
+
+def use_step(session: Session, user: User, step: int) -> bool:
+    """Each TOTP code works once: move the user's last used step forward, atomically."""
+    moved = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .where((User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+def _audited(  # noqa: PLR0917 - private helper, called twice with the same six values
+    session: Session,
+    attempt: Attempt,
+    outcome: Outcome,
+    user: User | None,
+    source: LoginSource,
+    now: dt.datetime,
+) -> Outcome:
+    payload = {
+        "at": now,
+        "user": user.id if user else None,
+        "channel": attempt.channel,
+        "source_ip": attempt.source_ip,
+        "source": source.source,
+        "factors": list(outcome.factors),
+        "result": "success" if outcome.ok else "failure",
+        "rule": outcome.rule,
+        "account_failures": user.failed_logins if user else None,
+        "locked": bool(user is not None and user.locked_at is not None),
+    }
+    record(
+        session,
+        event=AuditEvent.AUTHN_SUCCEEDED if outcome.ok else AuditEvent.AUTHN_FAILED,
+        actor=f"user:{user.id}" if user and outcome.ok else f"{attempt.channel}:anonymous",
+        subject=f"user:{user.id}" if user else "user:unknown",
+        payload=payload,
+    )
+    return outcome

@@ -1,7 +1,7 @@
 """lockout: per-account failure counter, delay and hard lock; per-source failures
 
 Revision ID: b4a1c0ffee01
-Revises: 7328de41ee86
+Revises: 5a1e0c7d9b21
 Create Date: 2026-11-24 15:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from dealchat.db.base import UtcDateTime
 
 revision = "b4a1c0ffee01"
-down_revision = "7328de41ee86"
+down_revision = "5a1e0c7d9b21"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,7 @@ from dealchat.channels.interfaces import ChannelAdapter, InboundSink
 from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
+from dealchat.controls.service import PreTrade
 from dealchat.conversations.context import Desk
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
@@ -63,6 +64,7 @@ def build_platform(settings: Settings) -> Platform:
         ticket_ttl=dt.timedelta(seconds=settings.ticket_ttl_seconds),
         public_url=settings.public_url,
         envelope=Envelope(key_encryption_key(settings)),
+        pretrade=pretrade(settings),
     )
     return Platform(settings, engine, make_session_factory(engine), desk)
 
@@ -72,6 +74,17 @@ def key_encryption_key(settings: Settings) -> KeyEncryptionKey:
     if settings.envelope.kek == "memory":
         return MemoryKek()
     return FileKek(settings.keys_dir / "kek")
+
+
+def pretrade(settings: Settings) -> PreTrade | None:
+    controls = settings.controls
+    if not controls.enabled:
+        return None
+    return PreTrade.load(
+        rules_file=controls.rules_file,
+        rates_file=controls.rates_file,
+        default_counterparty=settings.pricing.counterparty,
+    )
 
 
 def auth_policy(settings: Settings) -> AuthPolicy:

@@ -2,6 +2,14 @@
 
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.channels.outbox import OutboxItem
+from dealchat.controls.models import (
+    ControlDecision,
+    Hold,
+    HoldStep,
+    LimitRow,
+    Reservation,
+    RuleSetVersion,
+)
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import (
     ChatIdentity,
@@ -31,17 +39,23 @@ __all__ = [
     "AuditStream",
     "AuthSession",
     "ChatIdentity",
+    "ControlDecision",
     "Conversation",
     "DataKey",
+    "Hold",
+    "HoldStep",
     "LegalHold",
+    "LimitRow",
     "LoginSource",
     "Message",
     "Order",
     "OutboxItem",
     "Quote",
+    "Reservation",
     "Role",
     "RoleAssignment",
     "RoleGrant",
+    "RuleSetVersion",
     "SecureLink",
     "StepUpProof",
     "User",

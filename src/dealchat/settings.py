@@ -152,6 +152,15 @@ def _is_mxid(value: str) -> bool:
     return value.startswith("@") and bool(local) and bool(server) and len(value) <= 255
 
 
+class ControlsSettings(BaseModel):
+    """Pre-trade controls. The shipped rule set and rates apply unless files are named; a rule set
+    version approved in the database (`dealchat rules approve`) replaces the file's."""
+
+    enabled: bool = True
+    rules_file: Path | None = None
+    rates_file: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -171,6 +180,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+    controls: ControlsSettings = Field(default_factory=ControlsSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

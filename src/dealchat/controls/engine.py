@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from dealchat.controls.calendars import closed_because, desk_calendars
@@ -28,6 +28,7 @@ from dealchat.controls.definitions import (
 )
 
 _MAD_SCALE = Decimal("0.6745")  # makes the MAD comparable to a standard deviation
+_CENT = Decimal("0.01")
 _SEVERITY = {Action.ALLOW: 0, Action.HOLD: 1, Action.REJECT: 2}
 
 
@@ -78,10 +79,12 @@ class Fired:
     score: int
     values: dict[str, str]
     because: str
+    title: str = ""
 
     def as_record(self) -> dict[str, object]:
         return {
             "rule": self.rule_id,
+            "title": self.title,
             "kind": self.kind,
             "action": self.action.value,
             "score": self.score,
@@ -105,7 +108,10 @@ class Decision:
         head = f"{self.action.value.upper()} (score {self.score}, {self.checked} rules checked)"
         lines = [
             head,
-            *(f"- {f.rule_id} [{f.action.value} +{f.score}]: {f.because}" for f in self.fired),
+            *(
+                f"- {f.rule_id} [{f.action.value} +{f.score}]: {f.title}: {f.because}"
+                for f in self.fired
+            ),
         ]
         return "\n".join(lines)
 
@@ -123,6 +129,11 @@ class Decision:
 
 def money(value: Decimal, currency: str) -> str:
     return f"{value.quantize(Decimal('0.01')):,f} {currency}"
+
+
+def to_base(amount: Decimal, rate: Decimal) -> Decimal:
+    """An amount in the base currency, rounded up to the cent: rounding never helps a limit."""
+    return (amount * rate).quantize(_CENT, rounding=ROUND_CEILING)
 
 
 def limit_checks(ruleset: RuleSet, facts: OrderFacts) -> list[LimitCheck]:
@@ -184,7 +195,7 @@ def decide(
 ) -> Decision:
     """Run every enabled rule. Reject beats hold beats allow; scores add up to the thresholds."""
     rate = rates.find(facts.currency) if rates.base_currency == ruleset.base_currency else None
-    base_amount = None if rate is None else facts.amount * rate.rate
+    base_amount = None if rate is None else to_base(facts.amount, rate.rate)
     context = _Context(ruleset, facts, rates, usage or {}, history or History(), base_amount)
     fired: list[Fired] = []
     checked = 0
@@ -216,7 +227,7 @@ def _conclude(
 
 
 def _fire(rule: Rule, values: dict[str, str], because: str) -> Fired:
-    return Fired(rule.id, rule.kind, rule.action, rule.score, values, f"{rule.name}: {because}")
+    return Fired(rule.id, rule.kind, rule.action, rule.score, values, because, rule.name)
 
 
 def _hours(rule: Rule, c: _Context) -> Fired | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from dealchat.channels.interfaces import InboundMessage
+from dealchat.controls.service import PreTrade
 from dealchat.conversations.models import Conversation
 from dealchat.db.base import utcnow
 from dealchat.execution.interfaces import Counterparty
@@ -31,6 +32,7 @@ class Desk:
     public_url: str
     envelope: Envelope
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    pretrade: PreTrade | None = None  # the pre-trade controls; None checks nothing
 
 
 @dataclass

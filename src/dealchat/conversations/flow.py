@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import replies
+from dealchat.conversations import pretrade, replies
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -195,8 +195,9 @@ def _confirm(turn: Turn, intent: Intent) -> Answer:
         return _secure_link(
             turn, replies.STEP_UP, purpose="stepup", ticket_hash=order.ticket_hash, ref=order.ref
         )
-    orders.place(turn.session, order=order, counterparty=turn.desk.counterparty, now=turn.now)
-    return _say(replies.fill_text(order))
+    return _say(
+        pretrade.place_checked(turn.session, desk=turn.desk, order=order, client=user, now=turn.now)
+    )
 
 
 def _quote_expired(turn: Turn, order: Order) -> bool:

@@ -17,6 +17,7 @@ from dealchat.controls import holds, limits
 from dealchat.controls.models import HoldStep, Reservation
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import pretrade
+from dealchat.conversations.bodies import text_of
 from dealchat.conversations.models import Message
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
@@ -89,14 +90,12 @@ def _order(platform: Platform, order_id: str) -> Order:
 
 def _last_bot_text(platform: Platform, order: Order) -> str:
     with unit_of_work(platform.sessions) as session:
-        return (
-            session.scalars(
-                select(Message.text)
-                .where(Message.conversation_id == order.conversation_id, Message.direction == "out")
-                .order_by(Message.created_at.desc())
-            ).first()
-            or ""
-        )
+        last = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == order.conversation_id, Message.direction == "out")
+            .order_by(Message.created_at.desc())
+        ).first()
+        return "" if last is None else text_of(session, platform.desk, last)
 
 
 def test_a_held_order_needs_two_distinct_approvers_then_is_placed_and_the_client_told(

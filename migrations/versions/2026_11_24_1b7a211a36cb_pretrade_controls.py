@@ -1,7 +1,7 @@
 """pretrade_controls
 
 Revision ID: 1b7a211a36cb
-Revises: 5a1e0c7d9b21
+Revises: b4a1c0ffee01
 Create Date: 2026-11-24 15:33:51.237525
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dealchat.db.base
 
 revision = "1b7a211a36cb"
-down_revision = "5a1e0c7d9b21"
+down_revision = "b4a1c0ffee01"
 branch_labels = None
 depends_on = None
 

@@ -123,7 +123,12 @@ class Client:
 
     def post(self, text: str, mid: str | None = None) -> Any:
         request = self.case.message(text, mid or _mid(), self.clock.now.timestamp())
-        return self.http.post(request.path, content=request.body, headers=dict(request.headers))
+        return self.http.post(
+            request.path,
+            content=request.body,
+            headers=dict(request.headers),
+            params=dict(request.query),
+        )
 
     def say(self, text: str, mid: str | None = None) -> str:
         response = self.post(text, mid)
@@ -165,7 +170,12 @@ def test_a_forged_webhook_is_401_and_nothing_is_recorded(
     chat: Client, case: cases.Case, platform: Platform, clock: Clock
 ) -> None:
     request = case.forged("buy 1m eurusd", _mid(), clock.now.timestamp())
-    response = chat.http.post(request.path, content=request.body, headers=dict(request.headers))
+    response = chat.http.post(
+        request.path,
+        content=request.body,
+        headers=dict(request.headers),
+        params=dict(request.query),
+    )
     assert response.status_code == 401
     assert "stack" not in response.text.lower()
     assert _count(platform, Message) == 0
@@ -196,4 +206,30 @@ def test_redelivery_never_makes_a_second_order(
         inbound = session.scalars(
             select(Message).where(Message.channel_message_id == confirm)
         ).all()
+    assert len(inbound) == 1
+
+
+REPLAY_REFUSED = {"slack", "teams", "whatsapp", "wechat"}  # schemes with a per-request proof
+
+
+def test_the_identical_request_twice_is_refused_or_answered_once(
+    chat: Client, case: cases.Case, platform: Platform, clock: Clock
+) -> None:
+    request = case.message("mkt eurusd 1m", _mid(), clock.now.timestamp())
+    first = chat.http.post(
+        request.path,
+        content=request.body,
+        headers=dict(request.headers),
+        params=dict(request.query),
+    )
+    again = chat.http.post(
+        request.path,
+        content=request.body,
+        headers=dict(request.headers),
+        params=dict(request.query),
+    )
+    assert first.status_code == 200
+    assert again.status_code == (401 if case.adapter.name in REPLAY_REFUSED else 200)
+    with unit_of_work(platform.sessions) as session:
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).all()
     assert len(inbound) == 1

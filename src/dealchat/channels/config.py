@@ -57,8 +57,77 @@ class SlackSettings(ChannelSettings):
     bot_token_file: Path | None = None
 
 
+class TelegramSettings(ChannelSettings):
+    """`secret_token` is what we gave setWebhook; Telegram sends it back on every update."""
+
+    api_url: str = "https://api.telegram.org"
+    max_age_seconds: int = Field(default=3600, ge=30, le=86_400)
+    bot_token: SecretStr | None = None
+    bot_token_file: Path | None = None
+    secret_token: SecretStr | None = None
+    secret_token_file: Path | None = None
+
+
+class WhatsAppSettings(ChannelSettings):
+    api_url: str = "https://graph.facebook.com/v21.0"
+    phone_number_id: str = ""
+    app_secret: SecretStr | None = None
+    app_secret_file: Path | None = None
+    verify_token: SecretStr | None = None
+    verify_token_file: Path | None = None
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+
+
+class TeamsSettings(ChannelSettings):
+    """Bot Framework: tokens from Microsoft's OpenID metadata, replies to the activity's
+    serviceUrl, which must start with one of `service_urls`."""
+
+    api_url: str = "https://smba.trafficmanager.net/"
+    service_urls: list[str] = Field(default_factory=lambda: ["https://smba.trafficmanager.net/"])
+    openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    issuer: str = "https://api.botframework.com"
+    # URLs, not secrets:
+    token_url: str = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"  # noqa: S105
+    token_scope: str = "https://api.botframework.com/.default"  # noqa: S105
+    app_id: str = ""
+    app_password: SecretStr | None = None
+    app_password_file: Path | None = None
+
+
+class WeChatSettings(ChannelSettings):
+    """Official account: `token` signs pushes; `encoding_aes_key` (43 characters) turns on the
+    encrypted mode; replies through the customer service message API."""
+
+    api_url: str = "https://api.weixin.qq.com"
+    app_id: str = ""
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    app_secret: SecretStr | None = None
+    app_secret_file: Path | None = None
+    encoding_aes_key: SecretStr | None = None
+    encoding_aes_key_file: Path | None = None
+
+    def secret_names(self) -> list[str]:
+        return ["token", "app_secret"]  # the AES key is optional: plain mode without it
+
+
 class ChannelsSettings(BaseModel):
     """`DEALCHAT_CHANNELS__SLACK__ENABLED=true`, `..._SIGNING_SECRET_FILE=/run/secrets/slack`."""
 
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    wechat: WeChatSettings = Field(default_factory=WeChatSettings)
+
+    def sections(self) -> dict[str, ChannelSettings]:
+        return {
+            "slack": self.slack,
+            "telegram": self.telegram,
+            "whatsapp": self.whatsapp,
+            "teams": self.teams,
+            "wechat": self.wechat,
+        }
+
     core_url: str = ""  # for --role edge: where the core listens (https in production)

@@ -4,6 +4,7 @@ the platform's answer turned into delivered or `DeliveryFailed` (retryable, perm
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import threading
@@ -39,6 +40,11 @@ class ReplayGuard:
                 raise Rejected("replayed request")
             self._seen[proof] = now
 
+    def release(self, proof: str) -> None:
+        """Forget a proof whose request we failed to process, so the platform's retry gets in."""
+        with self._lock:
+            self._seen.pop(proof, None)
+
 
 def check_fresh(sent: dt.datetime, *, now: dt.datetime, window: dt.timedelta) -> None:
     if abs(now - sent) > window:
@@ -68,14 +74,37 @@ def retry_after(response: httpx.Response, *, now: dt.datetime | None = None) -> 
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
-def post(
-    client: httpx.Client, url: str, *, json: dict[str, Any], headers: dict[str, str] | None = None
+def call(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    json: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """POST one call. Transport errors, 429 and 5xx are retryable; other 4xx are permanent."""
+    """One HTTP call; a transport error (refused, timed out) is a retryable `DeliveryFailed`."""
     try:
-        response = client.post(url, json=json, headers=headers or {})
+        return client.request(method, url, json=json, headers=headers or {}, params=params)
     except httpx.HTTPError as error:
         raise DeliveryFailed(f"transport: {type(error).__name__}") from error
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    *,
+    json: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST one call. Transport errors, 429 and 5xx are retryable; other 4xx are permanent."""
+    response = call(client, "POST", url, json=json, headers=headers, params=params)
+    check_status(response)
+    return response
+
+
+def check_status(response: httpx.Response) -> None:
     status = response.status_code
     if status == 429:
         raise DeliveryFailed("rate limited", retry_after=retry_after(response), status=status)
@@ -83,7 +112,6 @@ def post(
         raise DeliveryFailed(f"http {status}", retry_after=retry_after(response), status=status)
     if status >= 400:
         raise DeliveryFailed(f"http {status}", permanent=True, status=status)
-    return response
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:
@@ -98,3 +126,7 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
 
 def with_link(message_text: str, link: str | None) -> str:
     return message_text if link is None else f"{message_text}\n{link}"
+
+
+def b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

@@ -12,6 +12,9 @@ suite (`tests/channels/test_contract.py`):
    `send(conversation_id, messages)` delivers it, raising `DeliveryFailed` (retryable or not,
    with the platform's Retry-After) so the outbox dispatcher can back off, rate-limit or give up.
 
+Adapters that remember proofs against replay may also have `release(request)`: the webhook route
+calls it when the core failed to process a verified request, so the platform's retry gets in.
+
 The core imports this module only, never a platform folder.
 """
 

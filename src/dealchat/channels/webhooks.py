@@ -73,8 +73,18 @@ async def _handle(
         log.warning("webhook unreadable", extra={"channel": adapter.name, "reason": str(error)})
         raise DealchatError(ErrorCode.BAD_REQUEST, "Unreadable payload", http_status=400) from error
     if parsed.messages:
-        await run_in_threadpool(channels.sink.accept, parsed.messages)
+        try:
+            await run_in_threadpool(channels.sink.accept, parsed.messages)
+        except Exception:
+            _release(adapter, incoming)  # not processed: the platform's retry must get in
+            raise
     answer = parsed.answer
     if answer is None:
         return Response(status_code=200)
     return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+
+def _release(adapter: ChannelAdapter, incoming: WebhookRequest) -> None:
+    release = getattr(adapter, "release", None)  # adapters with a replay guard have one
+    if release is not None:
+        release(incoming)

@@ -16,7 +16,7 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(512))  # Teams: serviceUrl|conversation id
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -13,8 +13,8 @@ import pytest
 from dealchat.channels.config import SlackSettings
 from dealchat.channels.interfaces import DeliveryFailed, OutboundMessage, Rejected
 from dealchat.channels.slack.adapter import SlackAdapter
-from tests.channels import slack_signing as signing
 from tests.channels.platform_server import Answer, PlatformServer, platform_server
+from tests.channels.slack import wire as signing
 
 NOW = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
 

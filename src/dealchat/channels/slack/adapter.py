@@ -64,6 +64,9 @@ class SlackAdapter:
             raise Rejected("bad slack signature")
         self._replays.check(given, now=now)
 
+    def release(self, request: WebhookRequest) -> None:
+        self._replays.release(request.header("x-slack-signature") or "")
+
     def parse(self, request: WebhookRequest) -> Parsed:
         payload = _json(request.body)
         if payload.get("type") == "url_verification":

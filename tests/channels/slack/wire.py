@@ -12,7 +12,7 @@ from dealchat.channels.interfaces import WebhookRequest
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
-FIXTURES = Path(__file__).parent / "slack" / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def fixture(name: str, **event: Any) -> bytes:

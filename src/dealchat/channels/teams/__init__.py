@@ -1,0 +1,1 @@
+"""Microsoft Teams through the Bot Framework: JWT-authenticated activities in and out."""

@@ -1,0 +1,1 @@
+"""Telegram: webhook updates in, sendMessage out."""

@@ -1,0 +1,1 @@
+"""WeChat official account: signed, optionally AES-encrypted XML in; customer service out."""

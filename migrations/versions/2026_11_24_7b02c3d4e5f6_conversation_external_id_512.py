@@ -1,7 +1,7 @@
 """conversation.external_id up to 512: Teams addresses a conversation by serviceUrl and a long id
 
 Revision ID: 7b02c3d4e5f6
-Revises: 7b01a2c3d4e5
+Revises: 1b7a211a36cb
 Create Date: 2026-11-24 16:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "7b02c3d4e5f6"
-down_revision = "7b01a2c3d4e5"
+down_revision = "1b7a211a36cb"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 import httpx
-from defusedxml import ElementTree  # type: ignore[import-untyped]  # no stubs published
+from defusedxml import DefusedXmlException, ElementTree  # type: ignore[import-untyped]  # no stubs published
 
 from dealchat.channels import http
 from dealchat.channels.config import WeChatSettings
@@ -140,11 +140,11 @@ class WeChatAdapter:
 
 def _xml(body: bytes) -> Element:
     try:
-        root: Element = ElementTree.fromstring(body)
+        root: Element = ElementTree.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException as error:  # entities, DTDs: an attack, not a WeChat push
+        raise Rejected(f"refused XML: {type(error).__name__}") from error
     except (ElementTree.ParseError, ValueError) as error:
         raise ValueError("body is not WeChat XML") from error
-    except Exception as error:  # defusedxml's refusals (entities, DTDs) are attacks
-        raise Rejected(f"refused XML: {type(error).__name__}") from error
     return root
 
 

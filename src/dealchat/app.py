@@ -7,14 +7,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
 from dealchat.api import auth_views
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
-from dealchat.channels import webhooks
+from dealchat.channels import edge, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
+from dealchat.channels.link import Link, load_certificate, load_or_create_identity
 from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
@@ -112,9 +114,11 @@ def create_app(
     platform: Platform | None = None,
     adapters: dict[str, ChannelAdapter] | None = None,
     on_reply: Callable[[], None] | None = None,
+    role: str = "all",
 ) -> FastAPI:
     """The platform's app. `adapters` replaces the channels settings turn on (tests);
-    `on_reply` is called after replies were committed to the outbox (wakes the dispatcher)."""
+    `on_reply` is called after replies were committed to the outbox (wakes the dispatcher).
+    `role="core"` leaves the webhooks to an edge and opens the sealed edge link instead."""
     platform = platform or build_platform(settings or Settings())
     app = FastAPI(title="dealchat", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.platform = platform
@@ -124,7 +128,10 @@ def create_app(
         )
     sink: InboundSink = LocalSink(platform.sessions, platform.desk, on_committed=on_reply)
     app.state.channels = webhooks.ChannelRuntime(adapters, sink, platform.desk.clock)
-    app.include_router(webhooks.router)
+    if role == "core":
+        edge.install_core(app, edge_link(platform.settings, role="core"))
+    else:
+        app.include_router(webhooks.router)
     api_errors.install(app)
     app.middleware("http")(_security_headers)
     app.include_router(webchat_views.router)
@@ -133,6 +140,51 @@ def create_app(
     app.add_api_route(
         "/healthz",
         _health(platform),
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[Depends(public("health check for the load balancer, says nothing"))],
+    )
+    return app
+
+
+def edge_link(settings: Settings, *, role: str) -> Link:
+    """This role's end of the edge-core link: its own key and certificate (made on first run)
+    and the peer's pinned certificate from settings."""
+    config = settings.channels.link
+    if config.peer_certificate is None:
+        raise ValueError(
+            "DEALCHAT_CHANNELS__LINK__PEER_CERTIFICATE must name the other role's .crt"
+        )
+    return Link(
+        load_or_create_identity(settings.keys_dir / "link", role),
+        load_certificate(config.peer_certificate),
+        role=role,
+        peer_role="core" if role == "edge" else "edge",
+        window=dt.timedelta(seconds=config.window_seconds),
+    )
+
+
+def create_edge_app(settings: Settings) -> FastAPI:
+    """The edge: channel webhooks and link pages, no database. Verified messages and link-page
+    requests go to the core at DEALCHAT_CHANNELS__LINK__CORE_URL as sealed envelopes."""
+    core_url = settings.channels.link.core_url.rstrip("/")
+    if not core_url.startswith(("http://", "https://")):
+        raise ValueError("DEALCHAT_CHANNELS__LINK__CORE_URL must be the core's http(s) URL")
+    link = edge_link(settings, role="edge")
+    adapters = build_adapters(settings.channels, public_url=settings.public_url)
+    adapters.pop("webchat")  # its page answers from the database: served by the core
+    sink = edge.RemoteSink(link, core_url, httpx.Client(timeout=30.0))
+    app = FastAPI(title="dealchat-edge", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.channels = webhooks.ChannelRuntime(adapters, sink)
+    app.state.link = link
+    app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
+    api_errors.install(app)
+    app.middleware("http")(_security_headers)
+    app.include_router(webhooks.router)
+    app.include_router(edge.edge_router)
+    app.add_api_route(
+        "/healthz",
+        lambda: {"status": "ok"},
         methods=["GET"],
         include_in_schema=False,
         dependencies=[Depends(public("health check for the load balancer, says nothing"))],

@@ -112,6 +112,15 @@ class WeChatSettings(ChannelSettings):
         return ["token", "app_secret"]  # the AES key is optional: plain mode without it
 
 
+class LinkSettings(BaseModel):
+    """The edge-core split (`dealchat serve --role edge|core`). Each role makes its key and
+    certificate under `data_dir/keys/link/` on first run; give each the other's certificate."""
+
+    core_url: str = ""  # where the edge finds the core, e.g. https://core.internal:8443
+    peer_certificate: Path | None = None  # the other role's <role>.crt
+    window_seconds: int = Field(default=60, ge=5, le=600)
+
+
 class ChannelsSettings(BaseModel):
     """`DEALCHAT_CHANNELS__SLACK__ENABLED=true`, `..._SIGNING_SECRET_FILE=/run/secrets/slack`."""
 
@@ -130,4 +139,4 @@ class ChannelsSettings(BaseModel):
             "wechat": self.wechat,
         }
 
-    core_url: str = ""  # for --role edge: where the core listens (https in production)
+    link: LinkSettings = Field(default_factory=LinkSettings)

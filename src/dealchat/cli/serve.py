@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from dealchat import logs
-from dealchat.app import create_app
+from dealchat.app import create_app, create_edge_app
 from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import platform
 from dealchat.settings import Settings
@@ -17,9 +18,36 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+class Role(StrEnum):
+    all = "all"
+    edge = "edge"
+    core = "core"
+
+
+RoleOption = Annotated[
+    Role,
+    typer.Option(
+        help="all: one process. edge: channel webhooks and link pages, no database. "
+        "core: everything else, reached by the edge over the sealed link."
+    ),
+]
+
+
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, role: RoleOption = Role.all
+) -> None:
     """Start the platform (settings from DEALCHAT_* variables)."""
-    run(settings_for(host, port), host, port)
+    settings = settings_for(host, port)
+    if role is Role.edge:
+        run_edge(settings, host, port)
+    else:
+        run(settings, host, port, role=role.value)
+
+
+def run_edge(settings: Settings, host: str, port: int) -> None:
+    logs.configure(settings.log_level)
+    app = create_edge_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, server_header=False, access_log=False)
 
 
 def settings_for(host: str, port: int) -> Settings:
@@ -31,11 +59,14 @@ def settings_for(host: str, port: int) -> Settings:
     return settings
 
 
-def run(settings: Settings, host: str, port: int) -> None:
+def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
     logs.configure(settings.log_level)
     with platform(settings) as built, running_channels(built) as channels:
         app = create_app(
-            platform=built, adapters=channels.adapters, on_reply=channels.dispatcher.wake
+            platform=built,
+            adapters=channels.adapters,
+            on_reply=channels.dispatcher.wake,
+            role=role,
         )
         # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
         uvicorn.run(

@@ -161,6 +161,14 @@ class ControlsSettings(BaseModel):
     rates_file: Path | None = None
 
 
+class RecordsSettings(BaseModel):
+    """The audit log. `origin` names the log in its signed checkpoints (and names their key);
+    a checkpoint is signed within `checkpoint_interval_seconds` of new entries."""
+
+    origin: str = Field(default="dealchat.local/audit", pattern=r"^[A-Za-z0-9.:/_-]{3,120}$")
+    checkpoint_interval_seconds: float = Field(default=0.5, gt=0, le=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -181,6 +189,7 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
     controls: ControlsSettings = Field(default_factory=ControlsSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

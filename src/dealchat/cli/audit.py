@@ -1,11 +1,18 @@
-"""`dealchat audit verify`: walk the audit log and name the first entry that fails."""
+"""`dealchat audit ...`: verify the log, sign a checkpoint, prove an entry, list or rotate keys."""
 
 from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated
 
 import typer
 
 from dealchat.cli.common import platform
 from dealchat.db.session import unit_of_work
+from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
+from dealchat.records.keys import load_keyring, load_signer, rotate_signer
+from dealchat.records.service import inclusion_proof, latest_checkpoint
 from dealchat.records.service import verify as verify_log
 
 app = typer.Typer(no_args_is_help=True, help="The audit log.")
@@ -13,11 +20,63 @@ app = typer.Typer(no_args_is_help=True, help="The audit log.")
 
 @app.command("verify")
 def verify() -> None:
-    """Exit 0 when every entry verifies; exit 1 naming the first bad entry otherwise."""
-    with platform() as built, unit_of_work(built.sessions) as session:
-        result = verify_log(session)
+    """Exit 0 when everything re-derives; exit 1 naming the first bad entry otherwise."""
+    with platform() as built:
+        keys = load_keyring(built.settings.keys_dir)
+        with unit_of_work(built.sessions) as session:
+            result = verify_log(session, keys=keys)
     if result.ok:
         typer.echo(f"audit log OK: {result.checked} entries verified")
         return
     typer.echo(f"audit log FAILED at entry {result.first_bad_seq}: {result.problem}", err=True)
     raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Sign the tree as it is now (if it grew) and print the newest signed checkpoint."""
+    with platform() as built:
+        keys = CheckpointKeys.load(built.settings.keys_dir, built.settings.records.origin)
+        with unit_of_work(built.sessions) as session:
+            signed = create_checkpoint(session, keys=keys)
+            note = signed.note if signed is not None else None
+    if note is None:
+        typer.echo("the audit log is empty: nothing to sign", err=True)
+        raise typer.Exit(1)
+    typer.echo(note, nl=False)
+
+
+@app.command("prove")
+def prove(seq: Annotated[int, typer.Argument(min=1, help="The entry's number.")]) -> None:
+    """Print entry SEQ's inclusion proof against the newest checkpoint, as JSON."""
+    with platform() as built, unit_of_work(built.sessions) as session:
+        signed = latest_checkpoint(session)
+        if signed is None or signed.size < seq:
+            typer.echo(f"no checkpoint covers entry {seq} yet", err=True)
+            raise typer.Exit(1)
+        index, size, path = inclusion_proof(session, seq, tree_size=signed.size)
+        note = signed.note
+    proof = {
+        "leaf_index": index,
+        "tree_size": size,
+        "path": [base64.b64encode(h).decode("ascii") for h in path],
+        "checkpoint": note,
+    }
+    typer.echo(json.dumps(proof, indent=2))
+
+
+@app.command("keys")
+def keys(
+    rotate: Annotated[bool, typer.Option("--rotate", help="Retire the signing key.")] = False,
+) -> None:
+    """List the checkpoint verifier keys (the active one first); --rotate makes a new one."""
+    with platform() as built:
+        folder, origin = built.settings.keys_dir, built.settings.records.origin
+        if rotate:
+            old, _new = rotate_signer(folder, origin)
+            typer.echo(f"retired {old.verifier.vkey}")
+        active = load_signer(folder, origin).verifier
+        typer.echo(f"active  {active.vkey}")
+        for verifier in load_keyring(folder).verifiers:
+            if verifier != active:
+                typer.echo(f"retired {verifier.vkey}")

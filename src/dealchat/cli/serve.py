@@ -12,6 +12,7 @@ from dealchat import logs
 from dealchat.app import create_app, create_edge_app
 from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import platform
+from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
 from dealchat.settings import Settings
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -68,7 +69,16 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
             on_reply=channels.dispatcher.wake,
             role=role,
         )
-        # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
-        uvicorn.run(
-            app, host=host, port=port, log_config=None, server_header=False, access_log=False
+        checkpointer = Checkpointer(
+            built.sessions,
+            keys=CheckpointKeys.load(settings.keys_dir, settings.records.origin),
+            interval=settings.records.checkpoint_interval_seconds,
         )
+        checkpointer.start()
+        try:
+            # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
+            uvicorn.run(
+                app, host=host, port=port, log_config=None, server_header=False, access_log=False
+            )
+        finally:
+            checkpointer.stop()

@@ -25,6 +25,9 @@ DASH = "\u2014"
 _MAX_SIGNATURES = 16
 
 
+OTHER_ROOT = "its signed text states another size or root"
+
+
 class NoteError(ValueError):
     """The text is not a well-formed, correctly signed checkpoint."""
 
@@ -176,7 +179,7 @@ def check_checkpoint_note(
     except NoteError as error:
         return str(error)
     if checkpoint.size != size or not hmac.compare_digest(checkpoint.root, root):
-        return "its signed text states another size or root"
+        return OTHER_ROOT
     if origin is not None and checkpoint.origin != origin:
         return f"it is for another log ({checkpoint.origin})"
     return None

@@ -22,6 +22,7 @@ from dealchat.records.events import AuditEvent
 from dealchat.records.hooks import run_after_record
 from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
+from dealchat.records.notes import Keyring
 
 
 @dataclass(frozen=True)
@@ -232,11 +233,12 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
 # ---- verification (records.verify re-derives everything) ----
 
 
-def verify(session: Session) -> VerifyResult:
-    """Re-derive the whole log: leaves, streams, stored nodes, head and checkpoints."""
+def verify(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
+    """Re-derive the whole log: leaves, streams, stored nodes, head and checkpoints (their
+    signatures too when `keys` are given)."""
     from dealchat.records.verify import verify_log  # noqa: PLC0415 - verify imports this module
 
-    return verify_log(session)
+    return verify_log(session, keys=keys)
 
 
 @dataclass(frozen=True)

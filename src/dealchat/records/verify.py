@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dealchat.records import merkle
 from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
+from dealchat.records.notes import OTHER_ROOT as _OTHER_ROOT
 from dealchat.records.notes import Keyring, check_checkpoint_note
 from dealchat.records.service import VerifyResult, split_hashes
 
@@ -36,6 +37,7 @@ class _Walk:
     leaves: bytearray = field(default_factory=bytearray)
     streams: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     failure: tuple[int, str] | None = None
+    signed_up_to: int = 0  # the size of the last checkpoint that matched
 
     def fail(self, seq: int, problem: str) -> None:
         if self.failure is None or seq < self.failure[0]:
@@ -111,13 +113,15 @@ def _step(walk: _Walk, row: Any) -> bool:
 
 
 def _check_checkpoint(walk: _Walk, checkpoint: AuditCheckpoint, root: bytes) -> None:
-    size = checkpoint.size
-    if not _same(bytes(checkpoint.root), root):
-        walk.fail(size, f"the checkpoint at size {size} does not match entries 1-{size}")
-        return
+    size, first = checkpoint.size, walk.signed_up_to + 1
     problem = check_checkpoint_note(checkpoint.note, size=size, root=root, keys=walk.keys)
-    if problem is not None:
+    if not _same(bytes(checkpoint.root), root) or problem == _OTHER_ROOT:
+        # the entries were rewritten consistently; the change lies after the last good checkpoint
+        walk.fail(first, f"entries {first}-{size} do not match the checkpoint signed at {size}")
+    elif problem is not None:
         walk.fail(size, f"the checkpoint at size {size}: {problem}")
+    else:
+        walk.signed_up_to = size
 
 
 def _check_remaining_checkpoints(walk: _Walk) -> None:
@@ -168,7 +172,7 @@ def _check_head(session: Session, walk: _Walk) -> None:
     frontier = split_hashes(bytes(head.frontier))
     root = merkle.fold(walk.frontier)
     if frontier != walk.frontier or not _same(bytes(head.root), root):
-        walk.fail(max(walk.size, 1), "the log head's root does not match the entries")
+        walk.fail(walk.size + 1, f"the log head's root does not match entries 1-{walk.size}")
 
 
 def _check_streams(session: Session, walk: _Walk) -> None:

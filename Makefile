@@ -56,7 +56,7 @@ synapse: $(SYNAPSE_STAMP) ## install the Matrix homeserver the tests start, in .
 test: lint browser synapse ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: venv ## run the benchmarks, results in bench/results/*.json
+bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and caches

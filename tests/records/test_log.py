@@ -14,7 +14,7 @@ from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
 from dealchat.records import hooks, merkle
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import STREAM_GENESIS
+from dealchat.records.leaf import STREAM_GENESIS, Recorded
 from dealchat.records.models import AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.service import (
     NewEntry,
@@ -162,7 +162,7 @@ def test_nodes_are_append_only_like_entries(
 def test_after_record_hooks_see_every_new_entry(sessions: sessionmaker[Session]) -> None:
     seen: list[tuple[int, str]] = []
 
-    def hook(session: Session, entries: Sequence[AuditEntry]) -> None:
+    def hook(session: Session, entries: Sequence[Recorded]) -> None:
         assert session.in_transaction()
         seen.extend((entry.seq, entry.event) for entry in entries)
 

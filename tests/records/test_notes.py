@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import stat
@@ -122,7 +123,7 @@ def test_offline_verification_of_an_entry_and_a_stream(signer: Signer) -> None:
         entries[4], leaf_index=4, path=path, note=note, keys=keys, origin="o/audit"
     )
     assert proven.size == 7
-    altered = LeafFields(**{**vars(entries[4]), "payload": '{"n":2}'})
+    altered = dataclasses.replace(entries[4], payload='{"n":2}')
     with pytest.raises(NoteError, match="not in the signed tree"):
         offline.verify_entry(altered, leaf_index=4, path=tree.inclusion_proof(4), note=note,
                              keys=keys)  # fmt: skip

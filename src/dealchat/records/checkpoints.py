@@ -22,7 +22,8 @@ from dealchat.db.base import utcnow
 from dealchat.db.session import after_commit, unit_of_work
 from dealchat.records import hooks
 from dealchat.records.keys import load_keyring, load_signer
-from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead
+from dealchat.records.leaf import Recorded
+from dealchat.records.models import AuditCheckpoint, AuditHead
 from dealchat.records.notes import Keyring, Signer, checkpoint_body, sign_note
 
 log = logging.getLogger("dealchat.records.checkpoints")
@@ -73,7 +74,7 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         hooks.install(sessions, self._on_record)
 
-    def _on_record(self, session: Session, _entries: Sequence[AuditEntry]) -> None:
+    def _on_record(self, session: Session, _entries: Sequence[Recorded]) -> None:
         after_commit(session, self._wake.set)
 
     def run_once(self) -> AuditCheckpoint | None:

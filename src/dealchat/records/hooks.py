@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
-    from dealchat.records.models import AuditEntry
+    from dealchat.records.leaf import Recorded
 
-AfterRecord = Callable[[Session, Sequence["AuditEntry"]], None]
+# Each `Recorded` has the entry's seq, at, event, actor, subject, payload, stream_seq,
+# stream_prev and leaf_hash.
+AfterRecord = Callable[[Session, Sequence["Recorded"]], None]
 _KEY = "dealchat_after_record"
 
 
@@ -25,7 +27,7 @@ def install(factory: sessionmaker[Session], hook: AfterRecord) -> None:
     info.setdefault(_KEY, []).append(hook)
 
 
-def run_after_record(session: Session, entries: Sequence[AuditEntry]) -> None:
+def run_after_record(session: Session, entries: Sequence[Recorded]) -> None:
     hooks: list[AfterRecord] = session.info.get(_KEY, [])
     for hook in hooks:
         hook(session, entries)

@@ -18,7 +18,7 @@ FORMAT = 1
 STREAM_GENESIS = bytes(HASH_SIZE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeafFields:
     seq: int
     at: dt.datetime
@@ -48,3 +48,10 @@ def leaf_bytes(fields: LeafFields) -> bytes:
 
 def entry_leaf_hash(fields: LeafFields) -> bytes:
     return leaf_hash(leaf_bytes(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(LeafFields):
+    """An entry as appended: its fields and its leaf hash (what after-record hooks receive)."""
+
+    leaf_hash: bytes

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from dealchat.records import merkle
 from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
-from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
+from dealchat.records.models import AuditCheckpoint, AuditHead, AuditStream
 from dealchat.records.notes import OTHER_ROOT as _OTHER_ROOT
 from dealchat.records.notes import Keyring, check_checkpoint_note
-from dealchat.records.service import VerifyResult, split_hashes
+from dealchat.records.service import ENTRY, NODE, VerifyResult, split_hashes
 
 _BATCH = 5000
 _H = merkle.HASH_SIZE
@@ -47,7 +47,7 @@ class _Walk:
 def verify_log(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
     checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
     walk = _Walk(keys, checkpoints)
-    for row in _rows(session, select(*_ENTRY_COLUMNS), AuditEntry.seq):
+    for row in _rows(session, select(*_ENTRY_COLUMNS), ENTRY.c.seq):
         if not _step(walk, row):
             break
     if walk.failure is None:
@@ -61,24 +61,21 @@ def verify_log(session: Session, *, keys: Keyring | None = None) -> VerifyResult
     return VerifyResult(True, walk.size)
 
 
-_ENTRY_COLUMNS = (
-    AuditEntry.seq,
-    AuditEntry.at,
-    AuditEntry.event,
-    AuditEntry.actor,
-    AuditEntry.subject,
-    AuditEntry.payload,
-    AuditEntry.stream_seq,
-    AuditEntry.stream_prev,
-    AuditEntry.leaf_hash,
-)
+_ENTRY_COLUMNS = tuple(
+    ENTRY.c[name]
+    for name in (
+        "seq", "at", "event", "actor", "subject", "payload", "stream_seq", "stream_prev",
+        "leaf_hash",
+    )
+)  # fmt: skip
 
 
 def _rows(session: Session, statement: Any, key: Any) -> Iterator[Any]:
     """Rows in key order, a batch at a time (keyset pages: no cursor is left open)."""
     after = -1
     while True:
-        batch = session.execute(statement.where(key > after).order_by(key).limit(_BATCH)).all()
+        page = statement.where(key > after).order_by(key).limit(_BATCH)
+        batch = session.connection().execute(page).all()
         yield from batch
         if len(batch) < _BATCH:
             return
@@ -140,8 +137,8 @@ def _check_nodes(session: Session, walk: _Walk) -> None:
         computed = bytearray()
         stored = _rows(
             session,
-            select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == level),
-            AuditNode.idx,
+            select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == level),
+            NODE.c.idx,
         )
         for index in range(count):
             value = merkle.node_hash(

@@ -1,0 +1,203 @@
+"""The audit log against pymerkle's SqliteTree, side by side in one run, on the same 205-byte
+records.
+
+Writes bench/results/records.json. Both stores are SQLite files with fsync on (ours: WAL,
+synchronous=FULL; pymerkle: its defaults, rollback journal, synchronous=FULL):
+
+- durable appends/s: the whole log is built in batches of BATCH records, one commit each;
+- inclusion proofs/s at SIZE entries: random leaves, proofs against the current size;
+- full verification entries/s: ours re-derives everything (`records.verify`: leaf hashes from the
+  entries, streams, every stored node, head); pymerkle has no verifier, its baseline is recomputing
+  its root from its stored leaf hashes (less work: no entry is re-hashed);
+- bytes of overhead per record: file size / entries - 205;
+- entry-to-signed-checkpoint latency: commit of one entry to a signed checkpoint covering it,
+  with the checkpointer of `dealchat serve` (interval 0.5 s).
+
+`DEALCHAT_BENCH_RECORDS=200000 make bench` runs a smaller log (the default is 1,000,000).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pymerkle import SqliteTree
+from sqlalchemy import Engine
+
+from dealchat.db import migrate
+from dealchat.db.session import make_engine, make_session_factory, unit_of_work
+from dealchat.records.checkpoints import Checkpointer, CheckpointKeys, create_checkpoint
+from dealchat.records.events import AuditEvent
+from dealchat.records.service import NewEntry, append, inclusion_proof, latest_checkpoint
+from dealchat.records.verify import verify_log
+
+HERE = Path(__file__).resolve().parent
+SIZE = int(os.environ.get("DEALCHAT_BENCH_RECORDS", "1000000"))
+BATCH = 1000
+PROOFS = 3000
+RECORD = 205
+TARGETS = {"appends_per_s": 20_000, "proofs_per_s": 10_000, "verify_per_s": 200_000}
+EVENT, ACTOR = AuditEvent.MESSAGE_RECEIVED, "client:0f3a9c"
+
+
+def record(i: int) -> NewEntry:
+    """A 205-byte record: event, actor, subject and the payload's JSON text add up to RECORD."""
+    subject = f"conversation:{i % 5000:06d}"
+    fixed = len(EVENT.value) + len(ACTOR) + len(subject) + len('{"text":""}')
+    text = (f"msg {i} " * 40)[: RECORD - fixed]
+    return NewEntry(EVENT, ACTOR, subject, {"text": text})
+
+
+def raw(item: NewEntry) -> bytes:
+    body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True)
+    data = f"{item.event.value}{item.actor}{item.subject}{body}".encode()
+    assert len(data) == RECORD, len(data)
+    return data
+
+
+def timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def build_ours(engine: Engine) -> float:
+    sessions = make_session_factory(engine)
+
+    def load() -> None:
+        for start in range(0, SIZE, BATCH):
+            with unit_of_work(sessions) as session:
+                append(session, entries=[record(i) for i in range(start, start + BATCH)])
+
+    return SIZE / timed(load)
+
+
+def build_pymerkle(tree: SqliteTree) -> float:
+    def load() -> None:
+        for start in range(0, SIZE, BATCH):
+            tree.append_entries([raw(record(i)) for i in range(start, start + BATCH)])
+
+    return SIZE / timed(load)
+
+
+def proofs_ours(engine: Engine, leaves: list[int]) -> float:
+    sessions = make_session_factory(engine)
+    with unit_of_work(sessions) as session:
+        return len(leaves) / timed(lambda: [inclusion_proof(session, i + 1) for i in leaves])
+
+
+def proofs_pymerkle(tree: SqliteTree, leaves: list[int]) -> float:
+    return len(leaves) / timed(lambda: [tree.prove_inclusion(i + 1, SIZE) for i in leaves])
+
+
+def verify_ours(engine: Engine, keys: CheckpointKeys) -> float:
+    sessions = make_session_factory(engine)
+    with unit_of_work(sessions) as session:
+        create_checkpoint(session, keys=keys)
+    with unit_of_work(sessions) as session:
+        started = time.perf_counter()
+        result = verify_log(session, keys=keys.keyring)
+        elapsed = time.perf_counter() - started
+    if not result.ok or result.checked != SIZE:
+        raise SystemExit(f"verification failed: {result}")
+    return SIZE / elapsed
+
+
+def verify_pymerkle(tree: SqliteTree) -> float:
+    tree.cache_clear()
+    return SIZE / timed(lambda: tree._get_root_naive(0, SIZE))  # the uncached root
+
+
+def checkpoint_latency(folder: Path, keys: CheckpointKeys, samples: int = 30) -> dict[str, float]:
+    engine = make_engine(f"sqlite:///{folder / 'latency.db'}")
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    checkpointer = Checkpointer(sessions, keys=keys, interval=0.5)
+    checkpointer.start()
+    waits, pause = [], threading.Event()
+    try:
+        for i in range(samples):
+            pause.wait(random.uniform(0.05, 0.6))
+            with unit_of_work(sessions) as session:
+                seq = append(session, entries=[record(i)])[0].seq
+            committed = time.perf_counter()
+            while True:
+                with unit_of_work(sessions) as session:
+                    latest = latest_checkpoint(session)
+                    if latest is not None and latest.size >= seq:
+                        break
+                pause.wait(0.002)
+            waits.append((time.perf_counter() - committed) * 1000)
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    return {
+        "median_ms": round(statistics.median(waits), 1),
+        "p95_ms": round(statistics.quantiles(waits, n=20)[18], 1),
+        "max_ms": round(max(waits), 1),
+    }
+
+
+def _size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="records-bench-") as tmp:
+        folder = Path(tmp)
+        keys = CheckpointKeys.load(folder / "keys", "bench.dealchat/audit")
+        ours_path, theirs_path = folder / "ours.db", folder / "pymerkle.db"
+        engine = make_engine(f"sqlite:///{ours_path}")
+        migrate.upgrade(engine)
+        tree = SqliteTree(str(theirs_path))
+        figures: dict[str, dict[str, object]] = {"ours": {}, "pymerkle": {}}
+        figures["ours"]["appends_per_s"] = round(build_ours(engine))
+        print(f"built ours: {figures['ours']['appends_per_s']}/s", file=sys.stderr)
+        figures["pymerkle"]["appends_per_s"] = round(build_pymerkle(tree))
+        leaves = [random.randrange(SIZE) for _ in range(PROOFS)]
+        figures["ours"]["proofs_per_s"] = round(proofs_ours(engine, leaves))
+        figures["pymerkle"]["proofs_per_s"] = round(proofs_pymerkle(tree, leaves[:300]))
+        figures["ours"]["verify_per_s"] = round(verify_ours(engine, keys))
+        figures["pymerkle"]["verify_per_s"] = round(verify_pymerkle(tree))
+        engine.dispose()
+        tree.close()
+        for name, path in (("ours", ours_path), ("pymerkle", theirs_path)):
+            figures[name]["overhead_bytes_per_record"] = round(_size_of(path) / SIZE - RECORD, 1)
+        latency = checkpoint_latency(folder, keys)
+    write(figures, latency)
+
+
+def write(figures: dict[str, dict[str, object]], latency: dict[str, float]) -> None:
+    ours, theirs = figures["ours"], figures["pymerkle"]
+    ratios = {
+        key: round(float(ours[key]) / float(theirs[key]), 2)  # type: ignore[arg-type]
+        for key in ("appends_per_s", "proofs_per_s", "verify_per_s")
+    }
+    met = {key: float(ours[key]) >= target for key, target in TARGETS.items()}  # type: ignore[arg-type]
+    met["overhead_bytes_per_record"] = float(ours["overhead_bytes_per_record"]) <= 100  # type: ignore[arg-type]
+    met["checkpoint_within_1s"] = latency["max_ms"] <= 1000
+    result = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"python": sys.version.split()[0], "cpu": platform.machine(),
+                    "cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 1)},
+        "entries": SIZE, "batch": BATCH, "record_bytes": RECORD,
+        "ours": ours, "pymerkle_sqlitetree": theirs, "ours_over_pymerkle": ratios,
+        "checkpoint_latency": latency, "targets": TARGETS, "targets_met": met,
+    }  # fmt: skip
+    out = HERE / "results" / "records.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,7 @@ from dealchat.records.models import (
     AuditNode,
     AuditStream,
 )
+from dealchat.records.reports_models import ReportLink
 from dealchat.records.retention_models import LegalHold
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Order",
     "OutboxItem",
     "Quote",
+    "ReportLink",
     "Reservation",
     "Role",
     "RoleAssignment",

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from dealchat.cli import audit, demo, holds, keys, matrix, retention, rules, serve, users
+from dealchat.cli import (
+    audit,
+    audit_reports,
+    demo,
+    holds,
+    keys,
+    matrix,
+    retention,
+    rules,
+    serve,
+    users,
+)
 from dealchat.cli import parse as parse_cmd
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="dealchat: orders over chat.")
@@ -15,6 +26,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(holds.app, name="holds")
 app.add_typer(rules.app, name="rules")
+audit.app.command("report")(audit_reports.report)
 app.add_typer(keys.app, name="keys")
 app.add_typer(retention.app, name="retention")
 app.add_typer(matrix.app, name="matrix")

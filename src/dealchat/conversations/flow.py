@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import pretrade, replies
+from dealchat.conversations import pretrade, replies, report_reply
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -47,7 +47,7 @@ def _info(turn: Turn, intent: Intent) -> Answer:
 
 
 def _report(turn: Turn, intent: Intent) -> Answer:
-    return _say(replies.REPORT)
+    return report_reply.answer(turn, _client(turn))
 
 
 def _link(turn: Turn, intent: Intent) -> Answer:

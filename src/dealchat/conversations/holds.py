@@ -1,4 +1,5 @@
-"""Which stored content a legal hold covers, from the conversations' and orders' side.
+"""Which stored content a legal hold (or an audit report's filter) covers, from the
+conversations' and orders' side.
 
 A hold on a client covers every conversation the client wrote in (through a linked chat
 identity) or ordered in, and their orders; a hold on an order covers the order and the
@@ -18,15 +19,22 @@ from dealchat.records.retention_models import LegalHold
 
 
 def scopes_for_hold(session: Session, hold: LegalHold) -> set[str]:
-    if hold.kind == "conversation":
-        return {scope_of(hold.target)}
-    if hold.kind == "order":
-        order = session.get(Order, hold.target) or session.scalar(
-            select(Order).where(Order.ref == hold.target)
+    return scopes_for(session, kind=hold.kind, target=hold.target)
+
+
+def scopes_for(session: Session, *, kind: str, target: str) -> set[str]:
+    """The audit subjects (`conversation:<id>`, `order:<id>`) a client, conversation or order
+    covers; a conversation covers the orders placed in it too."""
+    if kind == "conversation":
+        orders = session.scalars(select(Order.id).where(Order.conversation_id == target)).all()
+        return {scope_of(target)} | {f"order:{order_id}" for order_id in orders}
+    if kind == "order":
+        order = session.get(Order, target) or session.scalar(
+            select(Order).where(Order.ref == target)
         )
         return set() if order is None else {f"order:{order.id}", scope_of(order.conversation_id)}
-    if hold.kind == "client":
-        return _client_scopes(session, hold.target)
+    if kind == "client":
+        return _client_scopes(session, target)
     return set()
 
 

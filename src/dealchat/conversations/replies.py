@@ -30,6 +30,10 @@ QUOTE_EXPIRED = "The price for {ref} has expired, so it was not traded. Ask for 
 TICKET_EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
 NO_ORDERS = "You have no orders yet."
 REPORT = "Audit reports are for authorised internal users, from the compliance console."
+REPORT_LINK = (
+    "This conversation's audit report (single use, valid {minutes} minutes, "
+    "signed-in users with audit export only). Never share this link."
+)
 CANNOT_PRICE = "I can't price {name} here. Please call your dealer."
 QUOTE_WITHOUT_SIZE = "That price had no amount. Ask for one with an amount, e.g. 'mkt eurusd 1m'."
 SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."

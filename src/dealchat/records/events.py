@@ -34,6 +34,7 @@ class AuditEvent(StrEnum):
     RETENTION_RUN = "retention:run"
     RECEIPT_ISSUED = "receipt:issued"
     REPORT_EXPORTED = "report:exported"
+    REPORT_LINK_ISSUED = "report:link_issued"
     # Access (4b): roles, grants, assignments, sessions, API tokens and authorisation decisions
     ROLE_CREATED = "role:created"
     ROLE_DELETED = "role:deleted"

@@ -1,0 +1,57 @@
+"""`dealchat audit report`: the audit report of a window: everyone, a client or a conversation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dealchat.cli.common import platform
+from dealchat.conversations import reporting
+from dealchat.db.session import unit_of_work
+from dealchat.records import reports
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give a time zone, e.g. 2026-11-24T00:00:00+00:00")
+    return moment
+
+
+def report(
+    *,
+    start: Annotated[str | None, typer.Option("--from", help="from this instant (ISO)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="up to this instant, exclusive")] = None,
+    client: Annotated[str | None, typer.Option(help="only this client's records")] = None,
+    conversation: Annotated[str | None, typer.Option(help="only this conversation's")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json, csv, pdf")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
+) -> None:
+    """Export the audit report; the export itself is an audit entry."""
+    if fmt not in reporting.MEDIA_TYPES:
+        raise typer.BadParameter(f"--format must be one of {', '.join(reporting.MEDIA_TYPES)}")
+    with platform() as built, unit_of_work(built.sessions) as session:
+        try:
+            built_report = reporting.build(
+                session,
+                built.desk,
+                start=_moment(start),
+                end=_moment(end),
+                client=client,
+                conversation=conversation,
+            )
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from error
+        data = reporting.render(built_report, fmt)
+        reports.audit_export(session, built_report, actor="cli:audit", fmt=fmt)
+    if output is not None:
+        output.write_bytes(data)
+        typer.echo(f"{len(built_report.rows)} entries written to {output}", err=True)
+    else:
+        sys.stdout.buffer.write(data)

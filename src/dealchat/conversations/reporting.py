@@ -1,0 +1,103 @@
+"""Audit reports from the desk's side: which subjects a client or conversation filter covers,
+and the readable words of message entries (decrypted here, never stored in the log)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealchat.conversations import bodies
+from dealchat.conversations.context import Desk
+from dealchat.conversations.holds import scopes_for
+from dealchat.conversations.models import Message
+from dealchat.records import reports
+from dealchat.records.models import AuditEntry
+from dealchat.records.reports_pdf import as_pdf
+
+MESSAGE_EVENTS = frozenset({"message:received", "message:sent"})
+
+
+def query(
+    session: Session,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    client: str | None = None,
+    conversation: str | None = None,
+) -> reports.ReportQuery:
+    """The report's window and filters; with none, every entry of the window."""
+    reports.check_window(start, end)
+    filters = {k: v for k, v in (("client", client), ("conversation", conversation)) if v}
+    subjects: set[str] | None = None
+    actors: set[str] = set()
+    if client:
+        subjects = scopes_for(session, kind="client", target=client) | {f"user:{client}"}
+        actors = {f"user:{client}"}
+    if conversation:
+        covered = scopes_for(session, kind="conversation", target=conversation)
+        subjects = covered if subjects is None else subjects & covered
+        actors = set()
+    return reports.ReportQuery(
+        start=start,
+        end=end,
+        subjects=None if subjects is None else frozenset(subjects),
+        actors=frozenset(actors),
+        filters=filters,
+    )
+
+
+def texts_for(desk: Desk) -> reports.Texts:
+    def texts(session: Session, entries: Sequence[AuditEntry]) -> Mapping[int, str]:
+        wanted = {
+            entry.seq: json.loads(entry.payload).get("message")
+            for entry in entries
+            if entry.event in MESSAGE_EVENTS
+        }
+        ids = [message_id for message_id in wanted.values() if message_id]
+        found = (
+            {row.id: row for row in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            if ids
+            else {}
+        )
+        return {
+            seq: bodies.text_of(session, desk, found[message_id])
+            for seq, message_id in wanted.items()
+            if message_id in found
+        }
+
+    return texts
+
+
+def build(
+    session: Session,
+    desk: Desk,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    client: str | None = None,
+    conversation: str | None = None,
+) -> reports.Report:
+    wanted = query(session, start=start, end=end, client=client, conversation=conversation)
+    return reports.build(session, query=wanted, now=desk.clock(), texts=texts_for(desk))
+
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+
+def render(report: reports.Report, fmt: str) -> bytes:
+    """The report in `fmt` (one of MEDIA_TYPES)."""
+    if fmt == "json":
+        return reports.as_json(report)
+    if fmt == "csv":
+        return reports.as_csv(report)
+    if fmt == "pdf":
+        return as_pdf(report)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")

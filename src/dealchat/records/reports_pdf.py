@@ -1,0 +1,73 @@
+"""An audit report as PDF (fpdf2): the header, then one block per entry, in log order.
+
+The PDF is for reading; the JSON, CSV and bundle carry the exact data. DejaVu Sans is used when
+the system has it (any script); otherwise the core Helvetica font, with characters outside
+Latin-1 shown as '?'.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from fpdf import FPDF
+
+from dealchat.records.reports import Report, ReportRow
+
+UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+_PAYLOAD_CHARS = 400
+
+
+class _Pdf(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.font_family, size=8)
+        self.cell(0, 8, f"dealchat audit report - page {self.page_no()}/{{nb}}", align="C")
+
+
+def _setup() -> tuple[_Pdf, bool]:
+    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    pdf.set_title("dealchat audit report")
+    pdf.set_creator("dealchat")
+    unicode = UNICODE_FONT.is_file()
+    if unicode:
+        pdf.add_font("dejavu", "", str(UNICODE_FONT))
+        pdf.set_font("dejavu", size=9)
+    else:
+        pdf.set_font("helvetica", size=9)
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    return pdf, unicode
+
+
+def as_pdf(report: Report) -> bytes:
+    pdf, unicode = _setup()
+
+    def text(value: str) -> str:
+        return value if unicode else value.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.set_font_size(14)
+    pdf.cell(0, 8, "dealchat audit report", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font_size(9)
+    for name, value in report.header().items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+        pdf.multi_cell(0, 5, text(f"{name}: {shown}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    for row in report.rows:
+        _row(pdf, row, text)
+    return bytes(pdf.output())
+
+
+def _row(pdf: FPDF, row: ReportRow, text: Callable[[str], str]) -> None:
+    width = pdf.epw
+    head = f"#{row.seq}  {row.at.strftime('%Y-%m-%d %H:%M:%S')} UTC  {row.event}"
+    pdf.multi_cell(
+        width, 5, text(f"{head}  by {row.actor}  on {row.subject}"), new_x="LMARGIN", new_y="NEXT"
+    )
+    detail = row.text if row.text is not None else row.payload
+    if len(detail) > _PAYLOAD_CHARS:
+        detail = detail[:_PAYLOAD_CHARS] + " ..."
+    pdf.set_x(pdf.l_margin + 6)
+    pdf.multi_cell(width - 6, 5, text(detail), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)

@@ -22,6 +22,7 @@ from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations.context import Desk
+from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
 from dealchat.execution.simulated import SimulatedCounterparty
@@ -30,12 +31,15 @@ from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.pricing.simulated import SimulatedPriceSource
+from dealchat.records import hooks as record_hooks
 from dealchat.records.envelope import Envelope
 from dealchat.records.envelope_kek import FileKek, MemoryKek
 from dealchat.records.interfaces import KeyEncryptionKey
 from dealchat.records.keys import load_or_create_key
 from dealchat.records.sealing import Sealer
 from dealchat.settings import Settings
+from dealchat.surveillance.patterns import PatternParams
+from dealchat.surveillance.service import Surveillance
 
 access_log = logging.getLogger("dealchat.access")
 
@@ -68,7 +72,24 @@ def build_platform(settings: Settings) -> Platform:
         envelope=Envelope(key_encryption_key(settings)),
         pretrade=pretrade(settings),
     )
-    return Platform(settings, engine, make_session_factory(engine), desk)
+    sessions = make_session_factory(engine)
+    if settings.surveillance.enabled:
+        record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
+    return Platform(settings, engine, sessions, desk)
+
+
+def surveillance_of(settings: Settings, desk: Desk) -> Surveillance:
+    """Lexicon and pattern surveillance, reading messages through the desk's transcript."""
+    config = settings.surveillance
+    params = PatternParams(
+        structuring_threshold=config.structuring_threshold,
+        structuring_band=config.structuring_band,
+        structuring_count=config.structuring_count,
+        structuring_window=dt.timedelta(hours=config.structuring_window_hours),
+        usual_min_history=config.usual_min_history,
+        usual_lookback=dt.timedelta(days=config.usual_lookback_days),
+    )
+    return Surveillance(messages=Transcript(desk), params=params)
 
 
 def key_encryption_key(settings: Settings) -> KeyEncryptionKey:

@@ -30,8 +30,10 @@ from dealchat.records.models import (
 )
 from dealchat.records.reports_models import ReportLink
 from dealchat.records.retention_models import LegalHold
+from dealchat.surveillance.models import Alert, LexiconVersion
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "AuditCheckpoint",
     "AuditEntry",
@@ -46,6 +48,7 @@ __all__ = [
     "Hold",
     "HoldStep",
     "LegalHold",
+    "LexiconVersion",
     "LimitRow",
     "LoginSource",
     "Message",

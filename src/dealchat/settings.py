@@ -169,6 +169,21 @@ class RecordsSettings(BaseModel):
     checkpoint_interval_seconds: float = Field(default=0.5, gt=0, le=1)
 
 
+class SurveillanceSettings(BaseModel):
+    """Surveillance of messages and orders (`DEALCHAT_SURVEILLANCE__*`). The order patterns:
+    `structuring_count` orders within `structuring_window_hours`, each within `structuring_band`
+    under `structuring_threshold` (dealt currency units); a pair outside the client's last
+    `usual_lookback_days` once it has `usual_min_history` orders."""
+
+    enabled: bool = True
+    structuring_threshold: Decimal = Field(default=Decimal(1_000_000), gt=0)
+    structuring_band: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+    structuring_count: int = Field(default=3, ge=2, le=100)
+    structuring_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    usual_min_history: int = Field(default=5, ge=1, le=10_000)
+    usual_lookback_days: int = Field(default=180, ge=1, le=3650)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -183,6 +198,7 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

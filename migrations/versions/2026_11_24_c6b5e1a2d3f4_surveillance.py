@@ -12,7 +12,6 @@ from alembic import op
 
 import dealchat.db.base
 
-
 revision = "c6b5e1a2d3f4"
 down_revision = "b4d1e2f3a5c6"
 branch_labels = None

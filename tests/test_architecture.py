@@ -45,6 +45,7 @@ NEVER_IMPORTS = {
     "pricing": {"conversations", "orders", "identity", "channels", "api", "cli"},
     "execution": {"conversations", "orders", "identity", "channels", "api", "cli"},
     "conversations": {"api", "console", "cli"},
+    "surveillance": {"conversations", "channels", "api", "console", "cli"},
 }
 
 

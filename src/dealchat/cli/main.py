@@ -14,6 +14,7 @@ from dealchat.cli import (
     retention,
     rules,
     serve,
+    surveillance,
     users,
 )
 from dealchat.cli import parse as parse_cmd
@@ -27,6 +28,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(holds.app, name="holds")
 app.add_typer(rules.app, name="rules")
 audit.app.command("report")(audit_reports.report)
+app.add_typer(surveillance.alerts_app, name="alerts")
+app.add_typer(surveillance.lexicon_app, name="lexicon")
 app.add_typer(keys.app, name="keys")
 app.add_typer(retention.app, name="retention")
 app.add_typer(matrix.app, name="matrix")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.orders.models import Order
+from dealchat.records.chain import decimal_text
 
 # Orders that reached (or tried to reach) the market; tickets never confirmed do not count.
 _DEALT = ("placed", "filled", "rejected", "held", "released", "aborted")
@@ -70,9 +71,9 @@ def structuring(session: Session, order: Order, params: PatternParams) -> Patter
         {
             "orders": [row.ref for row in near],
             "count": len(near),
-            "total": str(sum((row.quantity for row in near), Decimal(0))),
-            "threshold": str(params.structuring_threshold),
-            "band": str(params.structuring_band),
+            "total": decimal_text(sum((row.quantity for row in near), Decimal(0))),
+            "threshold": decimal_text(params.structuring_threshold),
+            "band": decimal_text(params.structuring_band),
             "currency": order.dealt_currency,
             "window_hours": params.structuring_window.total_seconds() / 3600,
         },

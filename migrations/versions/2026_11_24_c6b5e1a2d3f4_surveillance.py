@@ -1,7 +1,7 @@
 """surveillance: lexicon policy versions and alerts with their review state
 
 Revision ID: c6b5e1a2d3f4
-Revises: 7b02c3d4e5f6
+Revises: ef74e5dcd4a9
 Create Date: 2026-11-24 15:36:53.343676
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dealchat.db.base
 
 revision = "c6b5e1a2d3f4"
-down_revision = "7b02c3d4e5f6"
+down_revision = "ef74e5dcd4a9"
 branch_labels = None
 depends_on = None
 

@@ -15,6 +15,7 @@ from dealchat.conversations.models import Message
 from dealchat.db.session import make_session_factory, unit_of_work
 from dealchat.records import hooks
 from dealchat.records.events import AuditEvent
+from dealchat.records.leaf import Recorded
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import record, verify
 from dealchat.surveillance import store
@@ -97,7 +98,7 @@ def test_hooks_see_each_entry_on_the_factory_they_were_installed_on(platform: Pl
     factory = make_session_factory(platform.engine)
     seen: list[str] = []
 
-    def watcher(session: Session, entries: Sequence[AuditEntry]) -> None:
+    def watcher(session: Session, entries: Sequence[Recorded]) -> None:
         seen.extend(entry.event for entry in entries)
 
     hooks.install(factory, watcher)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from dealchat.db.base import utcnow
 from dealchat.orders.models import Order
 from dealchat.records.events import AuditEvent
-from dealchat.records.models import AuditEntry
+from dealchat.records.leaf import Recorded
 from dealchat.records.service import record, record_new
 from dealchat.surveillance import patterns, store
 from dealchat.surveillance.interfaces import MessageSource, StoredMessage
@@ -44,12 +44,12 @@ class Surveillance:
     messages: MessageSource
     params: patterns.PatternParams = field(default_factory=patterns.PatternParams)
 
-    def on_record(self, session: Session, entries: Sequence[AuditEntry]) -> None:
+    def on_record(self, session: Session, entries: Sequence[Recorded]) -> None:
         """The after-record hook (records/hooks.py): each new entry, in the same transaction."""
         for entry in entries:
             self.on_entry(session, entry)
 
-    def on_entry(self, session: Session, entry: AuditEntry) -> None:
+    def on_entry(self, session: Session, entry: Recorded) -> None:
         if entry.event in MESSAGE_EVENTS:
             scan = self._scan_message
         elif entry.event in ORDER_EVENTS:
@@ -64,7 +64,7 @@ class Surveillance:
             log.exception("surveillance failed on audit entry %s (%s)", seq, event)
             _record_failure(session, seq=seq, event=event, subject=subject, error=error)
 
-    def _scan_message(self, session: Session, entry: AuditEntry) -> None:
+    def _scan_message(self, session: Session, entry: Recorded) -> None:
         message_id = json.loads(entry.payload).get("message")
         stored = self.messages.message(session, message_id) if message_id else None
         if stored is None:
@@ -75,7 +75,7 @@ class Surveillance:
         )
         raise_message_alerts(session, stored, hits)
 
-    def _scan_order(self, session: Session, entry: AuditEntry) -> None:
+    def _scan_order(self, session: Session, entry: Recorded) -> None:
         kind, _, order_id = entry.subject.partition(":")
         order = session.get(Order, order_id) if kind == "order" else None
         if order is None:

@@ -15,6 +15,7 @@ from tests.channels.matrix.synapse import Account
 
 _TXN = itertools.count(1)
 WAIT_SECONDS = 60.0
+MESSAGES = '{"types":["m.room.message","m.room.encrypted"]}'
 T = TypeVar("T")
 
 
@@ -84,7 +85,7 @@ class Person:
         """The room's message events, oldest first."""
         response = self.http.get(
             f"/rooms/{quote(room_id)}/messages",
-            params={"dir": "b", "limit": 200, "filter": '{"types":["m.room.message"]}'},
+            params={"dir": "b", "limit": 200, "filter": MESSAGES},
         )
         response.raise_for_status()
         chunk: list[dict[str, Any]] = response.json()["chunk"]

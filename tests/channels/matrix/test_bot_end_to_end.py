@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote, urlparse
 
 import pyotp
@@ -10,14 +11,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dealchat.api.deps import Platform
+from dealchat.channels.interfaces import InboundMessage
+from dealchat.channels.matrix.bot import MAX_FAILURES
 from dealchat.channels.matrix.runner import MatrixRunner, state_dir
 from dealchat.channels.matrix.state import StateStore
 from dealchat.channels.outbox import OutboxItem
-from dealchat.cli.channels_runtime import running_channels
+from dealchat.channels.sink import LocalSink
+from dealchat.cli.channels_runtime import RunningChannels, running_channels
 from dealchat.cli.demo import seed
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.orders.models import Order
+from dealchat.settings import MatrixSettings
 from tests.channels.matrix.client import Person, wait_for
 from tests.channels.matrix.conftest import Cast
 from tests.channels.matrix.synapse import Synapse
@@ -176,3 +181,93 @@ def test_a_restarted_bot_answers_only_what_is_new(cast: Cast, matrix_platform: P
         assert restarted.matrix.bot is not None
         assert list(restarted.matrix.bot.handled) == [while_down, latest]
     assert len(cast.client.replies_to(room_id, first)) == 1
+
+
+class FailingSink:
+    """The core, failing on messages whose text is in `fail` (`times` each; -1 for always)."""
+
+    def __init__(self, platform: Platform, runtime: RunningChannels, **fail: int) -> None:
+        self.inner = LocalSink(
+            platform.sessions, platform.desk, on_committed=runtime.dispatcher.wake
+        )
+        self.fail = {text.replace("_", " "): times for text, times in fail.items()}
+        self.calls: list[str] = []
+
+    def accept(self, messages: list[InboundMessage]) -> None:
+        for message in messages:
+            self.calls.append(message.text)
+            left = self.fail.get(message.text, 0)
+            if left:
+                self.fail[message.text] = left - 1
+                raise RuntimeError("the database went away")
+        self.inner.accept(messages)
+
+
+def test_a_failure_in_the_core_replays_the_batch_and_a_poison_message_is_given_up(
+    cast: Cast, platform: Platform, matrix_platform: Platform, matrix_settings: MatrixSettings
+) -> None:
+    with running_channels(platform) as channels:  # the dispatcher; the bot is started below
+        sink = FailingSink(matrix_platform, channels, hello=1, help=-1)
+        runner = MatrixRunner(matrix_platform, sink, matrix_settings).start()
+        channels.adapters["matrix"] = runner.adapter()
+        try:
+            room_id = cast.client.create_room(invite=[cast.bot.user_id])
+            cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite")
+            flaky = cast.client.say(room_id, "hello")
+            cast.client.wait_replies(room_id, flaky)
+            poison = cast.client.say(room_id, "help")
+            after = cast.client.say(room_id, "status")
+            cast.client.wait_replies(room_id, after)
+            assert runner.bot is not None
+            assert list(runner.bot.given_up) == [poison]
+            assert list(runner.bot.handled) == [flaky, after]
+        finally:
+            runner.stop()
+    assert sink.calls.count("hello") == 2  # failed once, replayed, answered
+    assert sink.calls.count("help") == MAX_FAILURES
+    assert cast.client.replies_to(room_id, poison) == []
+    assert len(cast.client.replies_to(room_id, flaky)) == 1
+    assert _inbound_ids(matrix_platform) == [flaky, after]
+
+
+def _encrypted(person: Person, room_id: str) -> str:
+    """What an encrypting client (Element) puts in the room: ciphertext the bot cannot open."""
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg2yyOwAtHaZTwyNg37afzg",
+        "device_id": "CLIENTDEVICE",
+        "sender_key": "IlRMeOPX2e0MurIyfWEucYBRVOEEUMrOHqn/8mLqMjA",
+        "session_id": "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ",
+    }
+    path = f"/rooms/{quote(room_id)}/send/m.room.encrypted/e{time.time_ns()}"
+    response = person.http.put(path, json=content)
+    response.raise_for_status()
+    event_id: str = response.json()["event_id"]
+    return event_id
+
+
+def test_an_encrypted_room_gets_one_plain_notice_and_nothing_is_recorded(
+    cast: Cast, bot: MatrixRunner, platform: Platform
+) -> None:
+    body = {
+        "preset": "private_chat",
+        "invite": [cast.bot.user_id],
+        "initial_state": [
+            {
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            }
+        ],
+    }
+    room_id = cast.client.http.post("/createRoom", json=body).json()["room_id"]
+    assert cast.client.wait_membership(room_id, cast.bot.user_id, until_not="invite") == "join"
+    first = _encrypted(cast.client, room_id)
+    [notice] = cast.client.wait_replies(room_id, first)
+    assert notice["content"]["msgtype"] == "m.notice"
+    assert "cannot read end-to-end encrypted rooms" in notice["content"]["body"]
+    second = _encrypted(cast.client, room_id)
+    plain = cast.client.say(room_id, "hello")  # a client without encryption still gets answers
+    cast.client.wait_replies(room_id, plain)
+    assert cast.client.replies_to(room_id, second) == []
+    assert _inbound_ids(platform) == [plain]

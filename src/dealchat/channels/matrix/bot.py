@@ -18,20 +18,27 @@ from nio import (
     AsyncClient,
     InviteMemberEvent,
     JoinResponse,
+    MegolmEvent,
     RoomMemberEvent,
     RoomMessageText,
     SyncError,
     SyncResponse,
+    UnknownEncryptedEvent,
 )
 from nio.responses import InviteInfo, RoomInfo
 
-from dealchat.channels.interfaces import InboundMessage, InboundSink
+from dealchat.channels.interfaces import InboundMessage, InboundSink, OutboundMessage
 from dealchat.channels.matrix import policy
 from dealchat.channels.matrix.sender import Sender
 from dealchat.channels.matrix.state import StateStore
 from dealchat.settings import MatrixSettings
 
 CHANNEL = "matrix"
+ENCRYPTED_NOTICE = (
+    "I cannot read end-to-end encrypted rooms, so I did not see your message. Please invite me "
+    "to a room without encryption (when creating it, switch end-to-end encryption off)."
+)
+MAX_FAILURES = 3  # a message the core fails on this often is given up (logged), not retried forever
 log = logging.getLogger("dealchat.channels.matrix")
 
 
@@ -57,6 +64,9 @@ class MatrixBot:
             max_retry_after=settings.max_retry_after_seconds,
         )
         self.handled: collections.deque[str] = collections.deque(maxlen=1000)  # event ids
+        self.given_up: collections.deque[str] = collections.deque(maxlen=1000)
+        self._failures: dict[str, int] = {}
+        self._told_encrypted: set[str] = set()
         self.refused_invites: collections.deque[str] = collections.deque(maxlen=1000)
 
     async def run_forever(self) -> None:
@@ -113,6 +123,17 @@ class MatrixBot:
         for event in policy.after_last(joined.timeline.events, self._is_own_join):
             if isinstance(event, RoomMessageText) and self._addressed_to_us(event):
                 await self._hand_in(room_id, event)
+            elif isinstance(event, MegolmEvent | UnknownEncryptedEvent):
+                await self._cannot_read(room_id, event.sender)
+
+    async def _cannot_read(self, room_id: str, sender: str) -> None:
+        """Encrypted messages are unreadable without libolm: say so once per room, record nothing
+        (there are no words to record). This notice goes straight out, not through the outbox."""
+        if sender == self.user_id or not self._allowed(sender) or room_id in self._told_encrypted:
+            return
+        self._told_encrypted.add(room_id)
+        log.warning("matrix: %s is end-to-end encrypted; told the client", room_id)
+        await self.sender.send(room_id, [OutboundMessage(ENCRYPTED_NOTICE)])
 
     def _is_own_join(self, event: object) -> bool:
         return (
@@ -145,5 +166,16 @@ class MatrixBot:
             message_id=event.event_id,
             text=policy.without_reply_fallback(event.body),
         )
-        await asyncio.to_thread(self.sink.accept, [message])
+        try:
+            await asyncio.to_thread(self.sink.accept, [message])
+        except Exception:
+            failures = self._failures.get(event.event_id, 0) + 1
+            self._failures[event.event_id] = failures
+            if failures < MAX_FAILURES:
+                raise  # the batch is replayed from the saved token
+            log.exception("matrix: gave up on %s after %d failures", event.event_id, failures)
+            self._failures.pop(event.event_id)
+            self.given_up.append(event.event_id)
+            return
+        self._failures.pop(event.event_id, None)
         self.handled.append(event.event_id)

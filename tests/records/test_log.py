@@ -17,6 +17,7 @@ from dealchat.records.events import AuditEvent
 from dealchat.records.leaf import STREAM_GENESIS, Recorded
 from dealchat.records.models import AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.service import (
+    TILE_LEVEL,
     NewEntry,
     append,
     consistency_proof,
@@ -66,20 +67,20 @@ def test_appends_one_by_one_and_in_batches_build_the_same_tree(
         for i in range(5):
             record(session, event=AuditEvent.ORDER_PLACED, actor="a", subject="order:o1",
                    payload={"i": i})  # fmt: skip
-    _fill(sessions, 40)
+    _fill(sessions, 70)
     with unit_of_work(sessions) as session:
         leaves = _leaves(session)
         reference = merkle.MemoryTree(leaves)
-        assert tree_size(session) == 45
+        assert tree_size(session) == 75
         head = session.get(AuditHead, 1)
         assert head is not None
         assert bytes(head.root) == reference.root()
-        for size in (1, 2, 7, 8, 33, 45):
+        for size in (1, 2, 7, 8, 33, 45, 64, 75):
             assert root_at(session, size) == reference.root(size)
         stored = {(n.level, n.idx): bytes(n.hash) for n in session.scalars(select(AuditNode))}
         expected = {
             (level, index): reference.node((level, index))
-            for level in range(1, len(reference.levels))
+            for level in range(TILE_LEVEL, len(reference.levels))
             for index in range(len(reference.levels[level]))
         }
         assert stored == expected
@@ -149,10 +150,10 @@ def test_each_subject_has_its_own_numbered_chain(sessions: sessionmaker[Session]
 def test_nodes_are_append_only_like_entries(
     sessions: sessionmaker[Session],
 ) -> None:
-    _fill(sessions, 4)
+    _fill(sessions, 40)
     for statement in (
-        "UPDATE audit_node SET hash = hash WHERE level = 1",
-        "DELETE FROM audit_node WHERE level = 2",
+        "UPDATE audit_node SET hash = hash WHERE level = 4",
+        "DELETE FROM audit_node WHERE level = 5",
         "DELETE FROM audit_entry WHERE seq = 1",
     ):
         with pytest.raises(DBAPIError, match="append-only"), unit_of_work(sessions) as session:

@@ -11,10 +11,18 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dealchat.records import merkle, offline
 from dealchat.records.keys import load_keyring, load_signer, rotate_signer
-from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
+from dealchat.records.leaf import (
+    STREAM_GENESIS,
+    LeafFields,
+    entry_leaf_hash,
+    leaf_bytes,
+    leaf_bytes_reference,
+)
 from dealchat.records.notes import (
     DASH,
     Keyring,
@@ -133,3 +141,22 @@ def test_offline_verification_of_an_entry_and_a_stream(signer: Signer) -> None:
     assert offline.check_stream(entries[2:], complete_from_start=False) is None
     relinked = [*entries[:3], _fields(4, 4, STREAM_GENESIS)]
     assert "does not link" in str(offline.check_stream(relinked))
+
+
+_FIELDS = st.builds(
+    LeafFields,
+    st.integers(min_value=1, max_value=2**53),
+    st.datetimes(timezones=st.just(dt.UTC)),
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.text(max_size=200),
+    st.integers(min_value=1, max_value=2**40),
+    st.binary(min_size=32, max_size=32),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FIELDS)
+def test_leaf_bytes_are_the_canonical_json_of_the_fields(fields: LeafFields) -> None:
+    assert leaf_bytes(fields) == leaf_bytes_reference(fields)

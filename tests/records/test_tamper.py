@@ -40,11 +40,11 @@ def _entries(count: int, start: int = 0) -> list[NewEntry]:
 
 @pytest.fixture
 def logged(platform: Platform, keys: CheckpointKeys) -> Platform:
-    """Ten entries in two conversations, signed at 2 and at 10; then the triggers are lifted."""
+    """40 entries in two conversations, signed at 2 and at 40; then the triggers are lifted."""
     with unit_of_work(platform.sessions) as session:
         append(session, entries=_entries(2))
         create_checkpoint(session, keys=keys)
-        append(session, entries=_entries(8, start=2))
+        append(session, entries=_entries(38, start=2))
         create_checkpoint(session, keys=keys)
         assert verify(session, keys=keys.keyring).ok
     down = _MIGRATION.SQLITE_DOWN if platform.engine.dialect.name == "sqlite" else None
@@ -74,18 +74,18 @@ def test_an_altered_node_names_the_first_entry_under_it(
 ) -> None:
     with unit_of_work(logged.sessions) as session:
         session.execute(
-            update(AuditNode).where(AuditNode.level == 2, AuditNode.idx == 1).values(hash=bytes(32))
+            update(AuditNode).where(AuditNode.level == 4, AuditNode.idx == 1).values(hash=bytes(32))
         )
     result = _verify(logged, keys)
-    assert (result.ok, result.first_bad_seq) == (False, 5)
-    assert "tree node over entries 5-8" in str(result.problem)
+    assert (result.ok, result.first_bad_seq) == (False, 17)
+    assert "tree node over entries 17-32" in str(result.problem)
 
 
 def test_a_removed_node_is_named(logged: Platform, keys: CheckpointKeys) -> None:
     with unit_of_work(logged.sessions) as session:
-        session.execute(delete(AuditNode).where(AuditNode.level == 1, AuditNode.idx == 3))
+        session.execute(delete(AuditNode).where(AuditNode.level == 5, AuditNode.idx == 0))
     result = _verify(logged, keys)
-    assert (result.ok, result.first_bad_seq) == (False, 7)
+    assert (result.ok, result.first_bad_seq) == (False, 1)
 
 
 def test_an_entry_moved_to_another_conversation_breaks_both_streams(
@@ -124,7 +124,7 @@ def test_a_consistently_rewritten_history_is_caught_by_the_signed_checkpoints(
     with unit_of_work(logged.sessions) as session:
         _rewrite_history(session, change_seq=4)
         # even the stored checkpoint roots are "fixed"; the signed notes cannot be
-        for size in (2, 10):
+        for size in (2, 40):
             session.execute(
                 update(AuditCheckpoint)
                 .where(AuditCheckpoint.size == size)
@@ -147,16 +147,16 @@ def test_a_checkpoint_signed_by_an_unknown_key_is_named(
 ) -> None:
     forger = Signer(keys.origin, Ed25519PrivateKey.generate())
     with unit_of_work(logged.sessions) as session:
-        checkpoint = session.get(AuditCheckpoint, 10)
+        checkpoint = session.get(AuditCheckpoint, 40)
         assert checkpoint is not None
-        body = checkpoint_body(keys.origin, 10, bytes(checkpoint.root))
+        body = checkpoint_body(keys.origin, 40, bytes(checkpoint.root))
         session.execute(
             update(AuditCheckpoint)
-            .where(AuditCheckpoint.size == 10)
+            .where(AuditCheckpoint.size == 40)
             .values(note=sign_note(body, [forger]))
         )
     result = _verify(logged, keys)
-    assert (result.ok, result.first_bad_seq) == (False, 10)
+    assert (result.ok, result.first_bad_seq) == (False, 40)
     assert "no valid signature" in str(result.problem)
     with unit_of_work(logged.sessions) as session:
         assert verify(session).ok  # without keys only the stated size and root are checked
@@ -176,8 +176,8 @@ def test_a_truncated_log_behind_a_checkpoint_is_named(
     logged: Platform, keys: CheckpointKeys
 ) -> None:
     with unit_of_work(logged.sessions) as session:
-        session.execute(delete(AuditEntry).where(AuditEntry.seq > 8))
-        session.execute(update(AuditHead).values(seq=8))
+        session.execute(delete(AuditEntry).where(AuditEntry.seq > 35))
+        session.execute(update(AuditHead).values(seq=35))
     result = _verify(logged, keys)
-    assert (result.ok, result.first_bad_seq) == (False, 9)
+    assert (result.ok, result.first_bad_seq) == (False, 36)
     assert "missing" in str(result.problem)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _text  # json.dumps(str, ensure_ascii=False)
 
 from dealchat.records.chain import canonical_json
 from dealchat.records.merkle import HASH_SIZE, leaf_hash
@@ -31,6 +32,20 @@ class LeafFields:
 
 
 def leaf_bytes(fields: LeafFields) -> bytes:
+    """`canonical_json` of the fields (keys sorted, no spaces), written out directly: the same
+    bytes (a test holds them equal) at a fraction of the cost, since every append and every
+    verification makes one."""
+    at = fields.at.astimezone(dt.UTC).isoformat()
+    return (
+        f'{{"actor":{_text(fields.actor)},"at":"{at}","event":{_text(fields.event)},'
+        f'"payload":{_text(fields.payload)},"seq":{int(fields.seq)},'
+        f'"stream_prev":"{fields.stream_prev.hex()}","stream_seq":{int(fields.stream_seq)},'
+        f'"subject":{_text(fields.subject)},"v":{FORMAT}}}'
+    ).encode()
+
+
+def leaf_bytes_reference(fields: LeafFields) -> bytes:
+    """The definition `leaf_bytes` implements: canonical JSON of the fields."""
     return canonical_json(
         {
             "v": FORMAT,

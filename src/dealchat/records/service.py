@@ -73,7 +73,9 @@ def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
         )
         streams[item.subject] = (stream_seq + 1, leaf)
         frontier, created = merkle.append_leaf(frontier, size + offset, leaf)
-        nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in created if lv)
+        nodes.extend(
+            {"level": lv, "idx": ix, "hash": h} for lv, ix, h in created if lv >= TILE_LEVEL
+        )
     connection = session.connection()
     connection.execute(insert(ENTRY), [_columns(row) for row in rows])
     if nodes:
@@ -87,6 +89,10 @@ def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
     run_after_record(session, rows)
     return rows
 
+
+# Complete subtrees of 2**TILE_LEVEL leaves or more are stored; smaller ones are hashed from their
+# tile's leaves when a proof needs them (at most 16 leaf hashes read per tile).
+TILE_LEVEL = 4
 
 # Core tables for the hot paths (appends, proofs, verification): no ORM unit of work per row.
 ENTRY = cast(Table, AuditEntry.__table__)
@@ -175,19 +181,25 @@ def tree_size(session: Session) -> int:
 
 
 def stored_nodes(session: Session, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """The hashes of the given complete subtrees in one indexed read: leaves from the entries,
-    the rest from audit_node (one `level = l AND idx IN (...)` per level, on the primary key).
+    """The hashes of the given complete subtrees in one indexed read.
 
-    Plain SQL on purpose: building the expression with SQLAlchemy cost ~20x the query itself.
+    Subtrees of TILE_LEVEL or more come from audit_node (`level = l AND idx IN (...)` on the
+    primary key); smaller ones are hashed from their tile's leaf hashes (`seq BETWEEN`, at most
+    2**TILE_LEVEL rows per tile). Plain SQL on purpose: building the expression with SQLAlchemy
+    cost ~20x the query itself; only integers computed here are spliced into the text.
     """
+    tiles = {index >> (TILE_LEVEL - level) for level, index in wanted if level < TILE_LEVEL}
     by_level: dict[int, list[str]] = {}
     for level, index in wanted:
-        by_level.setdefault(int(level), []).append(str(int(index)))
+        if level >= TILE_LEVEL:
+            by_level.setdefault(int(level), []).append(str(int(index)))
     parts = []
-    if 0 in by_level:
-        seqs = ",".join(str(int(index) + 1) for index in by_level.pop(0))
-        sql = "SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE seq IN ({})"
-        parts.append(sql.format(seqs))
+    if tiles:
+        ranges = " OR ".join(
+            f"seq BETWEEN {(tile << TILE_LEVEL) + 1} AND {(tile + 1) << TILE_LEVEL}"
+            for tile in sorted(tiles)
+        )
+        parts.append("SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE " + ranges)  # noqa: S608 - integers only
     if by_level:
         wheres = " OR ".join(
             f"(level = {lv} AND idx IN ({','.join(ix)}))" for lv, ix in by_level.items()
@@ -195,13 +207,30 @@ def stored_nodes(session: Session, wanted: set[merkle.Node]) -> dict[merkle.Node
         parts.append("SELECT level, idx, hash FROM audit_node WHERE " + wheres)  # noqa: S608 - integers only
     found: dict[merkle.Node, bytes] = {}
     if parts:
-        # only integers computed here are spliced into the text: no input reaches it
         rows = session.connection().exec_driver_sql(" UNION ALL ".join(parts))
         found.update(((int(level), int(idx)), bytes(value)) for level, idx, value in rows)
+    found.update(_from_leaves(found, {node for node in wanted if 0 < node[0] < TILE_LEVEL}))
     missing = wanted - set(found)
     if missing:
         raise LookupError(f"audit tree nodes missing: {sorted(missing)[:3]}")
     return found
+
+
+def _from_leaves(
+    found: dict[merkle.Node, bytes], wanted: set[merkle.Node]
+) -> dict[merkle.Node, bytes]:
+    """Hash small complete subtrees from the leaf hashes read with their tile."""
+    computed: dict[merkle.Node, bytes] = {}
+    for level, index in wanted:
+        first = index << level
+        row = [found.get((0, leaf)) for leaf in range(first, first + (1 << level))]
+        if any(value is None for value in row):
+            continue  # reported as missing
+        hashes = [value for value in row if value is not None]
+        while len(hashes) > 1:
+            hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        computed[(level, index)] = hashes[0]
+    return computed
 
 
 def _hashes(session: Session, ranges: list[merkle.Range]) -> list[bytes]:

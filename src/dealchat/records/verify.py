@@ -1,10 +1,11 @@
 """`dealchat audit verify`: re-derive the whole log and name the first entry that fails.
 
 Pass 1 walks the entries in order: contiguous numbers, each leaf hash recomputed from the entry's
-fields, each subject stream's number and link, the roots at every checkpointed size (and the
-checkpoints' signatures when a keyring is given). Pass 2 recomputes every stored tree node level
-by level from the leaves and compares. Last, the head (size, root, right edge) and the stream heads.
-A failure names the lowest entry it touches: for a node, the first leaf under it.
+fields, each subject stream's number and link. Pass 2 recomputes the tree level by level from the
+leaves and compares every stored node. Then every checkpoint: its root against the recomputed tree
+at its size, its signed text (and signature, when a keyring is given); the head (size, root, right
+edge) and the stream heads. A failure names the lowest entry it touches: for a node, the first leaf
+under it; for a checkpoint that no longer matches, the first entry after the last one that does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditHead, AuditStream
 from dealchat.records.notes import OTHER_ROOT as _OTHER_ROOT
 from dealchat.records.notes import Keyring, check_checkpoint_note
-from dealchat.records.service import ENTRY, NODE, VerifyResult, split_hashes
+from dealchat.records.service import ENTRY, NODE, TILE_LEVEL, VerifyResult, split_hashes
 
 _BATCH = 5000
 _H = merkle.HASH_SIZE
@@ -31,10 +32,9 @@ _H = merkle.HASH_SIZE
 @dataclass
 class _Walk:
     keys: Keyring | None
-    checkpoints: list[AuditCheckpoint]
     size: int = 0
-    frontier: list[bytes] = field(default_factory=list)
     leaves: bytearray = field(default_factory=bytearray)
+    levels: list[bytes] = field(default_factory=list)
     streams: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     failure: tuple[int, str] | None = None
     signed_up_to: int = 0  # the size of the last checkpoint that matched
@@ -43,18 +43,20 @@ class _Walk:
         if self.failure is None or seq < self.failure[0]:
             self.failure = (seq, problem)
 
+    def root(self, size: int) -> bytes:
+        nodes = merkle.range_nodes(0, size)
+        return merkle.fold([self.levels[lv][ix * _H : (ix + 1) * _H] for lv, ix in nodes])
+
 
 def verify_log(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
-    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
-    walk = _Walk(keys, checkpoints)
+    walk = _Walk(keys)
     for row in _rows(session, select(*_ENTRY_COLUMNS), ENTRY.c.seq):
         if not _step(walk, row):
             break
-    if walk.failure is None:
-        _check_remaining_checkpoints(walk)
-        _check_nodes(session, walk)
-        _check_head(session, walk)
-        _check_streams(session, walk)
+    for check in (_check_nodes, _check_checkpoints, _check_head, _check_streams):
+        if walk.failure is not None:
+            break
+        check(session, walk)
     if walk.failure is not None:
         seq, problem = walk.failure
         return VerifyResult(False, min(walk.size, seq - 1), seq, problem)
@@ -101,12 +103,9 @@ def _step(walk: _Walk, row: Any) -> bool:
         walk.fail(seq, f"entry {seq} was altered (its leaf hash does not match its content)")
         return False
     walk.streams[row.subject] = (stream_seq + 1, leaf)
-    walk.frontier, _ = merkle.append_leaf(walk.frontier, walk.size, leaf)
     walk.leaves += leaf
     walk.size = seq
-    while walk.checkpoints and walk.checkpoints[0].size == seq:
-        _check_checkpoint(walk, walk.checkpoints.pop(0), merkle.fold(walk.frontier))
-    return walk.failure is None
+    return True
 
 
 def _check_checkpoint(walk: _Walk, checkpoint: AuditCheckpoint, root: bytes) -> None:
@@ -121,41 +120,59 @@ def _check_checkpoint(walk: _Walk, checkpoint: AuditCheckpoint, root: bytes) -> 
         walk.signed_up_to = size
 
 
-def _check_remaining_checkpoints(walk: _Walk) -> None:
-    for checkpoint in walk.checkpoints:
-        walk.fail(
-            walk.size + 1,
-            f"entries after {walk.size} are missing (a checkpoint covers {checkpoint.size})",
-        )
+def _check_checkpoints(session: Session, walk: _Walk) -> None:
+    for checkpoint in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)):
+        if checkpoint.size > walk.size:
+            walk.fail(
+                walk.size + 1,
+                f"entries after {walk.size} are missing (a checkpoint covers {checkpoint.size})",
+            )
+            return
+        _check_checkpoint(walk, checkpoint, walk.root(checkpoint.size))
 
 
 def _check_nodes(session: Session, walk: _Walk) -> None:
-    """Recompute every level from the one below and compare with the stored nodes, in order."""
+    """Recompute every level from the one below; compare the stored ones (TILE_LEVEL and up)."""
     below, level = bytes(walk.leaves), 1
+    walk.levels = [below]
     while len(below) >= 2 * _H:
-        count = len(below) // (2 * _H)
-        computed = bytearray()
-        stored = _rows(
-            session,
-            select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == level),
-            NODE.c.idx,
+        pairs = range(0, len(below) // (2 * _H) * 2 * _H, 2 * _H)
+        computed = b"".join(
+            merkle.node_hash(below[i : i + _H], below[i + _H : i + 2 * _H]) for i in pairs
         )
-        for index in range(count):
-            value = merkle.node_hash(
-                below[2 * index * _H : (2 * index + 1) * _H],
-                below[(2 * index + 1) * _H : (2 * index + 2) * _H],
-            )
-            computed += value
-            row = next(stored, None)
-            if row is None or row.idx != index or not _same(bytes(row.hash), value):
-                first = (index << level) + 1
-                walk.fail(first, f"the tree node over entries {first}-{(index + 1) << level} "
-                          "is missing or altered")  # fmt: skip
-                return
-        if next(stored, None) is not None:
-            walk.fail(walk.size + 1, f"a stored tree node at level {level} covers no entries")
+        walk.levels.append(computed)
+        if level >= TILE_LEVEL and not _compare_level(session, walk, level, computed):
             return
-        below, level = bytes(computed), level + 1
+        below, level = computed, level + 1
+    extra = (
+        session.connection()
+        .execute(
+            select(NODE.c.level)
+            .where((NODE.c.level < TILE_LEVEL) | (NODE.c.level >= level))
+            .limit(1)
+        )
+        .first()
+    )
+    if extra is not None:
+        walk.fail(walk.size + 1, f"a stored tree node at level {extra.level} covers no entries")
+
+
+def _compare_level(session: Session, walk: _Walk, level: int, computed: bytes) -> bool:
+    stored = _rows(
+        session, select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == level), NODE.c.idx
+    )
+    for index in range(len(computed) // _H):
+        value = computed[index * _H : (index + 1) * _H]
+        row = next(stored, None)
+        if row is None or row.idx != index or not _same(bytes(row.hash), value):
+            first = (index << level) + 1
+            walk.fail(first, f"the tree node over entries {first}-{(index + 1) << level} "
+                      "is missing or altered")  # fmt: skip
+            return False
+    if next(stored, None) is not None:
+        walk.fail(walk.size + 1, f"a stored tree node at level {level} covers no entries")
+        return False
+    return True
 
 
 def _check_head(session: Session, walk: _Walk) -> None:
@@ -167,8 +184,10 @@ def _check_head(session: Session, walk: _Walk) -> None:
         walk.fail(walk.size + 1, f"entries after {walk.size} are missing (head is at {head.seq})")
         return
     frontier = split_hashes(bytes(head.frontier))
-    root = merkle.fold(walk.frontier)
-    if frontier != walk.frontier or not _same(bytes(head.root), root):
+    expected = [
+        walk.levels[lv][ix * _H : (ix + 1) * _H] for lv, ix in merkle.range_nodes(0, walk.size)
+    ]
+    if frontier != expected or not _same(bytes(head.root), walk.root(walk.size)):
         walk.fail(walk.size + 1, f"the log head's root does not match entries 1-{walk.size}")
 
 

@@ -4,7 +4,7 @@ Subtrees of fewer than 16 leaves are no longer stored (a proof hashes them from 
 hashes read with one range query); this cuts the stored nodes from ~1 to ~1/8 per entry.
 
 Revision ID: 5a2b7c9d0e13
-Revises: 7b02c3d4e5f6
+Revises: c6b5e1a2d3f4
 Create Date: 2026-11-24 16:30:00
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "5a2b7c9d0e13"
-down_revision = "7b02c3d4e5f6"
+down_revision = "c6b5e1a2d3f4"
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from controls_pretrade import pretrade  # the pre-trade section (6a), in its own module
 from dealchat.surveillance import query
 from dealchat.surveillance.lexicon import Lexicon, Policy, Rule, Utterance
 
@@ -157,7 +158,7 @@ def lexicon() -> dict[str, Any]:
     }
 
 
-SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {"lexicon": lexicon}
+SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {"lexicon": lexicon, "pretrade": pretrade}
 
 
 def main(names: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -215,6 +216,14 @@ class RuleSet(_Frozen):
             raise ValueError(f"rule ids must be unique: {duplicates}")
         return self
 
+    @cached_property
+    def enabled_rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.enabled)
+
+    @cached_property
+    def limit_rules(self) -> tuple[LimitRule, ...]:
+        return tuple(rule for rule in self.enabled_rules if isinstance(rule, LimitRule))
+
     def calendar(self, name: str) -> Calendar:
         return next(calendar for calendar in self.calendars if calendar.name == name)
 
@@ -242,10 +251,15 @@ class RateTable(_Frozen):
     base_currency: _ISO = "USD"
     rates: tuple[Rate, ...] = ()
 
+    @cached_property
+    def by_currency(self) -> dict[str, Rate]:
+        found = {rate.currency: rate for rate in self.rates}
+        base = Rate(currency=self.base_currency, rate=Decimal(1), source="base", as_of=_EPOCH_FAR)
+        found[self.base_currency] = base
+        return found
+
     def find(self, currency: str) -> Rate | None:
-        if currency == self.base_currency:
-            return Rate(currency=currency, rate=Decimal(1), source="base", as_of=_EPOCH_FAR)
-        return next((rate for rate in self.rates if rate.currency == currency), None)
+        return self.by_currency.get(currency)
 
 
 _EPOCH_FAR = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)

@@ -8,6 +8,7 @@ that fires is returned with its values, its score and a sentence saying why.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -29,6 +30,12 @@ from dealchat.controls.definitions import (
 
 _MAD_SCALE = Decimal("0.6745")  # makes the MAD comparable to a standard deviation
 _CENT = Decimal("0.01")
+_SCOPE_FIELDS = {
+    "region": "region",
+    "desk": "desk",
+    "counterparty": "counterparty",
+    "client": "client_id",
+}
 _SEVERITY = {Action.ALLOW: 0, Action.HOLD: 1, Action.REJECT: 2}
 
 
@@ -153,12 +160,7 @@ def limit_key(rule: LimitRule, facts: OrderFacts) -> str | None:
     """`client:<id>`, `region:EMEA`, `global`...; None when the rule does not cover this order."""
     if rule.scope == "global":
         return "global"
-    value = {
-        "region": facts.region,
-        "desk": facts.desk,
-        "counterparty": facts.counterparty,
-        "client": facts.client_id,
-    }[rule.scope]
+    value: str | None = getattr(facts, _SCOPE_FIELDS[rule.scope])
     if value is None or (rule.match is not None and value != rule.match):
         return None
     return f"{rule.scope}:{value}"
@@ -170,6 +172,8 @@ def window_start(rule: LimitRule, at: dt.datetime) -> dt.datetime | None:
     if rule.window == "rolling":
         assert rule.window_seconds is not None
         return at - dt.timedelta(seconds=rule.window_seconds)
+    if rule.day_timezone == "UTC":
+        return at.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     local = at.astimezone(ZoneInfo(rule.day_timezone))
     midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=local.tzinfo)
     return midnight.astimezone(dt.UTC)
@@ -183,6 +187,8 @@ class _Context:
     usage: Mapping[tuple[str, str], Decimal]
     history: History
     base_amount: Decimal | None
+    keys: dict[str, str]  # limit rule id -> scope key, for the limits covering this order
+    hour_total: int
 
 
 def decide(
@@ -192,21 +198,24 @@ def decide(
     rates: RateTable,
     usage: Mapping[tuple[str, str], Decimal] | None = None,
     history: History | None = None,
+    checks: list[LimitCheck] | None = None,
 ) -> Decision:
-    """Run every enabled rule. Reject beats hold beats allow; scores add up to the thresholds."""
+    """Run every enabled rule. Reject beats hold beats allow; scores add up to the thresholds.
+
+    `checks` are `limit_checks(ruleset, facts)` when the caller has them already."""
     rate = rates.find(facts.currency) if rates.base_currency == ruleset.base_currency else None
     base_amount = None if rate is None else to_base(facts.amount, rate.rate)
-    context = _Context(ruleset, facts, rates, usage or {}, history or History(), base_amount)
+    history = history or History()
+    keys = {c.rule_id: c.key for c in (limit_checks(ruleset, facts) if checks is None else checks)}
+    context = _Context(
+        ruleset, facts, rates, usage or {}, history, base_amount, keys, sum(history.hours)
+    )
     fired: list[Fired] = []
-    checked = 0
-    for rule in ruleset.rules:
-        if not rule.enabled:
-            continue
-        checked += 1
+    for rule in ruleset.enabled_rules:
         found = _CHECKS[rule.kind](rule, context)
         if found is not None:
             fired.append(found)
-    return _conclude(ruleset, fired, checked, base_amount)
+    return _conclude(ruleset, fired, len(ruleset.enabled_rules), base_amount)
 
 
 def _conclude(
@@ -265,7 +274,7 @@ def _rate(rule: Rule, c: _Context) -> Fired | None:
 
 def _limit(rule: Rule, c: _Context) -> Fired | None:
     assert isinstance(rule, LimitRule)
-    key = limit_key(rule, c.facts)
+    key = c.keys.get(rule.id)
     if key is None:
         return None
     base = c.ruleset.base_currency
@@ -328,8 +337,7 @@ def _size_outlier(rule: Rule, c: _Context) -> Fired | None:
 def _percentile_rank(sample: tuple[Decimal, ...], value: Decimal) -> Decimal:
     if not sample:
         return Decimal(0)
-    below = sum(1 for item in sample if item < value)
-    return Decimal(100) * below / len(sample)
+    return Decimal(100) * bisect_left(sample, value) / len(sample)
 
 
 def _first_use(rule: Rule, c: _Context) -> Fired | None:
@@ -349,7 +357,7 @@ def _first_use(rule: Rule, c: _Context) -> Fired | None:
 
 def _unusual_time(rule: Rule, c: _Context) -> Fired | None:
     assert isinstance(rule, UnusualTimeRule)
-    total = sum(c.history.hours)
+    total = c.hour_total
     if total < rule.min_history:
         return None
     hour = c.facts.at.astimezone(dt.UTC).hour

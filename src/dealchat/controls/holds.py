@@ -144,7 +144,9 @@ def expire_due(session: Session, *, now: dt.datetime) -> list[tuple[Hold, Order]
     return [(hold, order) for hold, order in due]
 
 
-def views(session: Session, *, state: str | None = OPEN) -> list[HoldView]:
+def views(
+    session: Session, *, state: str | None = OPEN, hold_id: str | None = None
+) -> list[HoldView]:
     query = (
         select(Hold, Order, ControlDecision)
         .join(Order, Order.id == Hold.order_id)
@@ -153,6 +155,8 @@ def views(session: Session, *, state: str | None = OPEN) -> list[HoldView]:
     )
     if state is not None:
         query = query.where(Hold.state == state)
+    if hold_id is not None:
+        query = query.where(Hold.id == hold_id)
     return [
         HoldView(hold, order, decision, tuple(_approvers(session, hold.id)))
         for hold, order, decision in session.execute(query).all()

@@ -49,6 +49,11 @@ class Velocity:
     def add(self, checks: list[LimitCheck], *, at: dt.datetime, amount: Decimal) -> None:
         for check in checks:
             if check.since is not None:
-                window = self._window(check)
-                window.entries.append((at, amount))
-                window.total += amount
+                self.add_one(check.rule_id, check.key, at=at, amount=amount)
+
+    def add_one(self, rule_id: str, key: str, *, at: dt.datetime, amount: Decimal) -> None:
+        window = self._windows.get((rule_id, key))
+        if window is None:
+            window = self._windows[(rule_id, key)] = _Window()
+        window.entries.append((at, amount))
+        window.total += amount

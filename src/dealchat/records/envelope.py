@@ -114,6 +114,7 @@ class Envelope:
         row = DataKey(id=new_id(), scope=scope, created_at=utcnow())
         row.kek_id, row.wrapped = self.kek.wrap(key, context=_wrap_context(row))
         session.add(row)
+        session.flush()  # the key row first: the unit of work does not order it before its users
         record(
             session,
             event=AuditEvent.DATAKEY_CREATED,

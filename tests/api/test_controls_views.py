@@ -1,0 +1,151 @@
+"""The four-eyes queue and rule versions over HTTP: require(...), level-2 proofs, separation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from dealchat.access.rights import Right
+from dealchat.api.deps import Platform
+from dealchat.app import create_app
+from dealchat.controls.service import PreTrade
+from dealchat.conversations import pretrade
+from dealchat.db.session import unit_of_work
+from dealchat.identity.models import User
+from tests.conftest import Clock
+from tests.controls.rulesets import RATES, ruleset
+from tests.factories.access import give_role, token_for
+from tests.factories.controls import client, ticket
+from tests.factories.identity import TestUser, make_user
+
+RULES = (
+    {"id": "big", "kind": "limit", "title": "Large order", "max_amount": "5000000"},
+    {"id": "day", "kind": "limit", "scope": "client", "window": "day", "max_amount": "1e9"},
+)
+
+
+@pytest.fixture
+def desk_platform(platform: Platform) -> Platform:
+    rates = RATES.model_copy(
+        update={
+            "rates": tuple(
+                r.model_copy(update={"as_of": platform.desk.clock()}) for r in RATES.rates
+            )
+        }
+    )
+    desk = dataclasses.replace(platform.desk, pretrade=PreTrade(ruleset(*RULES), rates))
+    return dataclasses.replace(platform, desk=desk)
+
+
+@pytest.fixture
+def api(desk_platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform=desk_platform), raise_server_exceptions=False) as http:
+        yield http
+
+
+def _held(platform: Platform) -> tuple[str, str]:
+    alice = client(platform, "alice")
+    now = platform.desk.clock()
+    with unit_of_work(platform.sessions) as session:
+        order = ticket(session, client_id=alice, quantity="6000000", now=now)
+        user = session.get(User, alice)
+        assert user is not None
+        pretrade.place_checked(session, desk=platform.desk, order=order, client=user, now=now)
+        return order.ref, order.ticket_hash
+
+
+def _staff(platform: Platform, name: str, *rights: Right) -> tuple[TestUser, dict[str, str]]:
+    user = make_user(platform, name, kind="internal")
+    give_role(platform, name, f"role-{name}", rights)
+    return user, {"Authorization": f"Bearer {token_for(platform, user.id)}"}
+
+
+def _proof(
+    api: TestClient, user: TestUser, auth: dict[str, str], clock: Clock, content: str
+) -> dict[str, str]:
+    body = {
+        "password": user.password,
+        "otp": user.code(clock.now.timestamp()),
+        "content_hash": content,
+    }
+    response = api.post("/api/v1/auth/stepup", json=body, headers=auth)
+    assert response.status_code == 200, response.text
+    clock.advance(30)
+    return {**auth, "DealChat-StepUp": response.json()["proof"]}
+
+
+def test_the_queue_needs_order_approve_and_release_needs_a_proof_for_that_order(
+    api: TestClient, desk_platform: Platform, clock: Clock
+) -> None:
+    ref, ticket_hash = _held(desk_platform)
+    _nobody, plain = _staff(desk_platform, "mallory")
+    assert api.get("/api/v1/holds", headers=plain).status_code == 403
+    carol, auth = _staff(desk_platform, "carol", Right.ORDER_APPROVE)
+    listed = api.get("/api/v1/holds", headers=auth).json()["holds"]
+    assert [(h["ref"], h["state"], h["required"]) for h in listed] == [(ref, "open", 1)]
+    (fired,) = listed[0]["decision"]["fired"]
+    assert fired["values"]["order"] == "6600000.00"
+    assert "Large order" in listed[0]["decision"]["explanation"]
+
+    bare = api.post(f"/api/v1/holds/{ref}/approve", json={"comment": "ok"}, headers=auth)
+    assert bare.status_code == 401
+    assert 'acr_values="urn:dealchat:level:2"' in bare.headers["www-authenticate"]
+    wrong = _proof(api, carol, auth, clock, "f" * 64)
+    assert api.post(f"/api/v1/holds/{ref}/approve", json={}, headers=wrong).status_code == 401
+    proved = _proof(api, carol, auth, clock, ticket_hash)
+    done = api.post(f"/api/v1/holds/{ref}/approve", json={"comment": "known"}, headers=proved)
+    assert done.status_code == 200, done.text
+    assert done.json() == {"ref": ref, "state": "filled"}
+
+
+def test_abort_over_http(api: TestClient, desk_platform: Platform) -> None:
+    ref, _ = _held(desk_platform)
+    _carol, auth = _staff(desk_platform, "carol", Right.ORDER_APPROVE)
+    assert api.post(f"/api/v1/holds/{ref}/abort", json={}, headers=auth).status_code == 422
+    stopped = api.post(f"/api/v1/holds/{ref}/abort", json={"reason": "no"}, headers=auth)
+    assert stopped.json() == {"ref": ref, "state": "aborted"}
+    assert (
+        api.post("/api/v1/holds/ORD-NOTHERE/abort", json={"reason": "x"}, headers=auth).status_code
+        == 404
+    )
+
+
+def test_rule_versions_over_http_need_a_second_person_with_a_proof_for_that_version(
+    api: TestClient, desk_platform: Platform, clock: Clock
+) -> None:
+    carol, carol_auth = _staff(desk_platform, "carol", Right.RULE_EDIT, Right.RULE_APPROVE)
+    dave, dave_auth = _staff(desk_platform, "dave", Right.RULE_EDIT, Right.RULE_APPROVE)
+    active = api.get("/api/v1/rules", headers=carol_auth).json()["active"]
+    active["rules"][0]["max_amount"] = "7000000"
+    text = yaml.safe_dump(active)
+    bad = api.post(
+        "/api/v1/rules/versions", json={"yaml": "rules: [{kind: nope}]"}, headers=carol_auth
+    )
+    assert bad.status_code == 400
+    assert "invalid rule set" in bad.json()["title"]
+    proposed = api.post(
+        "/api/v1/rules/versions", json={"yaml": text, "comment": "raise"}, headers=carol_auth
+    )
+    assert proposed.status_code == 201, proposed.text
+    version = proposed.json()
+    assert version["state"] == "proposed"
+    backtested = api.post(
+        "/api/v1/rules/backtest", json={"version_id": version["id"]}, headers=carol_auth
+    )
+    assert backtested.json()["version"] == version["version"]
+
+    own = _proof(api, carol, carol_auth, clock, version["sha256"])
+    refused = api.post(f"/api/v1/rules/versions/{version['id']}/approve", headers=own)
+    assert refused.status_code == 403
+    assert "second person" in refused.json()["title"]
+    proved = _proof(api, dave, dave_auth, clock, version["sha256"])
+    approved = api.post(f"/api/v1/rules/versions/{version['id']}/approve", headers=proved)
+    assert approved.json()["state"] == "active"
+    now_active = api.get("/api/v1/rules", headers=dave_auth).json()["active"]
+    assert now_active["rules"][0]["max_amount"] == "7000000"
+    assert hashlib.sha256(text.encode()).hexdigest() != version["sha256"]  # canonical form stored

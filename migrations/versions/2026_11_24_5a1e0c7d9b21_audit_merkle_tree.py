@@ -130,7 +130,8 @@ def upgrade() -> None:
 
 _entry = sa.table(
     "audit_entry",
-    *(sa.column(name) for name in ("seq", "at", "event", "actor", "subject", "payload")),
+    sa.column("at", dealchat.db.base.UtcDateTime()),
+    *(sa.column(name) for name in ("seq", "event", "actor", "subject", "payload")),
     sa.column("stream_seq"),
     sa.column("stream_prev"),
     sa.column("leaf_hash"),
@@ -148,11 +149,8 @@ def _rederive() -> None:
     frontier: list[bytes] = []
     streams: dict[str, tuple[int, bytes]] = {}
     nodes: list[dict[str, object]] = []
-    utc = dealchat.db.base.UtcDateTime()
-    for size, (seq, stored_at, event, actor, subject, payload) in enumerate(rows):
+    for size, (seq, at, event, actor, subject, payload) in enumerate(rows):
         stream_seq, prev = streams.get(subject, (0, STREAM_GENESIS))
-        at = utc.process_result_value(stored_at, bind.dialect)
-        assert at is not None
         fields = LeafFields(seq, at, event, actor, subject, payload, stream_seq + 1, prev)
         leaf = entry_leaf_hash(fields)
         bind.execute(

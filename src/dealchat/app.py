@@ -11,7 +11,13 @@ import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
-from dealchat.api import audit_views, auth_views, controls_views, surveillance_views
+from dealchat.api import (
+    audit_views,
+    auth_views,
+    controls_views,
+    receipt_views,
+    surveillance_views,
+)
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
 from dealchat.channels import edge, webhooks
@@ -161,6 +167,7 @@ def create_app(
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
+    app.include_router(receipt_views.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

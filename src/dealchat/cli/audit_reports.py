@@ -1,18 +1,22 @@
-"""`dealchat audit report`: the audit report of a window: everyone, a client or a conversation."""
+"""`dealchat audit report` (a window's audit report: everyone, a client or a conversation) and the
+offline checks `dealchat audit verify-receipt` and `verify-bundle`."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from dealchat.cli.common import platform
 from dealchat.conversations import reporting
 from dealchat.db.session import unit_of_work
-from dealchat.records import reports
+from dealchat.records import receipts_verify, reports
+from dealchat.records.notes import Keyring, NoteError
+from dealchat.records.offline import keyring
 
 
 def _moment(text: str | None) -> dt.datetime | None:
@@ -55,3 +59,40 @@ def report(
         typer.echo(f"{len(built_report.rows)} entries written to {output}", err=True)
     else:
         sys.stdout.buffer.write(data)
+
+
+def _trusted(document: Any, keys: list[str]) -> Keyring:
+    if keys:
+        return keyring(keys)
+    embedded = str(((document or {}).get("signature") or {}).get("public_key", ""))
+    typer.echo(
+        f"trusting the key the file names: {embedded}\n"
+        "  (compare it with the bank's published key, or pass --key)",
+        err=True,
+    )
+    return keyring([embedded])
+
+
+def _load(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        typer.echo(f"FAILED: cannot read {file}: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
+def verify_receipt(
+    file: Annotated[Path, typer.Argument(help="the receipt (JSON)")],
+    key: Annotated[list[str] | None, typer.Option("--key", help="a trusted vkey")] = None,
+) -> None:
+    """Check an order receipt offline: signature, checkpoint, inclusion, order and content."""
+    document = _load(file)
+    try:
+        checked = receipts_verify.verify_receipt(document, keys=_trusted(document, key or []))
+    except (receipts_verify.ProofError, NoteError) as error:
+        typer.echo(f"receipt FAILED: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(
+        f"receipt OK: {checked.ref} placed as entry {checked.seq}, included in the signed "
+        f"checkpoint of {checked.checkpoint_size} entries"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import pretrade, replies, report_reply
+from dealchat.conversations import pretrade, receipt_reply, replies, report_reply
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -195,9 +195,10 @@ def _confirm(turn: Turn, intent: Intent) -> Answer:
         return _secure_link(
             turn, replies.STEP_UP, purpose="stepup", ticket_hash=order.ticket_hash, ref=order.ref
         )
-    return _say(
-        pretrade.place_checked(turn.session, desk=turn.desk, order=order, client=user, now=turn.now)
+    text = pretrade.place_checked(
+        turn.session, desk=turn.desk, order=order, client=user, now=turn.now
     )
+    return receipt_reply.with_receipt(turn, order, text)
 
 
 def _quote_expired(turn: Turn, order: Order) -> bool:
@@ -242,7 +243,10 @@ def _status(turn: Turn, intent: Intent) -> Answer:
         if intent.order_ref:
             return _say(f"I can't find {intent.order_ref} among your orders.")
         return _say(replies.NO_ORDERS)
-    return _say("\n".join(replies.status_line(order) for order in found))
+    text = "\n".join(replies.status_line(order) for order in found)
+    if intent.order_ref is not None:
+        return receipt_reply.with_receipt(turn, found[0], text)
+    return _say(text)
 
 
 _HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {

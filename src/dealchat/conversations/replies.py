@@ -30,6 +30,10 @@ QUOTE_EXPIRED = "The price for {ref} has expired, so it was not traded. Ask for 
 TICKET_EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
 NO_ORDERS = "You have no orders yet."
 REPORT = "Audit reports are for authorised internal users, from the compliance console."
+RECEIPT_LINE = (
+    "Your signed receipt (single use, valid {minutes} minutes): keep it; "
+    "anyone can check it offline with dealchat audit verify-receipt."
+)
 REPORT_LINK = (
     "This conversation's audit report (single use, valid {minutes} minutes, "
     "signed-in users with audit export only). Never share this link."

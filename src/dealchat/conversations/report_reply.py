@@ -34,6 +34,7 @@ def answer(turn: Turn, user: User | None) -> list[OutboundMessage]:
         ttl=ttl,
         now=turn.now,
         actor=actor.audit_name,
+        purpose="report",
     )
     text = replies.REPORT_LINK.format(minutes=int(ttl.total_seconds() // 60))
     return [OutboundMessage(text=text, link=f"{turn.desk.public_url}{LINK_PATH}{token}")]

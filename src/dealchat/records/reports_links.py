@@ -1,5 +1,6 @@
-"""Single-use report links: only the token's hash is stored; the link works once, for the user it
-was issued to, until it expires; issuing is audited, and so is the export it leads to."""
+"""Single-use links from chat: to an audit report (for the internal user it was issued to, signed
+in) or to an order receipt (for the client's chat, no login). Only the token's hash is stored; a
+link works once, for its purpose, until it expires; issuing is audited, and so is what it gives."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dealchat.records.chain import canonical_json
@@ -30,9 +31,11 @@ def issue(
     ttl: dt.timedelta,
     now: dt.datetime,
     actor: str,
+    purpose: str = "report",
 ) -> str:
-    """A new link token (shown once, never stored) for `user_id` to fetch the report `params`."""
+    """A new link token (shown once, never stored) for `user_id` to fetch what `params` name."""
     token = secrets.token_urlsafe(32)
+    params = {**params, "purpose": purpose}
     link = ReportLink(
         token_hash=_hash(token),
         user_id=user_id,
@@ -51,20 +54,32 @@ def issue(
     return token
 
 
-def spend(session: Session, *, token: str, user_id: str, now: dt.datetime) -> dict[str, Any]:
-    """The report parameters, once; LookupError if unknown, used, expired or someone else's."""
+def spend(
+    session: Session,
+    *,
+    token: str,
+    user_id: str | None,
+    now: dt.datetime,
+    purpose: str = "report",
+) -> dict[str, Any]:
+    """The link's parameters, once; LookupError if unknown, used, expired, for another purpose,
+    or (when `user_id` is given) someone else's."""
+    conditions = [
+        ReportLink.token_hash == _hash(token),
+        ReportLink.used_at.is_(None),
+        ReportLink.expires_at > now,
+    ]
+    if user_id is not None:
+        conditions.append(ReportLink.user_id == user_id)
+    link = session.scalars(select(ReportLink).where(*conditions)).first()
+    params: dict[str, Any] = {} if link is None else json.loads(link.params)
+    if link is None or params.get("purpose", "report") != purpose:
+        raise LookupError(f"this {purpose} link is not valid (used, expired or not yours)")
     spent = session.execute(
         update(ReportLink)
-        .where(
-            ReportLink.token_hash == _hash(token),
-            ReportLink.user_id == user_id,
-            ReportLink.used_at.is_(None),
-            ReportLink.expires_at > now,
-        )
+        .where(ReportLink.id == link.id, ReportLink.used_at.is_(None))
         .values(used_at=now)
-        .returning(ReportLink.params)
-    ).scalar_one_or_none()
-    if spent is None:
-        raise LookupError("this report link is not valid (used, expired or not yours)")
-    params: dict[str, Any] = json.loads(spent)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise LookupError(f"this {purpose} link was just used")
     return params

@@ -1,4 +1,5 @@
-"""`/api/v1/audit/reports`: the audit report as JSON, CSV or PDF, for holders of audit:export;
+"""`/api/v1/audit/reports`: the audit report as JSON, CSV, PDF or a verifiable bundle, for holders
+of audit:export;
 `/api/v1/audit/reports/links/{token}`: the report a single-use chat link points to."""
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dealchat.api.deps import PlatformDep, SessionDep, require
 from dealchat.conversations import reporting
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records import reports, reports_links
+from dealchat.records.checkpoints import CheckpointKeys
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
-Format = Literal["json", "csv", "pdf"]
+Format = Literal["json", "csv", "pdf", "bundle"]
 Exporter = Annotated[Actor, Depends(require(Right.AUDIT_EXPORT))]
 _ID = r"^[A-Za-z0-9._:-]{1,128}$"
 
@@ -85,9 +87,12 @@ def _respond(
         )
     except ValueError as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(error), http_status=400) from error
-    data = reporting.render(report, fmt)
+    settings = platform.settings
+    keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
+    data = reporting.render(report, fmt, session=db, keys=keys)
     reports.audit_export(db, report, actor=actor.audit_name, fmt=fmt)
-    name = f"dealchat-audit-{report.generated_at:%Y%m%dT%H%M%SZ}.{fmt}"
+    suffix = "bundle.json" if fmt == "bundle" else fmt
+    name = f"dealchat-audit-{report.generated_at:%Y%m%dT%H%M%SZ}.{suffix}"
     return Response(
         content=data,
         media_type=reporting.MEDIA_TYPES[fmt],

@@ -14,7 +14,8 @@ import typer
 from dealchat.cli.common import platform
 from dealchat.conversations import reporting
 from dealchat.db.session import unit_of_work
-from dealchat.records import receipts_verify, reports
+from dealchat.records import receipts_verify, reports, reports_bundle
+from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.notes import Keyring, NoteError
 from dealchat.records.offline import keyring
 
@@ -34,7 +35,7 @@ def report(
     end: Annotated[str | None, typer.Option("--to", help="up to this instant, exclusive")] = None,
     client: Annotated[str | None, typer.Option(help="only this client's records")] = None,
     conversation: Annotated[str | None, typer.Option(help="only this conversation's")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="json, csv, pdf")] = "json",
+    fmt: Annotated[str, typer.Option("--format", help="json, csv, pdf, bundle")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
 ) -> None:
     """Export the audit report; the export itself is an audit entry."""
@@ -52,7 +53,9 @@ def report(
             )
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
-        data = reporting.render(built_report, fmt)
+        settings = built.settings
+        keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
+        data = reporting.render(built_report, fmt, session=session, keys=keys)
         reports.audit_export(session, built_report, actor="cli:audit", fmt=fmt)
     if output is not None:
         output.write_bytes(data)
@@ -95,4 +98,22 @@ def verify_receipt(
     typer.echo(
         f"receipt OK: {checked.ref} placed as entry {checked.seq}, included in the signed "
         f"checkpoint of {checked.checkpoint_size} entries"
+    )
+
+
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="the audit bundle (JSON)")],
+    key: Annotated[list[str] | None, typer.Option("--key", help="a trusted vkey")] = None,
+) -> None:
+    """Check an audit bundle offline: signatures, every entry's inclusion, no gaps."""
+    document = _load(file)
+    try:
+        keys = _trusted(document, key or [])
+        checked = reports_bundle.verify_bundle(document, keys=keys)
+    except (receipts_verify.ProofError, NoteError) as error:
+        typer.echo(f"bundle FAILED: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(
+        f"bundle OK: {checked.entries} entries included in the signed checkpoint of "
+        f"{checked.checkpoint_size} entries; {checked.subjects_complete} subjects without gaps"
     )

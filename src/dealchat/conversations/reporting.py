@@ -14,7 +14,8 @@ from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
-from dealchat.records import reports
+from dealchat.records import reports, reports_bundle
+from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.models import AuditEntry
 from dealchat.records.reports_pdf import as_pdf
 
@@ -89,11 +90,22 @@ MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "pdf": "application/pdf",
+    "bundle": "application/json",
 }
 
 
-def render(report: reports.Report, fmt: str) -> bytes:
-    """The report in `fmt` (one of MEDIA_TYPES)."""
+def render(
+    report: reports.Report,
+    fmt: str,
+    *,
+    session: Session | None = None,
+    keys: CheckpointKeys | None = None,
+) -> bytes:
+    """The report in `fmt` (one of MEDIA_TYPES); a bundle needs the session and the log's keys."""
+    if fmt == "bundle":
+        if session is None or keys is None:
+            raise ValueError("a bundle needs the session and the checkpoint keys")
+        return reports_bundle.as_bytes(reports_bundle.build(session, report, keys=keys))
     if fmt == "json":
         return reports.as_json(report)
     if fmt == "csv":

@@ -20,6 +20,7 @@ from dealchat.records.leaf import LeafFields
 from dealchat.records.models import AuditCheckpoint, AuditEntry
 from dealchat.records.receipts_verify import (
     RECEIPT_TYPE,
+    SIGNED_PREFIX,
     entry_json,
     proof_json,
     signed_bytes,
@@ -65,9 +66,11 @@ def covering_checkpoint(session: Session, seq: int, keys: CheckpointKeys) -> Aud
     return signed
 
 
-def sign(document: dict[str, Any], keys: CheckpointKeys) -> dict[str, Any]:
+def sign(
+    document: dict[str, Any], keys: CheckpointKeys, prefix: bytes = SIGNED_PREFIX
+) -> dict[str, Any]:
     verifier = keys.signer.verifier
-    value = keys.signer.private.sign(signed_bytes(document))
+    value = keys.signer.private.sign(signed_bytes(document, prefix))
     return {
         **document,
         "signature": {

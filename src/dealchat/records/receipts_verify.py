@@ -91,12 +91,14 @@ def check_inclusion(entry: Any, proof: Any, note: str, keys: Keyring) -> Checkpo
     return checkpoint
 
 
-def signed_bytes(document: Mapping[str, Any]) -> bytes:
+def signed_bytes(document: Mapping[str, Any], prefix: bytes = SIGNED_PREFIX) -> bytes:
     body = {key: value for key, value in document.items() if key != "signature"}
-    return SIGNED_PREFIX + canonical_json(body).encode("utf-8")
+    return prefix + canonical_json(body).encode("utf-8")
 
 
-def check_signature(document: Mapping[str, Any], keys: Keyring) -> Verifier:
+def check_signature(
+    document: Mapping[str, Any], keys: Keyring, prefix: bytes = SIGNED_PREFIX
+) -> Verifier:
     try:
         signature = document["signature"]
         key_id = bytes.fromhex(str(signature["key_id"]))
@@ -106,7 +108,7 @@ def check_signature(document: Mapping[str, Any], keys: Keyring) -> Verifier:
         raise ProofError(f"malformed signature: {error}") from error
     if verifier is None:
         raise ProofError("signed by a key that is not trusted")
-    if not verifier.verify(signed_bytes(document), value):
+    if not verifier.verify(signed_bytes(document, prefix), value):
         raise ProofError("the signature does not match the content (altered after signing)")
     return verifier
 

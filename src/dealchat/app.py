@@ -245,8 +245,11 @@ async def _security_headers(
 
 
 def redacted_path(path: str) -> str:
-    """Secure-link paths carry a bearer token: it never reaches a log."""
-    return "/link/<redacted>" if path.startswith("/link/") else path
+    """Secure-link, report-link and receipt-link paths carry a token: it never reaches a log."""
+    if path.startswith("/link/"):
+        return "/link/<redacted>"
+    head, found, _token = path.partition("/links/")
+    return f"{head}/links/<redacted>" if found else path
 
 
 def _health(platform: Platform) -> Callable[[], dict[str, str]]:

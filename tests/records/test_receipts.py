@@ -182,3 +182,14 @@ def test_dealchat_audit_verify_receipt(
     no_key = CliRunner().invoke(app, ["audit", "verify-receipt", str(good)])
     assert no_key.exit_code == 0
     assert "trusting the key the file names" in no_key.output
+
+
+def test_link_tokens_never_reach_the_access_log(
+    filled: dict[str, Any], client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = filled["link"].rsplit("/", 1)[1]
+    with caplog.at_level("INFO", logger="dealchat.access"):
+        assert client.get(filled["link"]).status_code == 200
+    logged = "\n".join(repr(vars(record)) for record in caplog.records)
+    assert "/api/v1/receipts/links/<redacted>" in logged
+    assert token not in logged

@@ -26,6 +26,7 @@ def test_the_shipped_rule_set_and_rates_load_and_round_trip() -> None:
         "unusual_time",
     }
     assert parse_ruleset(ruleset_text(rules)) == rules
+    assert "holidays:\n  - '2026-12-25'\n  - '2026-12-28'\n  - '2027-01-01'" in ruleset_text(rules)
     rates = parse_rates(_shipped("rates.yaml"))
     eur = rates.find("EUR")
     assert eur is not None

@@ -15,7 +15,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 _ISO = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 _RULE_ID = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
@@ -54,6 +61,11 @@ class Calendar(_Frozen):
     holidays: frozenset[dt.date] = frozenset()
     cutoffs: dict[_ISO, dt.time] = Field(default_factory=dict)
     currencies: frozenset[_ISO] = frozenset()
+
+    @field_serializer("weekdays", "holidays", "currencies")
+    def _in_order(self, values: frozenset[Any]) -> list[Any]:
+        """Sets dump sorted, so the canonical text (and its hash) of a rule set is stable."""
+        return sorted(values)
 
     @field_validator("open", "close", mode="before")
     @classmethod

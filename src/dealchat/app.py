@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
 from dealchat.api import (
+    admin_views,
     audit_views,
     auth_views,
     controls_views,
@@ -168,6 +169,7 @@ def create_app(
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
     app.include_router(receipt_views.router)
+    app.include_router(admin_views.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

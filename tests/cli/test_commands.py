@@ -73,13 +73,13 @@ def test_users_add_refuses_bad_input(env: Settings, args: list[str], problem: st
 def test_demo_seeds_once_and_prints_the_same_logins(env: Settings) -> None:
     first = CliRunner().invoke(app, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
-    for name in ("dealer", "alice", "bob"):
+    for name in ("admin", "dealer", "compliance", "alice", "bob"):
         assert name in first.output
     second = CliRunner().invoke(app, ["demo", "--no-serve"])
     assert second.output == first.output
     stored = Path(env.data_dir) / "demo-credentials.json"
     assert stored.stat().st_mode & 0o777 == 0o600
-    assert set(json.loads(stored.read_text())) == {"dealer", "alice", "bob"}
+    assert set(json.loads(stored.read_text())) == {"admin", "dealer", "compliance", "alice", "bob"}
     assert (Path(env.data_dir) / "keys" / "sealing.key").stat().st_mode & 0o777 == 0o600
     verified = CliRunner().invoke(app, ["audit", "verify"])
     assert verified.exit_code == 0

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dealchat.access.defaults import DEFAULT_ROLES
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.access.policy import Actor, Conditions, Decision, Grant, Resource, can, can_grant
 from dealchat.access.rights import CLIENT_RIGHTS, Right
@@ -91,10 +92,48 @@ def actor_for(session: Session, user: User, *, factors: Iterable[str] = ()) -> A
 
 
 def check_manage(session: Session, actor: Actor, right: Right) -> None:
-    """Raise FORBIDDEN unless `actor` holds `right` (an audited decision)."""
-    decision = decide(session, actor=actor, right=right, context=AccessContext("service"))
-    if not decision:
+    """Raise FORBIDDEN unless `actor` holds `right`. The edge (require, the CLI) has logged the
+    decision that let the call in; a refusal here is logged too."""
+    if not can(actor, right):
+        decide(session, actor=actor, right=right, context=AccessContext("service"))
         raise DealchatError(ErrorCode.FORBIDDEN, f"needs {right.value}", http_status=403)
+
+
+def seed_defaults(session: Session) -> list[str]:
+    """Create the default roles and grants that are missing (idempotent); returns what was added."""
+    system, added = system_actor(), []
+    for name, (description, rights) in DEFAULT_ROLES.items():
+        role = session.scalar(select(Role).where(Role.name == name))
+        if role is None:
+            role = create_role(session, actor=system, name=name, description=description)
+            added.append(f"role {name}")
+        held = {grant.right for grant in grants_of(session, role) if not grant.conditions}
+        for right in sorted(rights - held):
+            add_grant(session, actor=system, role=name, right=right)
+            added.append(f"{name}: {right.value}")
+    return added
+
+
+def set_attributes(
+    session: Session, *, actor: Actor, username: str, attributes: Mapping[str, str | None]
+) -> User:
+    """Set a user's desk, region, client book (what grant conditions and controls read)."""
+    check_manage(session, actor, Right.USER_MANAGE)
+    user = user_named(session, username)
+    for name, value in attributes.items():
+        if name not in ATTRIBUTES:
+            raise _bad(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
+        if value is not None and not VALUE.fullmatch(value):
+            raise _bad(f"{name}: 1-32 characters of A-Za-z0-9._:-")
+        setattr(user, name, value)
+    record(
+        session,
+        event=AuditEvent.USER_ATTRIBUTES_SET,
+        actor=actor.audit_name,
+        subject=f"user:{user.id}",
+        payload={"attributes": dict(attributes)},
+    )
+    return user
 
 
 def _check_grant(actor: Actor, grant: Grant) -> None:

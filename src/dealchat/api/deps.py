@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,9 +108,50 @@ class Access:
     public: str | None = None
 
 
+# Routes that are not FastAPI path operations (so cannot carry a dependency), and why each is open.
+PUBLIC_PATHS: dict[str, str] = {"/openapi.json": "the API's description, no data"}
+
+
 def declared_access(call: Callable[..., Any]) -> Access | None:
     found: Access | None = getattr(call, ACCESS_ATTRIBUTE, None)
     return found
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    path: str
+    methods: frozenset[str]
+    access: Access | None
+    operation: bool  # a FastAPI path operation (can declare); else a plain Starlette route
+
+
+def declared_routes(routes: list[Any]) -> list[DeclaredRoute]:
+    """Every route of an app (included routers flattened) with the access it declared."""
+    found = []
+    for context in iter_route_contexts(routes):
+        operation = isinstance(context.original_route, APIRoute)
+        dependant = getattr(context, "dependant", None) if operation else None
+        found.append(
+            DeclaredRoute(
+                path=str(context.path),
+                methods=frozenset(context.methods or ()),
+                access=route_access(dependant) if dependant is not None else None,
+                operation=operation,
+            )
+        )
+    return found
+
+
+def route_access(dependant: Any) -> Access | None:
+    """The access a route declared: the first `require`/`signed_in`/`public` among its dependencies
+    (a FastAPI `Dependant`, searched depth first)."""
+    for dependency in dependant.dependencies:
+        found = declared_access(dependency.call) if dependency.call else None
+        if found is None:
+            found = route_access(dependency)
+        if found is not None:
+            return found
+    return None
 
 
 def public(reason: str) -> Callable[[], None]:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.db.session import unit_of_work
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.keys import load_keyring, load_signer, rotate_signer
@@ -19,6 +20,7 @@ app = typer.Typer(no_args_is_help=True, help="The audit log.")
 
 
 @app.command("verify")
+@host_operator("read-only integrity check of the log on the host's database")
 def verify() -> None:
     """Exit 0 when everything re-derives; exit 1 naming the first bad entry otherwise."""
     with platform() as built:

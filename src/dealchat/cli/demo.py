@@ -12,15 +12,24 @@ from sqlalchemy import select
 
 from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
+from dealchat.cli.demo_access import seed_access
+from dealchat.cli.guard import host_operator
 from dealchat.cli.serve import HostOption, PortOption, run, settings_for
 from dealchat.db.session import unit_of_work
 from dealchat.identity import factors
 from dealchat.identity.models import User
 from dealchat.identity.service import create_user
 
-DEMO_USERS = (("dealer", "internal"), ("alice", "external"), ("bob", "external"))
+DEMO_USERS = (
+    ("admin", "internal"),
+    ("dealer", "internal"),
+    ("compliance", "internal"),
+    ("alice", "external"),
+    ("bob", "external"),
+)
 
 
+@host_operator("seeds demo users on the host's database, then serves")
 def demo(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
@@ -62,6 +71,7 @@ def seed(built: Platform) -> list[dict[str, str]]:
                 actor="demo",
             )
             known[username] = entry
+    seed_access(built, known)
     _save(path, known)
     return [known[name] for name, _ in DEMO_USERS if name in known]
 
@@ -89,6 +99,8 @@ def _print(credentials: list[dict[str, str]], url: str, issuer: str) -> None:
         typer.echo(f"  {entry['kind']:8} {entry['username']:7} password {entry['password']}")
         typer.echo(f"           TOTP secret {entry['totp_secret']}")
         typer.echo(f"           {uri}")
+        if "api_token" in entry:
+            typer.echo(f"           API token (DEALCHAT_TOKEN) {entry['api_token']}")
     typer.echo(
         "\nAdd a secret to an authenticator app, or print the current code with\n"
         "  .venv/bin/python -c 'import pyotp,sys; print(pyotp.TOTP(sys.argv[1]).now())' SECRET\n"

@@ -7,12 +7,14 @@ import json
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.db.session import unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help="Encryption keys at rest.")
 
 
 @app.command("rotate-kek")
+@host_operator("key custody: needs the key files on the host, not a user's rights")
 def rotate_kek(
     retire: bool = typer.Option(
         False, "--retire", help="destroy the old KEK versions once nothing needs them"

@@ -12,9 +12,11 @@ from dealchat.cli import (
     keys,
     matrix,
     retention,
+    roles,
     rules,
     serve,
     surveillance,
+    tokens,
     users,
 )
 from dealchat.cli import parse as parse_cmd
@@ -35,6 +37,8 @@ audit.app.command("verify-bundle")(audit_reports.verify_bundle)
 app.add_typer(keys.app, name="keys")
 app.add_typer(retention.app, name="retention")
 app.add_typer(matrix.app, name="matrix")
+app.add_typer(roles.app, name="roles")
+app.add_typer(tokens.app, name="tokens")
 
 
 @app.callback()

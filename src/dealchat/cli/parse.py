@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from dealchat.cli.guard import host_operator
 from dealchat.nlu import Intent, Parser
 from dealchat.settings import Settings
 
@@ -27,6 +28,7 @@ def _line(intent: Intent, *, explain: bool) -> str:
     return json.dumps(out, ensure_ascii=False)
 
 
+@host_operator("pure text parsing, no data")
 def parse(
     text: Annotated[str | None, typer.Argument(help="The chat message to parse.")] = None,
     jsonl: Annotated[

@@ -12,6 +12,7 @@ from dealchat import logs
 from dealchat.app import create_app, create_edge_app
 from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
 from dealchat.settings import Settings
 
@@ -34,6 +35,7 @@ RoleOption = Annotated[
 ]
 
 
+@host_operator("starts the server; every request is authorised by require()")
 def serve(
     host: HostOption = "127.0.0.1", port: PortOption = 8000, role: RoleOption = Role.all
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
@@ -17,6 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.
 
 
 @app.command("add")
+@host_operator("creates accounts on the host's database: the first users exist before any token")
 def add(
     username: Annotated[str, typer.Option(help="3-64 characters: a-z 0-9 . _ -")],
     kind: Annotated[str, typer.Option(help="internal (bank staff) or external (client)")],

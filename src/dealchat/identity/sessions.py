@@ -342,3 +342,11 @@ def spend_proof(
         payload={"ticket_hash": content_hash},
     )
     return True
+
+
+def tokens(session: Session, *, user_id: str | None = None) -> list[ApiToken]:
+    """API tokens, newest first (their secrets are never kept, so never shown again)."""
+    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(session.scalars(query))

@@ -77,3 +77,4 @@ class AuditEvent(StrEnum):
     LEXICON_APPROVED = "lexicon:approved"
     LEXICON_REJECTED = "lexicon:rejected"
     SURVEILLANCE_FAILED = "surveillance:failed"
+    USER_ATTRIBUTES_SET = "user:attributes_set"

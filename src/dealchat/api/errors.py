@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealchat.errors import DealchatError, ErrorCode, internal_problem
@@ -22,10 +22,19 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-async def _dealchat_error(request: Request, exc: DealchatError) -> JSONResponse:
+async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
+    if exc.http_status == 401 and request.method == "GET" and _console_page(request):
+        # a person, not an API client: to the login page, or to step-up when the login is too weak
+        weak = exc.code == ErrorCode.INSUFFICIENT_AUTHENTICATION
+        return RedirectResponse("/console/stepup" if weak else "/console/login", status_code=303)
     return JSONResponse(
         exc.problem(), status_code=exc.http_status, media_type=PROBLEM, headers=exc.headers
     )
+
+
+def _console_page(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/console/") and not path.startswith("/console/static/")
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

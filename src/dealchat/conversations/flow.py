@@ -1,14 +1,16 @@
 """What each intent does (PRODUCT.md, the main flow steps 3-7) and the step-up it needs.
 
-Levels: help, info, clarify and link need nothing (0); quotes, tickets and status need a linked
-chat identity with a fresh session (1); a confirmation needs a single-use proof of both factors
-bound to the hash of the ticket it confirms (2).
+Levels are declared in one table, `access.levels.INTENT_LEVELS`, and `answer` gates on it: help,
+info, clarify and link need nothing (0); quotes, tickets, status and cancel need a linked chat
+identity with a fresh session (1); a confirmation needs a single-use proof of both factors bound to
+the hash of the ticket it confirms (2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from dealchat.access.levels import intent_level
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import pretrade, receipt_reply, replies, report_reply
 from dealchat.conversations.context import Turn
@@ -23,6 +25,9 @@ Answer = list[OutboundMessage]
 
 
 def answer(turn: Turn, intent: Intent) -> Answer:
+    """Gate on the intent's declared level (access.levels) first: level 1 and 2 need a login."""
+    if intent_level(intent.intent.value).level >= 1 and _client(turn) is None:
+        return _link(turn, intent)
     return _HANDLERS.get(intent.intent, _unknown)(turn, intent)
 
 

@@ -1,0 +1,59 @@
+"""Rendering console pages: one Jinja2 environment (autoescaped), the nav, the session cookie.
+
+Other packages add a page with a route behind `require(...)` and one `NavItem` in `NAV`; the
+layout shows an item only to those who hold its right. Templates live in console/templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dealchat.access.policy import Actor, can
+from dealchat.access.rights import Right
+from dealchat.identity.sessions import COOKIE
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+LOGIN_COOKIE = "__Host-dealchat-login"  # the pre-login CSRF secret of the login form
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    right: Right | None = None  # None: every signed-in user
+
+
+NAV: list[NavItem] = [NavItem("Home", "/console/")]
+
+
+def nav_for(actor: Actor) -> list[NavItem]:
+    return [item for item in NAV if item.right is None or can(actor, item.right)]
+
+
+def render(
+    template: str, *, actor: Actor | None, csrf: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    html = _env.get_template(template).render(
+        actor=actor, csrf=csrf, nav=nav_for(actor) if actor else [], **context
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int) -> None:
+    """`__Host-` cookies: Secure, Path=/, no Domain; and HttpOnly, SameSite=Strict."""
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="strict"
+    )
+
+
+def set_session_cookie(response: Response, token: str, *, max_age: int) -> None:
+    set_cookie(response, COOKIE, token, max_age=max_age)

@@ -1,0 +1,49 @@
+"""One declared table of step-up levels for chat intents, and the chat flow obeys it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from dealchat.access.levels import INTENT_LEVELS, intent_level
+from dealchat.api.deps import Platform
+from dealchat.nlu import IntentKind, Parser
+from tests.conftest import Clock
+from tests.factories.chat import Chat
+from tests.factories.identity import make_user
+
+SAMPLES = {
+    "help": "help",
+    "info": "info eurusd",
+    "quote": "mkt eurusd 1m",
+    "order": "buy 1m eurusd",
+    "status": "status",
+    "cancel": "x",
+    "confirm": "c",
+}
+
+
+def test_every_intent_declares_a_level_and_an_undeclared_one_needs_the_most() -> None:
+    assert set(INTENT_LEVELS) == {kind.value for kind in IntentKind}
+    assert all(step.level in (0, 1, 2) and step.why for step in INTENT_LEVELS.values())
+    assert intent_level("launch-missiles").level == 2
+    assert INTENT_LEVELS["confirm"].level == 2
+
+
+def test_the_chat_answers_each_intent_as_its_level_says(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    parser = Parser()
+    for name, text in SAMPLES.items():
+        assert parser.parse(text).intent.value == name, text
+    anonymous = Chat(client, clock, conversation="conv-anon-0001", sender="sender-anon-01")
+    for name, text in SAMPLES.items():
+        replies = anonymous.say(text)
+        gets_link = bool(replies[0]["link"])
+        assert gets_link == (INTENT_LEVELS[name].level >= 1), f"{name}: {replies}"
+    linked = Chat(client, clock)
+    linked.link_and_log_in(make_user(platform))
+    for name in ("quote", "status"):
+        assert not linked.say(SAMPLES[name])[0]["link"], name
+    linked.say("buy 1m eurusd")
+    step_up = linked.say("c")
+    assert step_up[0]["link"], "level 2: a logged-in chat still needs a proof for the ticket"

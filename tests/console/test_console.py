@@ -1,0 +1,156 @@
+"""The console: login with both factors, cookie flags, CSRF on every form, new id at login and
+step-up, idle timeout, logout; a cookie session calling the JSON API needs the CSRF header."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dealchat.access import service as access
+from dealchat.api.deps import Platform
+from dealchat.app import create_app
+from dealchat.db.session import unit_of_work
+from dealchat.identity.sessions import COOKIE, csrf_token
+from tests.conftest import Clock
+from tests.factories.identity import TestUser, make_user
+
+
+@pytest.fixture
+def browser(platform: Platform) -> Iterator[TestClient]:
+    app = create_app(platform=platform)
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as test_client:
+        yield test_client
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def _log_in(browser: TestClient, user: TestUser, clock: Clock, **overrides: str) -> object:
+    page = browser.get("/console/login")
+    form = {
+        "username": user.username,
+        "password": user.password,
+        "otp": user.code(clock.now.timestamp()),
+        "csrf_token": _csrf(page.text),
+        **overrides,
+    }
+    response = browser.post("/console/login", data=form)
+    clock.advance(30)
+    return response
+
+
+@pytest.fixture
+def dana(platform: Platform) -> TestUser:
+    user = make_user(platform, "dana", kind="internal")
+    with unit_of_work(platform.sessions) as session:
+        access.seed_defaults(session)
+        access.assign(session, actor=access.system_actor(), role="compliance", username="dana")
+    return user
+
+
+def test_login_sets_a_host_prefixed_secure_httponly_strict_cookie(
+    browser: TestClient, dana: TestUser, clock: Clock
+) -> None:
+    assert browser.get("/console/").headers["location"] == "/console/login"
+    page = browser.get("/console/login")
+    assert "Secure" in page.headers["set-cookie"]
+    response = _log_in(browser, dana, clock)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    for flag in ("HttpOnly", "Path=/", "SameSite=strict", "Secure"):
+        assert flag in cookie
+    assert "Domain" not in cookie
+    home = browser.get("/console/")
+    assert home.status_code == 200
+    assert "Welcome, dana" in home.text
+    assert "audit:export" in home.text
+    assert "password + totp" in home.text
+
+
+def test_login_needs_the_forms_csrf_token_and_both_factors(
+    browser: TestClient, platform: Platform, dana: TestUser, clock: Clock
+) -> None:
+    assert _log_in(browser, dana, clock, csrf_token="0" * 64).status_code == 403
+    failed = _log_in(browser, dana, clock, otp="000000")
+    assert failed.status_code == 401
+    assert COOKIE not in failed.headers.get("set-cookie", "")
+    alice = make_user(platform, "alice")
+    refused = _log_in(browser, alice, clock)
+    assert refused.status_code == 401, "clients never log in to the console"
+    assert "Login failed" in refused.text
+
+
+def test_a_new_login_and_a_step_up_each_give_a_new_session_id(
+    browser: TestClient, dana: TestUser, clock: Clock
+) -> None:
+    _log_in(browser, dana, clock)
+    first = browser.cookies[COOKIE]
+    _log_in(browser, dana, clock)
+    second = browser.cookies[COOKIE]
+    assert second != first
+    stale = TestClient(browser.app, base_url="https://testserver", follow_redirects=False)
+    stale.cookies.set(COOKIE, first)
+    assert stale.get("/console/").status_code == 303, "the replaced session is dead"
+    form = browser.get("/console/stepup")
+    assert form.status_code == 200
+    data = {
+        "password": dana.password,
+        "otp": dana.code(clock.now.timestamp()),
+        "csrf_token": _csrf(form.text),
+    }
+    stepped = browser.post("/console/stepup", data=data)
+    assert stepped.status_code == 303, stepped.text
+    third = browser.cookies[COOKIE]
+    assert third not in (first, second)
+    assert browser.get("/console/").status_code == 200
+    stale.cookies.set(COOKIE, second)
+    assert stale.get("/console/").status_code == 303
+
+
+def test_logout_needs_csrf_and_ends_the_session(
+    browser: TestClient, dana: TestUser, clock: Clock
+) -> None:
+    _log_in(browser, dana, clock)
+    assert browser.post("/console/logout", data={}).status_code == 403
+    assert browser.post("/console/logout", data={"csrf_token": "f" * 64}).status_code == 403
+    token = browser.cookies[COOKIE]
+    out = browser.post("/console/logout", data={"csrf_token": csrf_token(token)})
+    assert out.status_code == 303
+    again = TestClient(browser.app, base_url="https://testserver", follow_redirects=False)
+    again.cookies.set(COOKIE, token)
+    assert again.get("/console/").status_code == 303
+
+
+def test_an_idle_session_ends(
+    browser: TestClient, platform: Platform, dana: TestUser, clock: Clock
+) -> None:
+    _log_in(browser, dana, clock)
+    assert browser.get("/console/").status_code == 200
+    clock.advance(platform.session_policy.idle.total_seconds() + 1)
+    assert browser.get("/console/").headers["location"] == "/console/login"
+
+
+def test_a_cookie_session_on_the_json_api_needs_the_csrf_header(
+    browser: TestClient, platform: Platform, clock: Clock
+) -> None:
+    root = make_user(platform, "root", kind="internal")
+    with unit_of_work(platform.sessions) as session:
+        access.seed_defaults(session)
+        access.assign(session, actor=access.system_actor(), role="admin", username="root")
+    _log_in(browser, root, clock)
+    assert browser.get("/api/v1/admin/roles").status_code == 200, "reads need no CSRF token"
+    forged = browser.post("/api/v1/admin/roles", json={"name": "forged"})
+    assert forged.status_code == 403
+    assert forged.json()["code"] == "csrf_failed"
+    headers = {"X-CSRF-Token": csrf_token(browser.cookies[COOKIE])}
+    made = browser.post("/api/v1/admin/roles", json={"name": "real"}, headers=headers)
+    assert made.status_code == 201

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.conversations.holds import scopes_for_hold
 from dealchat.db.session import unit_of_work
 from dealchat.records import retention
@@ -44,6 +45,7 @@ def _moment(text: str | None) -> dt.datetime:
 
 
 @app.command("run")
+@host_operator("the scheduled erasure job, run by the host")
 def run(
     now: str | None = typer.Option(None, help="act as if it were this instant (ISO 8601)"),
 ) -> None:
@@ -61,6 +63,7 @@ def run(
 
 
 @hold_app.command("set")
+@host_operator("legal hold on the host; to move behind requires(Right.LEGAL_HOLD_MANAGE)")
 def hold_set(
     reason: str = typer.Option(..., help="why (audited)"),
     client: str | None = typer.Option(None, help="a client's user id"),
@@ -87,6 +90,7 @@ def hold_set(
 
 
 @hold_app.command("lift")
+@host_operator("legal hold on the host; to move behind requires(Right.LEGAL_HOLD_MANAGE)")
 def hold_lift(hold_id: str, reason: str = typer.Option(..., help="why (audited)")) -> None:
     """Lift an active legal hold."""
     with platform() as built, unit_of_work(built.sessions) as session:
@@ -101,6 +105,7 @@ def hold_lift(hold_id: str, reason: str = typer.Option(..., help="why (audited)"
 
 
 @hold_app.command("list")
+@host_operator("legal holds on the host; to move behind requires(Right.LEGAL_HOLD_MANAGE)")
 def hold_list() -> None:
     """The active legal holds, as JSON lines."""
     with platform() as built, unit_of_work(built.sessions) as session:

@@ -12,6 +12,7 @@ import typer
 
 from dealchat.access.service import actor_for, user_named
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
@@ -23,6 +24,7 @@ AsUser = Annotated[str, typer.Option("--as", help="the internal user acting")]
 
 
 @app.command("list")
+@host_operator("read-only list of held orders on the host")
 def list_holds(
     state: Annotated[str, typer.Option(help="open, released, aborted, expired or all")] = "open",
 ) -> None:
@@ -43,6 +45,7 @@ def list_holds(
 
 
 @app.command("approve")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def approve(
     hold: Annotated[str, typer.Argument(help="hold id or order reference (ORD-...)")],
     as_user: AsUser,
@@ -53,6 +56,7 @@ def approve(
 
 
 @app.command("abort")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def abort(
     hold: Annotated[str, typer.Argument(help="hold id or order reference (ORD-...)")],
     as_user: AsUser,
@@ -63,6 +67,7 @@ def abort(
 
 
 @app.command("expire")
+@host_operator("the scheduled expiry job, run by the host")
 def expire() -> None:
     """Expire holds nobody released in time (run it from a timer)."""
     with platform() as built, unit_of_work(built.sessions) as session:

@@ -7,12 +7,14 @@ import asyncio
 import typer
 
 from dealchat.channels.matrix.check import check as check_login
+from dealchat.cli.guard import host_operator
 from dealchat.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="The Matrix bot.")
 
 
 @app.command("check")
+@host_operator("checks the Matrix homeserver connection from the host")
 def check() -> None:
     """Log in to the homeserver as the bot (DEALCHAT_MATRIX__*) and say what it sees."""
     settings = Settings()

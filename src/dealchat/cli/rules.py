@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.access.service import actor_for, user_named
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.controls import rulesets
 from dealchat.controls.backtest import backtest as run_backtest
 from dealchat.controls.definitions import RuleSet, parse_ruleset, ruleset_text
@@ -35,6 +36,7 @@ AsUser = Annotated[str, typer.Option("--as", help="the internal user acting")]
 
 
 @app.command("show")
+@host_operator("prints the rules in force on the host")
 def show() -> None:
     """The rule set in force, as YAML."""
     with platform() as built, unit_of_work(built.sessions) as session:
@@ -42,6 +44,7 @@ def show() -> None:
 
 
 @app.command("versions")
+@host_operator("lists rule versions on the host")
 def versions() -> None:
     with platform() as built, unit_of_work(built.sessions) as session:
         name = _active(session, built.desk.pretrade).name
@@ -53,6 +56,7 @@ def versions() -> None:
 
 
 @app.command("propose")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def propose(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="rule set YAML")],
     as_user: AsUser,
@@ -73,17 +77,20 @@ def propose(
 
 
 @app.command("approve")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def approve(version_id: str, as_user: AsUser) -> None:
     """Put a proposed version in force (not by its proposer)."""
     _decide(version_id, as_user, approve=True)
 
 
 @app.command("refuse")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def refuse(version_id: str, as_user: AsUser) -> None:
     _decide(version_id, as_user, approve=False)
 
 
 @app.command("backtest")
+@host_operator("replays past orders read-only on the host")
 def backtest(
     file: Annotated[
         Path | None, typer.Option(dir_okay=False, exists=True, help="rule set YAML")

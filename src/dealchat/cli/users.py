@@ -57,6 +57,7 @@ def _fail(error: DealchatError) -> typer.Exit:
 
 
 @app.command("set-password")
+@host_operator("account recovery on the host: ends every session and token of the user")
 def set_password(
     username: Annotated[str, typer.Argument(help="the user")],
     password: Annotated[
@@ -76,6 +77,7 @@ def set_password(
 
 
 @app.command("unlock")
+@host_operator("account recovery on the host (audited user:unlocked)")
 def unlock(username: Annotated[str, typer.Argument(help="the user")]) -> None:
     """Clear a user's failed-login count, delay and lock."""
     try:

@@ -35,6 +35,7 @@ def verify() -> None:
 
 
 @app.command("checkpoint")
+@host_operator("signs a checkpoint with the host key")
 def checkpoint() -> None:
     """Sign the tree as it is now (if it grew) and print the newest signed checkpoint."""
     with platform() as built:
@@ -49,6 +50,7 @@ def checkpoint() -> None:
 
 
 @app.command("prove")
+@host_operator("read-only inclusion proof from the host database")
 def prove(seq: Annotated[int, typer.Argument(min=1, help="The entry's number.")]) -> None:
     """Print entry SEQ's inclusion proof against the newest checkpoint, as JSON."""
     with platform() as built, unit_of_work(built.sessions) as session:
@@ -68,6 +70,7 @@ def prove(seq: Annotated[int, typer.Argument(min=1, help="The entry's number.")]
 
 
 @app.command("keys")
+@host_operator("prints the public checkpoint keys")
 def keys(
     rotate: Annotated[bool, typer.Option("--rotate", help="Retire the signing key.")] = False,
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.conversations import reporting
 from dealchat.db.session import unit_of_work
 from dealchat.records import receipts_verify, reports, reports_bundle
@@ -29,6 +30,7 @@ def _moment(text: str | None) -> dt.datetime | None:
     return moment
 
 
+@host_operator("exports the audit report from the host database (the export is audited)")
 def report(
     *,
     start: Annotated[str | None, typer.Option("--from", help="from this instant (ISO)")] = None,

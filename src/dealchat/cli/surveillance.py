@@ -20,6 +20,7 @@ from dealchat.access.policy import Actor
 from dealchat.access.service import actor_for, user_named
 from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.conversations.transcript import Transcript
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
@@ -55,6 +56,7 @@ def _echo(value: object) -> None:
 
 
 @alerts_app.command("list")
+@host_operator("read-only review queue on the host")
 def list_(
     as_user: AsUser,
     status: Annotated[str | None, typer.Option(help="open, claimed, escalated or closed")] = None,
@@ -78,6 +80,7 @@ def list_(
 
 
 @alerts_app.command("show")
+@host_operator("read-only alert on the host")
 def show(alert_id: str, as_user: AsUser) -> None:
     """One alert as JSON: highlighted text, context messages and every reviewer action."""
     with acting(as_user) as (built, session, actor):
@@ -86,6 +89,7 @@ def show(alert_id: str, as_user: AsUser) -> None:
 
 
 @alerts_app.command("claim")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def claim(alert_id: str, as_user: AsUser) -> None:
     with acting(as_user) as (_, session, actor):
         alert = queue.claim(session, actor=actor, alert_id=alert_id)
@@ -93,6 +97,7 @@ def claim(alert_id: str, as_user: AsUser) -> None:
 
 
 @alerts_app.command("assign")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def assign(
     alert_id: str, assignee: str, as_user: AsUser, comment: Annotated[str, typer.Option()] = ""
 ) -> None:
@@ -104,6 +109,7 @@ def assign(
 
 
 @alerts_app.command("escalate")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def escalate(alert_id: str, as_user: AsUser, comment: Annotated[str, typer.Option()]) -> None:
     with acting(as_user) as (_, session, actor):
         alert = queue.escalate(session, actor=actor, alert_id=alert_id, comment=comment)
@@ -111,6 +117,7 @@ def escalate(alert_id: str, as_user: AsUser, comment: Annotated[str, typer.Optio
 
 
 @alerts_app.command("close")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def close(
     alert_id: str,
     as_user: AsUser,
@@ -133,6 +140,7 @@ def _read(path: Path) -> str:
 
 
 @lexicon_app.command("validate")
+@host_operator("checks a lexicon file, no data")
 def validate(path: Path) -> None:
     """Check a policy file; exit 2 listing every problem."""
     try:
@@ -144,6 +152,7 @@ def validate(path: Path) -> None:
 
 
 @lexicon_app.command("test")
+@host_operator("runs a lexicon over given text, no data")
 def test(path: Path, text: list[str]) -> None:
     """Match texts against a policy file (nothing stored): the hits, highlighted."""
     try:
@@ -158,6 +167,7 @@ def test(path: Path, text: list[str]) -> None:
 
 
 @lexicon_app.command("propose")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def propose(
     path: Path, as_user: AsUser, note: Annotated[str | None, typer.Option()] = None
 ) -> None:
@@ -169,6 +179,7 @@ def propose(
 
 
 @lexicon_app.command("approve")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def approve(name: str, version: int, as_user: AsUser) -> None:
     """Switch a proposed version on (not by its proposer)."""
     with acting(as_user) as (_, session, actor):
@@ -177,6 +188,7 @@ def approve(name: str, version: int, as_user: AsUser) -> None:
 
 
 @lexicon_app.command("reject")
+@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
 def reject(name: str, version: int, as_user: AsUser, note: Annotated[str, typer.Option()]) -> None:
     with acting(as_user) as (_, session, actor):
         row = store.reject(session, actor=actor, name=name, version=version, note=note)
@@ -184,6 +196,7 @@ def reject(name: str, version: int, as_user: AsUser, note: Annotated[str, typer.
 
 
 @lexicon_app.command("list")
+@host_operator("read-only lexicon versions on the host")
 def list_versions(as_user: AsUser, name: str | None = None) -> None:
     with acting(as_user) as (_, session, actor):
         for row in store.versions(session, actor=actor, name=name):
@@ -194,6 +207,7 @@ def list_versions(as_user: AsUser, name: str | None = None) -> None:
 
 
 @lexicon_app.command("backtest")
+@host_operator("replays stored messages read-only on the host")
 def backtest(
     *,
     as_user: AsUser,

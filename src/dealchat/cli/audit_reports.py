@@ -86,6 +86,7 @@ def _load(file: Path) -> Any:
         raise typer.Exit(1) from error
 
 
+@host_operator("offline check of a receipt file, no data")
 def verify_receipt(
     file: Annotated[Path, typer.Argument(help="the receipt (JSON)")],
     key: Annotated[list[str] | None, typer.Option("--key", help="a trusted vkey")] = None,
@@ -103,6 +104,7 @@ def verify_receipt(
     )
 
 
+@host_operator("offline check of a report bundle, no data")
 def verify_bundle(
     file: Annotated[Path, typer.Argument(help="the audit bundle (JSON)")],
     key: Annotated[list[str] | None, typer.Option("--key", help="a trusted vkey")] = None,

@@ -34,6 +34,7 @@ from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
 from dealchat.execution.simulated import SimulatedCounterparty
+from dealchat.identity import enrol_views, proxies
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
@@ -163,8 +164,10 @@ def create_app(
         app.include_router(webhooks.router)
     api_errors.install(app)
     app.middleware("http")(_security_headers)
+    app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
     app.include_router(webchat_views.router)
     app.include_router(identity_views.router)
+    app.include_router(enrol_views.router)
     app.include_router(auth_views.router)
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)
@@ -215,6 +218,7 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
     app.middleware("http")(_security_headers)
+    app.middleware("http")(_client_address(settings.auth.trusted_proxies))
     app.include_router(webhooks.router)
     app.include_router(edge.edge_router)
     app.add_api_route(
@@ -239,21 +243,39 @@ async def _security_headers(
             "path": redacted_path(request.url.path),
             "status": response.status_code,
             "ms": round((time.perf_counter() - started) * 1000, 1),
-            "client": request.client.host if request.client else None,
+            "client": getattr(request.state, "client_ip", None),
         },
     )
     response.headers.update(SECURITY_HEADERS)
-    if request.url.path.startswith("/link/") or request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/link/", "/enrol/", "/api/")):
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def redacted_path(path: str) -> str:
-    """Secure-link, report-link and receipt-link paths carry a token: it never reaches a log."""
-    if path.startswith("/link/"):
-        return "/link/<redacted>"
+    """Secure-link, enrolment, report-link and receipt-link paths carry a token: never logged."""
+    for prefix in ("/link/", "/enrol/"):
+        if path.startswith(prefix):
+            return f"{prefix}<redacted>"
     head, found, _token = path.partition("/links/")
     return f"{head}/links/<redacted>" if found else path
+
+
+def _client_address(
+    trusted_proxies: list[str],
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """Sets `request.state.client_ip` from the peer and, behind our proxies, X-Forwarded-For."""
+    trusted = proxies.parse_networks(trusted_proxies)
+
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.getlist("x-forwarded-for")
+        request.state.client_ip = proxies.client_address(peer, forwarded, trusted)
+        return await call_next(request)
+
+    return middleware
 
 
 def _health(platform: Platform) -> Callable[[], dict[str, str]]:

@@ -15,7 +15,10 @@ from dealchat.identity.models import (
     ChatIdentity,
     LoginSource,
     SecureLink,
+    SmsChallenge,
     StepUpProof,
+    TotpEnrolment,
+    TrustedNetwork,
     User,
 )
 from dealchat.identity.session_models import ApiToken, AuthSession
@@ -62,6 +65,9 @@ __all__ = [
     "RoleGrant",
     "RuleSetVersion",
     "SecureLink",
+    "SmsChallenge",
     "StepUpProof",
+    "TotpEnrolment",
+    "TrustedNetwork",
     "User",
 ]

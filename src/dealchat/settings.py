@@ -6,6 +6,7 @@ run with 0600 permissions.
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -55,6 +56,16 @@ class AuthSettings(BaseModel):
     source_free_failures: int = Field(default=20, ge=1, le=1000)
     source_max_delay_seconds: int = Field(default=900, ge=1, le=3600)
     source_window_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Our reverse proxies (CIDR): behind them the client is read from X-Forwarded-For, walked from
+    # the right. `DEALCHAT_AUTH__TRUSTED_PROXIES='["10.0.0.0/24"]'`. Empty: the peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr.strip(), strict=False)  # ValueError names the bad one
+        return [cidr.strip() for cidr in cidrs]
 
 
 class EnvelopeSettings(BaseModel):

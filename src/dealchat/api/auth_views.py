@@ -79,6 +79,7 @@ def stepup(
         channel="api",
         source_ip=source_ip(request),
         lockout=platform.desk.policy.lockout,
+        purpose="stepup",
     )
     if user is None or user.id != actor.user_id:
         context = access.AccessContext("api", source_ip(request), "POST /api/v1/auth/stepup")

@@ -11,6 +11,7 @@ from dealchat.cli import (
     holds,
     keys,
     matrix,
+    networks,
     retention,
     roles,
     rules,
@@ -39,6 +40,7 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(matrix.app, name="matrix")
 app.add_typer(roles.app, name="roles")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(networks.app, name="networks")
 
 
 @app.callback()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import segno
 import typer
+from sqlalchemy.orm import Session
 
+from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
-from dealchat.identity import accounts, factors
+from dealchat.identity import accounts, enrolment, factors, service
 from dealchat.identity.service import create_user, totp_secret
 
 app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.")
@@ -86,3 +89,78 @@ def unlock(username: Annotated[str, typer.Argument(help="the user")]) -> None:
     except DealchatError as error:
         raise _fail(error) from error
     typer.echo(f"unlocked {username}")
+
+
+@app.command("enrol-totp")
+def enrol_totp(
+    username: Annotated[str, typer.Argument(help="the user")],
+    link: Annotated[
+        bool, typer.Option("--link", help="Print a single-use enrolment link for the user instead.")
+    ] = False,
+) -> None:
+    """Enrol a new authenticator: shows a QR code, and needs one valid code to finish."""
+    try:
+        with platform() as built:
+            with unit_of_work(built.sessions) as session:
+                shown = enrolment.begin(
+                    session,
+                    sealer=built.desk.sealer,
+                    username=username,
+                    issuer=built.settings.auth.totp_issuer,
+                    actor="cli",
+                    now=utcnow(),
+                )
+                token = _enrolment_link(session, built, shown.id) if link else None
+            if token is not None:
+                typer.echo(f"{built.settings.public_url}/enrol/{token}")
+                return
+            _finish_interactively(built, shown)
+    except DealchatError as error:
+        raise _fail(error) from error
+
+
+def _enrolment_link(session: Session, built: Platform, enrolment_id: str) -> str:
+    return service.issue_link(
+        session,
+        channel="enrol",
+        external_id=enrolment_id,
+        purpose="enrol",
+        ticket_hash=None,
+        policy=built.desk.policy,
+        now=utcnow(),
+    )
+
+
+def _finish_interactively(built: Platform, shown: enrolment.Enrolment) -> None:
+    segno.make(shown.uri, error="m").terminal(compact=True)
+    typer.echo(shown.uri)
+    for _ in range(enrolment.MAX_TRIES):
+        code = typer.prompt("Code from the app")
+        with unit_of_work(built.sessions) as session:
+            done = enrolment.finish(
+                session,
+                sealer=built.desk.sealer,
+                enrolment_id=shown.id,
+                code=code,
+                policy=built.desk.policy.lockout,
+                now=utcnow(),
+            )
+        if done:
+            typer.echo(f"authenticator enrolled for {shown.username}")
+            return
+        typer.echo("that code did not match; try the newest one", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("set-phone")
+def set_phone(
+    username: Annotated[str, typer.Argument(help="the user")],
+    phone: Annotated[str, typer.Argument(help="E.164 number for SMS codes, e.g. +447700900123")],
+) -> None:
+    """Set the number SMS codes go to."""
+    try:
+        with platform() as built, unit_of_work(built.sessions) as session:
+            accounts.set_phone(session, username=username, phone=phone, actor="cli")
+    except DealchatError as error:
+        raise _fail(error) from error
+    typer.echo(f"phone set for {username}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -62,5 +63,25 @@ def unlock(session: Session, *, username: str, actor: str, now: dt.datetime) -> 
         actor=actor,
         subject=f"user:{user.id}",
         payload={"at": now, **before},
+    )
+    return user
+
+
+PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def set_phone(session: Session, *, username: str, phone: str, actor: str) -> User:
+    """The E.164 number SMS codes go to."""
+    phone = phone.replace(" ", "")
+    if not PHONE.fullmatch(phone):
+        raise DealchatError(ErrorCode.BAD_REQUEST, "phone: E.164, e.g. +447700900123")
+    user = find_user(session, username)
+    user.sms_phone = phone
+    record(
+        session,
+        event=AuditEvent.USER_PHONE_SET,
+        actor=actor,
+        subject=f"user:{user.id}",
+        payload={"phone": phone[:3] + "*" * (len(phone) - 5) + phone[-2:]},
     )
     return user

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from dealchat.identity import factors, lockout, passwords
+from dealchat.identity import factors, lockout, networks, passwords, sms
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import LoginSource, User
 from dealchat.records.events import AuditEvent
@@ -32,6 +32,8 @@ class Attempt:
     otp: str | None
     channel: str  # chat-link | console | api | ...
     source_ip: str | None
+    sms_challenge: str | None = None  # an SMS code in `otp` instead of the authenticator's
+    purpose: str = "login"  # login | stepup (confirming something: never waived)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,28 @@ def _check_factors(
         return Outcome(None, "wrong-password")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(attempt.password)
+    if attempt.sms_challenge is not None:
+        return _check_sms(session, sealer, attempt, user, now)
+    if not (attempt.otp or "").strip():
+        waived = _trusted_network(session, attempt, user)
+        if waived is not None:
+            return waived
+    return _check_totp(session, sealer, attempt, user, now)
+
+
+def _trusted_network(session: Session, attempt: Attempt, user: User) -> Outcome | None:
+    """An internal user logging in (not confirming) from a trusted range needs no second factor."""
+    if user.kind != "internal" or attempt.purpose != "login":
+        return None
+    found = networks.trusted_range(session, attempt.source_ip)
+    if found is None:
+        return None
+    return Outcome(user, f"trusted-network:{found}", ("password", "network"))
+
+
+def _check_totp(
+    session: Session, sealer: Sealer, attempt: Attempt, user: User, now: dt.datetime
+) -> Outcome:
     if user.totp_secret_sealed is None:
         return Outcome(None, "no-second-factor", ("password",))
     secret = sealer.open(user.totp_secret_sealed, context=f"totp:{user.id}")
@@ -92,6 +116,23 @@ def _check_factors(
     if not use_step(session, user, step):
         return Outcome(None, "otp-reused", ("password",))
     return Outcome(user, "password+totp", ("password", "totp"))
+
+
+def _check_sms(
+    session: Session, sealer: Sealer, attempt: Attempt, user: User, now: dt.datetime
+) -> Outcome:
+    assert attempt.sms_challenge is not None
+    ok = sms.check_code(
+        session,
+        sealer=sealer,
+        challenge_id=attempt.sms_challenge,
+        user_id=user.id,
+        code=attempt.otp or "",
+        now=now,
+    )
+    if not ok:
+        return Outcome(None, "wrong-sms-code", ("password",))
+    return Outcome(user, "password+sms", ("password", "sms"))
 
 
 def use_step(session: Session, user: User, step: int) -> bool:
@@ -118,6 +159,7 @@ def _audited(  # noqa: PLR0917 - private helper, called twice with the same six 
         "at": now,
         "user": user.id if user else None,
         "channel": attempt.channel,
+        "purpose": attempt.purpose,
         "source_ip": attempt.source_ip,
         "source": source.source,
         "factors": list(outcome.factors),

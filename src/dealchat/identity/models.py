@@ -32,6 +32,7 @@ class User(Base):
     delayed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     locked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    sms_phone: Mapped[str | None] = mapped_column(String(32))  # E.164, for the SMS factor
 
     def attributes(self) -> dict[str, str]:
         """The attributes that are set, as a resource for `access.can` conditions."""
@@ -94,3 +95,45 @@ class LoginSource(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     delayed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class TotpEnrolment(Base):
+    """A new authenticator waiting for its first valid code (5 tries), its secret sealed."""
+
+    __tablename__ = "totp_enrolment"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    secret_sealed: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class SmsChallenge(Base):
+    """A 6-digit code sent by SMS: single use, 5 minutes, 5 tries, limited resends; sealed."""
+
+    __tablename__ = "sms_challenge"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_sealed: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    sends: Mapped[int] = mapped_column(Integer, default=1)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class TrustedNetwork(Base):
+    """A CIDR range (IPv4 or IPv6) where internal users may log in without the second factor."""
+
+    __tablename__ = "trusted_network"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    cidr: Mapped[str] = mapped_column(String(43), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -98,12 +98,13 @@ def authenticate(
     channel: str = "web",
     source_ip: str | None = None,
     lockout: LockoutPolicy | None = None,
+    purpose: str = "login",
 ) -> User | None:
     """Password and a fresh TOTP code; None on any failure (the caller says the same thing).
 
     Throttled and audited by `login.decide`; the caller commits (failures too).
     """
-    attempt = login.Attempt(username, password, otp, channel, source_ip)
+    attempt = login.Attempt(username, password, otp, channel, source_ip, purpose=purpose)
     outcome = login.decide(
         session, sealer=sealer, attempt=attempt, policy=lockout or LockoutPolicy(), now=now
     )
@@ -204,6 +205,7 @@ def complete_link(
         channel=f"chat-link:{link.channel}",
         source_ip=source_ip,
         lockout=policy.lockout,
+        purpose="stepup" if link.purpose == "stepup" else "login",
     )
     if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
         user = None

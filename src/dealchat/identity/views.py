@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from dealchat.api.deps import PlatformDep, public
+from dealchat.api.deps import PlatformDep, public, source_ip
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
 from dealchat.identity import service
@@ -31,7 +31,7 @@ _FORM = """<p>{purpose}</p>{notice}
 <p><label>Password<br><input name="password" type="password" maxlength="128" required
  autocomplete="current-password"></label></p>
 <p><label>Authenticator code<br><input name="otp" inputmode="numeric" pattern="[0-9]{{6}}"
- maxlength="6" required autocomplete="one-time-code"></label></p>
+ maxlength="6"{otp_required} autocomplete="one-time-code"></label></p>
 <p><button type="submit">Continue</button></p></form>"""
 
 _PURPOSE = {
@@ -46,7 +46,11 @@ def page(body: str, status: int = 200) -> HTMLResponse:
 
 def _form(purpose: str, notice: str = "") -> str:
     shown = f'<p role="alert"><strong>{html.escape(notice)}</strong></p>' if notice else ""
-    return _FORM.format(purpose=html.escape(_PURPOSE.get(purpose, "")), notice=shown)
+    # A login from a trusted network may leave the code empty (staff only); a confirmation never.
+    required = " required" if purpose == "stepup" else ""
+    return _FORM.format(
+        purpose=html.escape(_PURPOSE.get(purpose, "")), notice=shown, otp_required=required
+    )
 
 
 @router.get("/link/{token}", include_in_schema=False)
@@ -66,7 +70,7 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
     platform: PlatformDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=128)],
-    otp: Annotated[str, Form(max_length=6)],
+    otp: Annotated[str, Form(max_length=6)] = "",  # empty: a trusted network may waive it
 ) -> HTMLResponse:
     desk = platform.desk
     with unit_of_work(platform.sessions) as session:
@@ -80,7 +84,7 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
                 otp=otp,
                 policy=desk.policy,
                 now=desk.clock(),
-                source_ip=request.client.host if request.client else None,
+                source_ip=source_ip(request),
             )
         except DealchatError as error:
             return page(f"<p>{html.escape(error.message)}</p>", error.http_status)

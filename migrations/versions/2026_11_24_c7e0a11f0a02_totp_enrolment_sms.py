@@ -1,7 +1,7 @@
 """totp enrolment and sms challenges; a phone number for the SMS factor
 
 Revision ID: c7e0a11f0a02
-Revises: 7b02c3d4e5f6
+Revises: 5a2b7c9d0e13
 Create Date: 2026-11-24 16:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from dealchat.db.base import UtcDateTime
 
 revision = "c7e0a11f0a02"
-down_revision = "7b02c3d4e5f6"
+down_revision = "5a2b7c9d0e13"
 branch_labels = None
 depends_on = None
 

@@ -7,11 +7,12 @@ Reads need `role:manage` / `user:manage`; changes also need a login at most 15 m
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from dealchat.access import accesslog
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
@@ -168,3 +169,18 @@ def issue_token(
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: str, actor: ChangeUsers, db: SessionDep, platform: PlatformDep) -> None:
     sessions.revoke_token(db, token_id=token_id, by=actor.audit_name, now=platform.desk.clock())
+
+
+@router.get("/access-log")
+def access_log(
+    *,
+    actor: Annotated[Actor, Depends(require(Right.ACCESS_LOG_READ))],
+    db: SessionDep,
+    username: str | None = None,
+    result: Literal["allowed", "denied"] | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=accesslog.MAX_LIMIT)] = 100,
+) -> list[dict[str, Any]]:
+    """Authorisation decisions, newest first; `before` (a seq) pages back."""
+    user_id = access.user_named(db, username).id if username else None
+    return accesslog.decisions(db, user_id=user_id, result=result, before_seq=before, limit=limit)

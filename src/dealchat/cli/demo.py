@@ -96,7 +96,7 @@ def _print(credentials: list[dict[str, str]], url: str, issuer: str) -> None:
         uri = factors.provisioning_uri(
             entry["totp_secret"], username=entry["username"], issuer=issuer
         )
-        typer.echo(f"  {entry['kind']:8} {entry['username']:7} password {entry['password']}")
+        typer.echo(f"  {entry['kind']:8} {entry['username']:10} password {entry['password']}")
         typer.echo(f"           TOTP secret {entry['totp_secret']}")
         typer.echo(f"           {uri}")
         if "api_token" in entry:

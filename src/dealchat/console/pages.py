@@ -32,7 +32,10 @@ class NavItem:
     right: Right | None = None  # None: every signed-in user
 
 
-NAV: list[NavItem] = [NavItem("Home", "/console/")]
+NAV: list[NavItem] = [
+    NavItem("Home", "/console/"),
+    NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
+]
 
 
 def nav_for(actor: Actor) -> list[NavItem]:

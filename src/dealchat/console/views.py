@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from dealchat.access import accesslog
 from dealchat.access.policy import Actor
+from dealchat.access.rights import Right
 from dealchat.api.deps import (
     Platform,
     PlatformDep,
     SessionDep,
     public,
+    require,
     require_form,
     signed_in,
     source_ip,
@@ -196,3 +199,17 @@ def stepup(
     response = RedirectResponse("/console/", status_code=303)
     set_session_cookie(response, rotated.token, max_age=_max_age(platform))
     return response
+
+
+@router.get("/access-log")
+def access_log_page(
+    request: Request,
+    db: SessionDep,
+    actor: Annotated[Actor, Depends(require(Right.ACCESS_LOG_READ))],
+    result: Literal["allowed", "denied"] | None = None,
+    before: int | None = None,
+) -> Response:
+    found = accesslog.decisions(db, result=result, before_seq=before, limit=100)
+    return render(
+        "access_log.html", actor=actor, csrf=_csrf(request), decisions=found, result=result
+    )

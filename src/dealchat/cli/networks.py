@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dealchat.cli.common import platform
+from dealchat.cli.guard import host_operator
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
@@ -22,6 +23,7 @@ def _fail(error: DealchatError) -> typer.Exit:
 
 
 @app.command("add")
+@host_operator("trusted networks on the host; to move behind requires(Right.NETWORK_MANAGE)")
 def add(
     cidr: Annotated[str, typer.Argument(help="e.g. 10.20.0.0/16 or 2001:db8:aa::/48")],
     label: Annotated[str, typer.Option(help="what the range is, e.g. 'London office'")] = "",
@@ -37,6 +39,7 @@ def add(
 
 
 @app.command("list")
+@host_operator("read-only list of trusted networks on the host")
 def list_() -> None:
     """Every trusted range, its label, when and by whom it was added."""
     with platform() as built, unit_of_work(built.sessions) as session:
@@ -45,6 +48,7 @@ def list_() -> None:
 
 
 @app.command("remove")
+@host_operator("trusted networks on the host; to move behind requires(Right.NETWORK_MANAGE)")
 def remove(cidr: Annotated[str, typer.Argument(help="the range, as listed")]) -> None:
     """Stop trusting a range (audited)."""
     try:

@@ -92,6 +92,7 @@ def unlock(username: Annotated[str, typer.Argument(help="the user")]) -> None:
 
 
 @app.command("enrol-totp")
+@host_operator("enrols an authenticator on the host (shows the QR once, needs a valid code)")
 def enrol_totp(
     username: Annotated[str, typer.Argument(help="the user")],
     link: Annotated[
@@ -153,6 +154,7 @@ def _finish_interactively(built: Platform, shown: enrolment.Enrolment) -> None:
 
 
 @app.command("set-phone")
+@host_operator("sets the SMS number on the host; a factor change ends every session")
 def set_phone(
     username: Annotated[str, typer.Argument(help="the user")],
     phone: Annotated[str, typer.Argument(help="E.164 number for SMS codes, e.g. +447700900123")],

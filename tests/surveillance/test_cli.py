@@ -14,6 +14,7 @@ from dealchat.api.deps import Platform
 from dealchat.cli.main import app
 from dealchat.settings import Settings
 from tests.conftest import Clock
+from tests.factories.access import token_for
 from tests.factories.chat import Chat
 from tests.factories.surveillance import REVIEW, staff
 
@@ -27,9 +28,14 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
+def run(*args: str, token: str | None = None) -> tuple[int, str]:
+    extra = ["--token", token] if token is not None else []
+    result = CliRunner().invoke(app, [*args, *extra])
     return result.exit_code, result.output
+
+
+def _token(platform: Platform, username: str, *rights: Right) -> str:
+    return token_for(platform, staff(platform, username, *rights).user_id)
 
 
 def test_validate_and_test_a_policy_file_without_a_database(tmp_path: Path) -> None:
@@ -48,32 +54,32 @@ def test_validate_and_test_a_policy_file_without_a_database(tmp_path: Path) -> N
 def test_propose_approve_review_and_close_from_the_command_line(
     env: Settings, client: TestClient, platform: Platform, clock: Clock, tmp_path: Path
 ) -> None:
-    staff(platform, "eddie", Right.LEXICON_EDIT, Right.RULE_APPROVE)
-    staff(platform, "abby", Right.RULE_APPROVE, *REVIEW)
+    eddie = _token(platform, "eddie", Right.LEXICON_EDIT, Right.RULE_APPROVE)
+    abby = _token(platform, "abby", Right.RULE_APPROVE, *REVIEW)
     path = tmp_path / "bets.yaml"
     path.write_text(POLICY, encoding="utf-8")
-    assert run("lexicon", "propose", str(path), "--as", "eddie")[0] == 0
-    code, output = run("lexicon", "approve", "bets", "1", "--as", "eddie")
-    assert code == 2
+    assert run("lexicon", "propose", str(path), token=eddie)[0] == 0
+    code, output = run("lexicon", "approve", "bets", "v1", token=eddie)
+    assert code == 3  # refused: the proposer never approves
     assert "second person" in output
-    assert run("lexicon", "approve", "bets", "1", "--as", "abby") == (
+    assert run("lexicon", "approve", "bets", "1", token=abby) == (
         0,
         "approved bets v1: active now\n",
     )
     Chat(client, clock).say("it is a sure thing")
-    code, output = run("alerts", "list", "--as", "abby", "--status", "open")
+    code, output = run("alerts", "list", "--status", "open", token=abby)
     assert code == 0
     alert_id = output.split()[0]
     assert "bets/bet" in output
-    assert run("alerts", "claim", alert_id, "--as", "abby")[0] == 0
+    assert run("alerts", "claim", alert_id, token=abby)[0] == 0
     code, output = run(
-        "alerts", "close", alert_id, "--as", "abby", "--disposition", "nope", "--comment", "x"
+        "alerts", "close", alert_id, "--disposition", "nope", "--comment", "x", token=abby
     )
     assert code == 2
     assert "false_positive" in output
     args = ["--disposition", "false_positive", "--comment", "figure of speech"]
-    assert run("alerts", "close", alert_id, "--as", "abby", *args)[0] == 0
-    code, output = run("alerts", "show", alert_id, "--as", "abby")
+    assert run("alerts", "close", alert_id, *args, token=abby)[0] == 0
+    code, output = run("alerts", "show", alert_id, token=abby)
     shown = json.loads(output)
     assert shown["highlighted"] == "it is a [[sure thing]]"
     assert [step["event"] for step in shown["history"]] == [
@@ -81,6 +87,6 @@ def test_propose_approve_review_and_close_from_the_command_line(
         "alert:claimed",
         "alert:closed",
     ]
-    code, output = run("alerts", "list", "--as", "eddie")
-    assert code == 2
+    code, output = run("alerts", "list", token=eddie)
+    assert code == 3
     assert "needs alert:read" in output

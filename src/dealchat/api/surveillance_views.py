@@ -145,7 +145,7 @@ def _version(row: LexiconVersion) -> dict[str, Any]:
 @router.get("/lexicon")
 def versions(
     db: SessionDep,
-    actor: Annotated[Actor, Depends(require(Right.LEXICON_EDIT))],
+    actor: Annotated[Actor, Depends(require(Right.RULE_APPROVE))],
     name: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     return {"versions": [_version(row) for row in store.versions(db, actor=actor, name=name)]}

@@ -189,9 +189,11 @@ def test_an_unmarketable_limit_is_rejected_plainly(
     chat.text("sell 250k usdjpy at 151.20")
     assert chat.log_in(chat.link("c"), alice).status_code == 200
     order = _orders(platform)[0]
-    assert chat.text("c") == (
+    answer, receipt_line = chat.text("c").split("\n")
+    assert answer == (
         f"REJECTED {order.ref}: limit 151.2 not reached (market 151.184). Nothing was traded."
     )
+    assert receipt_line.startswith("Your signed receipt")  # it did reach the counterparty
     assert _orders(platform)[0].state == "rejected"
 
 

@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 
 import dealchat.models  # noqa: F401 - every table on Base.metadata
 from dealchat.api.deps import Platform
+from dealchat.channels.interfaces import OutboundMessage
 from dealchat.cli.main import app
 from dealchat.conversations import bodies
+from dealchat.conversations.desk import notify
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.base import Base
 from dealchat.db.session import unit_of_work
@@ -186,3 +188,25 @@ def test_dealchat_keys_rotate_kek(
         assert verify(session).ok
         events = session.scalars(select(AuditEntry.event)).all()
         assert "kek:rotated" in events
+
+
+def test_the_first_sealed_message_of_a_conversation_may_be_a_bot_notice(
+    platform: Platform,
+) -> None:
+    """A conversation with no message yet (an order made elsewhere, released later): the new
+    data key is written before the message that names it."""
+    with unit_of_work(platform.sessions) as session:
+        conversation = Conversation(channel="webchat", external_id="conv-notice-01")
+        session.add(conversation)
+        session.flush()
+        out = notify(
+            session,
+            desk=platform.desk,
+            conversation_id=conversation.id,
+            answer=OutboundMessage("ORD-1 was released by the desk."),
+        )
+        message_id = out.id
+    with unit_of_work(platform.sessions) as session:
+        stored = session.get(Message, message_id)
+        assert stored is not None
+        assert bodies.text_of(session, platform.desk, stored) == "ORD-1 was released by the desk."

@@ -51,7 +51,10 @@ def as_pdf(report: Report) -> bytes:
     pdf.cell(0, 8, "dealchat audit report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font_size(9)
     for name, value in report.header().items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+        if isinstance(value, dict):
+            shown = json.dumps(value, ensure_ascii=False) if value else "none"
+        else:
+            shown = "-" if value is None else str(value)
         pdf.multi_cell(0, 5, text(f"{name}: {shown}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     for row in report.rows:

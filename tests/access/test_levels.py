@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from dealchat.access.levels import INTENT_LEVELS, intent_level
 from dealchat.api.deps import Platform
 from dealchat.nlu import IntentKind, Parser
+from dealchat.records.models import AuditEntry
 from tests.conftest import Clock
 from tests.factories.chat import Chat
 from tests.factories.identity import make_user
@@ -47,3 +51,22 @@ def test_the_chat_answers_each_intent_as_its_level_says(
     linked.say("buy 1m eurusd")
     step_up = linked.say("c")
     assert step_up[0]["link"], "level 2: a logged-in chat still needs a proof for the ticket"
+    decisions = _chat_decisions(platform)
+    denied = [d for d in decisions if d["result"] == "denied"]
+    allowed = [d for d in decisions if d["result"] == "allowed"]
+    gated = sorted(name for name, step in INTENT_LEVELS.items() if step.level >= 1)
+    assert sorted(d["operation"].split()[1] for d in denied) == gated
+    assert all(d["rule"].endswith("no logged-in chat session") for d in denied)
+    assert {d["user"] for d in allowed} == {"alice"}
+    assert all(d["channel"] == "chat:webchat" for d in decisions)
+    assert "intent confirm (level 2)" in {d["operation"] for d in allowed}
+
+
+def _chat_decisions(platform: Platform) -> list[dict[str, str]]:
+    with platform.sessions() as session:
+        rows = session.scalars(
+            select(AuditEntry.payload)
+            .where(AuditEntry.event.in_(["access:allowed", "access:denied"]))
+            .order_by(AuditEntry.seq)
+        ).all()
+    return [json.loads(row) for row in rows]

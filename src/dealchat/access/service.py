@@ -350,6 +350,7 @@ def decide(
     context: AccessContext,
     resource: Resource | None = None,
     denied_because: str | None = None,
+    who: str | None = None,
 ) -> Decision:
     """Decide and write the decision to the access log (the audit log), in `session`.
 
@@ -364,7 +365,7 @@ def decide(
         decision = can(actor, right, resource)
     payload = _decision_payload(actor, right, decision, context)
     event = AuditEvent.ACCESS_ALLOWED if decision.allowed else AuditEvent.ACCESS_DENIED
-    who = actor.audit_name if actor else "anonymous"
+    who = who or (actor.audit_name if actor else "anonymous")
     subject = f"access:{right.value if right else 'signed-in'}"
     record(session, event=event, actor=who, subject=subject, payload=payload)
     session.info.setdefault(DECISIONS_KEY, []).append((event, who, subject, payload))
@@ -402,3 +403,23 @@ def rerecord_decisions(session: Session, decisions: list[tuple[Any, ...]]) -> No
 
 def _bad(message: str) -> DealchatError:
     return DealchatError(ErrorCode.BAD_REQUEST, message)
+
+
+def decide_intent(
+    session: Session, *, user: User | None, channel: str, sender: str, intent: str, level: int
+) -> bool:
+    """The chat's gate, access-logged: an intent of level 1 or 2 needs a logged-in chat session
+    (the level-2 proof for the ticket is checked, and audited, when confirming)."""
+    context = AccessContext(f"chat:{channel}", None, f"intent {intent} (level {level})")
+    if user is None:
+        why = f"level {level}: no logged-in chat session"
+        return decide(
+            session,
+            actor=None,
+            right=None,
+            context=context,
+            denied_because=why,
+            who=f"{channel}:{sender}",
+        ).allowed
+    actor = actor_for(session, user, factors=("password", "totp"))
+    return decide(session, actor=actor, right=None, context=context).allowed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dealchat.access import service as access
 from dealchat.access.levels import intent_level
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import pretrade, receipt_reply, replies, report_reply
@@ -25,8 +26,17 @@ Answer = list[OutboundMessage]
 
 
 def answer(turn: Turn, intent: Intent) -> Answer:
-    """Gate on the intent's declared level (access.levels) first: level 1 and 2 need a login."""
-    if intent_level(intent.intent.value).level >= 1 and _client(turn) is None:
+    """Gate on the intent's declared level (access.levels) first: level 1 and 2 need a login.
+    The gate's decision goes to the access log."""
+    level = intent_level(intent.intent.value).level
+    if level >= 1 and not access.decide_intent(
+        turn.session,
+        user=_client(turn),
+        channel=turn.message.channel,
+        sender=turn.message.sender_id,
+        intent=intent.intent.value,
+        level=level,
+    ):
         return _link(turn, intent)
     return _HANDLERS.get(intent.intent, _unknown)(turn, intent)
 

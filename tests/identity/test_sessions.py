@@ -155,3 +155,23 @@ def test_a_proof_is_spent_once_and_only_for_its_content(platform: Platform, cloc
         assert sessions.spend_proof(session, content_hash=approved, **spend)
         assert not sessions.spend_proof(session, content_hash=approved, **spend)
         assert not sessions.live_proof(session, secret=proof, user_id=dana.id, now=clock.now)
+
+
+def test_start_as_a_login_of_another_door_calls_it(platform: Platform) -> None:
+    """The seam 4a's OpenID Connect login uses: start(session, *, user, factors, source_ip,
+    channel) with the default policy and the current time."""
+    dana = make_user(platform, "dana", kind="internal")
+    with unit_of_work(platform.sessions) as session:
+        user = session.get(User, dana.id)
+        assert user is not None
+        started = sessions.start(
+            session, user=user, factors=("oidc",), source_ip="192.0.2.1", channel="console"
+        )
+        assert started.row.factors == "oidc"
+        assert started.row.expires_at - started.row.created_at == sessions.DEFAULT_POLICY.absolute
+    with unit_of_work(platform.sessions) as session:
+        row = sessions.resolve(
+            session, token=started.token, policy=sessions.DEFAULT_POLICY, now=started.row.created_at
+        )
+        assert row is not None
+        assert row.user_id == dana.id

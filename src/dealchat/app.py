@@ -17,6 +17,7 @@ from dealchat.api import (
     auth_views,
     controls_views,
     receipt_views,
+    retention_views,
     surveillance_views,
 )
 from dealchat.api import errors as api_errors
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
     app.include_router(receipt_views.router)
+    app.include_router(retention_views.router)
     app.include_router(admin_views.router)
     app.include_router(console_views.router)
     app.add_api_route(

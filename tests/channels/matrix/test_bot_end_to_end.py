@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dealchat.api.deps import Platform
-from dealchat.channels.interfaces import InboundMessage
+from dealchat.channels.interfaces import InboundMessage, OutboundMessage
 from dealchat.channels.matrix.bot import MAX_FAILURES
 from dealchat.channels.matrix.runner import MatrixRunner, state_dir
 from dealchat.channels.matrix.state import StateStore
@@ -19,6 +19,7 @@ from dealchat.channels.outbox import OutboxItem
 from dealchat.channels.sink import LocalSink
 from dealchat.cli.channels_runtime import RunningChannels, running_channels
 from dealchat.cli.demo import seed
+from dealchat.conversations.desk import notify
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.orders.models import Order
@@ -271,3 +272,54 @@ def test_an_encrypted_room_gets_one_plain_notice_and_nothing_is_recorded(
     cast.client.wait_replies(room_id, plain)
     assert cast.client.replies_to(room_id, second) == []
     assert _inbound_ids(platform) == [plain]
+
+
+def test_a_client_orders_confirms_with_step_up_and_is_filled_in_the_room(
+    cast: Cast, room: str, client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    link(cast, room, client, platform, clock)
+    clock.advance(30)  # the step-up needs the next TOTP step
+    ticket = cast.client.ask(room, "buy 1m eurusd 1W 360t")
+    assert ticket.startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD 1W at market with 360T")
+    approve = LINK.search(cast.client.ask(room, "c"))
+    assert approve, "no step-up link"
+    alice = next(user for user in seed(platform) if user["username"] == "alice")
+    form = {
+        "username": "alice",
+        "password": alice["password"],
+        "otp": pyotp.TOTP(alice["totp_secret"]).at(int(clock.now.timestamp())),
+    }
+    assert client.post(urlparse(approve.group(0)).path, data=form).status_code == 200
+
+    fill = cast.client.ask(room, "c")
+    with unit_of_work(platform.sessions) as session:
+        order = session.scalars(select(Order)).one()
+        assert order.state == "filled"
+        ref = order.ref
+    assert fill.startswith(f"FILLED {ref}: YOU BOUGHT 1,000,000 EUR vs USD 1W at 1.08"), fill
+    assert ref in cast.client.ask(room, "status")
+
+
+def test_a_later_bot_message_reaches_the_room_through_the_outbox(
+    cast: Cast, room: str, platform: Platform
+) -> None:
+    hello = cast.client.say(room, "hello")
+    cast.client.wait_replies(room, hello)
+    with unit_of_work(platform.sessions) as session:
+        conversation = session.scalars(select(Conversation)).one()
+        notify(
+            session,
+            desk=platform.desk,
+            conversation_id=conversation.id,
+            answer=OutboundMessage("Your held order was released.", link=None),
+        )
+    bot_id = cast.bot.user_id
+    later = wait_for(
+        lambda: [
+            e
+            for e in cast.client.events(room)
+            if e["sender"] == bot_id and e["content"]["body"] == "Your held order was released."
+        ]
+    )
+    assert len(later) == 1
+    assert wait_for(lambda: _delivered(platform))

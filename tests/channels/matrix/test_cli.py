@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -117,4 +118,6 @@ def test_serve_runs_the_bot_and_its_link_leads_to_the_served_page(
         assert 'name="password"' in page.text
     output = log.read_text(encoding="utf-8")
     assert cast.bot.password not in output
+    stored = json.loads((tmp_path / "var" / "matrix" / "session.json").read_text(encoding="utf-8"))
+    assert stored["access_token"] not in output
     assert urlparse(found.group(0)).path not in output  # the link's token is never logged

@@ -26,7 +26,7 @@ from dealchat.orders.models import Order
 from dealchat.settings import MatrixSettings
 from tests.channels.matrix.client import Person, wait_for
 from tests.channels.matrix.conftest import Cast
-from tests.channels.matrix.synapse import Synapse
+from tests.channels.matrix.synapse import Account, Synapse
 from tests.conftest import Clock
 
 LINK = re.compile(r"https?://\S+/link/\S+")
@@ -323,3 +323,20 @@ def test_a_later_bot_message_reaches_the_room_through_the_outbox(
     )
     assert len(later) == 1
     assert wait_for(lambda: _delivered(platform))
+
+
+def test_a_revoked_device_logs_in_again_and_goes_on_answering(
+    cast: Cast, room: str, synapse: Synapse, matrix_platform: Platform
+) -> None:
+    state = StateStore(state_dir(matrix_platform))
+    revoked = state.session(cast.bot.user_id)
+    assert revoked is not None
+    as_device = Person(synapse.url, Account(cast.bot.user_id, "", revoked.access_token))
+    try:
+        as_device.http.post("/logout").raise_for_status()  # e.g. an admin removed the device
+    finally:
+        as_device.http.close()
+    assert cast.client.ask(room, "hello").startswith("I take FX and bond orders")
+    renewed = state.session(cast.bot.user_id)
+    assert renewed is not None
+    assert renewed.access_token != revoked.access_token  # a new login (nio keeps the device id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 
 from nio import (
     AsyncClient,
@@ -43,7 +44,9 @@ log = logging.getLogger("dealchat.channels.matrix")
 
 
 class SyncFailedError(RuntimeError):
-    pass
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class MatrixBot:
@@ -54,8 +57,10 @@ class MatrixBot:
         settings: MatrixSettings,
         sink: InboundSink,
         state: StateStore,
+        relogin: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         assert settings.user_id is not None
+        self.relogin = relogin
         self.client, self.settings, self.state, self.sink = client, settings, state, sink
         self.user_id = settings.user_id
         self.sender = Sender(
@@ -79,17 +84,36 @@ class MatrixBot:
                 backoff = 1.0
             except asyncio.CancelledError:
                 raise
+            except SyncFailedError as error:
+                if error.code == "M_UNKNOWN_TOKEN" and await self._log_in_again():
+                    continue
+                log.error("matrix sync failed (%s); retrying in %.0f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
             except Exception:
                 log.exception("matrix sync failed; retrying in %.0f s", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
+
+    async def _log_in_again(self) -> bool:
+        """The homeserver no longer knows our token (device logged out, password reset)."""
+        if self.relogin is None:
+            return False
+        log.warning("matrix: the access token was revoked; logging in again")
+        try:
+            await self.relogin()
+        except Exception:
+            log.exception("matrix: logging in again failed")
+            return False
+        return True
 
     async def sync_once(self, token: str | None) -> str:
         """One sync: answer it whole, then save and return the next token."""
         timeout = 0 if token is None else self.settings.sync_timeout_seconds * 1000
         response = await self.client.sync(timeout=timeout, since=token, full_state=token is None)
         if isinstance(response, SyncError) or not isinstance(response, SyncResponse):
-            raise SyncFailedError(f"sync refused: {getattr(response, 'status_code', response)}")
+            code = getattr(response, "status_code", None)
+            raise SyncFailedError(f"sync refused: {code or response}", code)
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite)
         if token is not None:  # the first sync of a new bot is history: nothing to answer

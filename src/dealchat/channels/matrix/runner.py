@@ -69,13 +69,15 @@ class MatrixRunner:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         client = new_client(self.settings)
+        state = StateStore(state_dir(self.platform))
+
+        async def relogin() -> str:
+            return await log_in(client, self.settings, state)
+
         try:
-            await log_in(client, self.settings, StateStore(state_dir(self.platform)))
+            await relogin()
             self.bot = MatrixBot(
-                client,
-                settings=self.settings,
-                sink=self.sink,
-                state=StateStore(state_dir(self.platform)),
+                client, settings=self.settings, sink=self.sink, state=state, relogin=relogin
             )
             self._started.set_result(None)
             await self.bot.run_forever()

@@ -12,7 +12,11 @@ SYNAPSE_VENV ?= .venv-synapse
 SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
 SYNAPSE_SPEC ?= matrix-synapse>=1.100
 
-.PHONY: help venv browser synapse demo serve test lint fmt bench clean
+# The OpenID provider (npm oidc-provider) the federation tests start, pinned by its package-lock
+OIDC_DIR := tests/oidc
+OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
+
+.PHONY: help venv browser synapse oidc demo serve test lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -53,11 +57,20 @@ $(SYNAPSE_STAMP): Makefile
 
 synapse: $(SYNAPSE_STAMP) ## install the Matrix homeserver the tests start, in .venv-synapse
 
-test: lint browser synapse ## lint, then the whole test suite
+$(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "node/npm missing and not root: federation tests will skip (fail under CI=true)"; exit 0; fi; fi
+	cd $(OIDC_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OIDC_STAMP)
+
+oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
+
+test: lint browser synapse oidc ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) $(OIDC_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -35,7 +35,7 @@ from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
 from dealchat.execution.simulated import SimulatedCounterparty
-from dealchat.identity import enrol_views, proxies
+from dealchat.identity import enrol_views, oidc_views, proxies
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
@@ -169,6 +169,7 @@ def create_app(
     app.include_router(webchat_views.router)
     app.include_router(identity_views.router)
     app.include_router(enrol_views.router)
+    app.include_router(oidc_views.router)
     app.include_router(auth_views.router)
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)

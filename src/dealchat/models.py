@@ -13,7 +13,9 @@ from dealchat.controls.models import (
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import (
     ChatIdentity,
+    FederatedIdentity,
     LoginSource,
+    OidcLogin,
     SecureLink,
     SmsChallenge,
     StepUpProof,
@@ -48,6 +50,7 @@ __all__ = [
     "ControlDecision",
     "Conversation",
     "DataKey",
+    "FederatedIdentity",
     "Hold",
     "HoldStep",
     "LegalHold",
@@ -55,6 +58,7 @@ __all__ = [
     "LimitRow",
     "LoginSource",
     "Message",
+    "OidcLogin",
     "Order",
     "OutboxItem",
     "Quote",

@@ -42,6 +42,57 @@ class PricingSettings(BaseModel):
     counterparty: str = "SIM"
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_SAFE_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+
+
+class OidcSettings(BaseModel):
+    """OpenID Connect federation for internal users: `DEALCHAT_OIDC__ENABLED=true`,
+    `__ISSUER=https://sso.bank`, `__CLIENT_ID`, `__CLIENT_SECRET_FILE=/run/secrets/oidc` (0600).
+    Redirect URI to register at the provider: `{public_url}/auth/oidc/callback`."""
+
+    enabled: bool = False
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None  # tests; in production prefer client_secret_file
+    client_secret_file: Path | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    # The ID token's signature algorithms we accept: asymmetric only, never "none" nor HS*.
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
+    auto_provision: bool = False  # create an internal user for an unknown (issuer, subject)
+    leeway_seconds: int = Field(default=60, ge=0, le=300)
+    login_ttl_seconds: int = Field(default=600, ge=60, le=1800)
+    timeout_seconds: float = Field(default=10, gt=0, le=60)
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        host = value.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if not value.startswith("https://") and not (
+            value.startswith("http://") and host in _LOOPBACK_HOSTS
+        ):
+            raise ValueError("the issuer must be https (plain http only on loopback)")
+        return value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, algorithms: list[str]) -> list[str]:
+        unsafe = [name for name in algorithms if name not in _SAFE_ALGORITHMS]
+        if unsafe or not algorithms:
+            raise ValueError(f"not allowed for ID tokens: {unsafe or 'an empty list'}")
+        return algorithms
+
+    def secret(self) -> str:
+        if self.client_secret_file is not None:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        if self.client_secret is not None:
+            return self.client_secret.get_secret_value()
+        raise ValueError("set DEALCHAT_OIDC__CLIENT_SECRET_FILE")
+
+
 class AuthSettings(BaseModel):
     link_ttl_seconds: int = Field(default=600, ge=30, le=600)
     stepup_ttl_seconds: int = Field(default=300, ge=30, le=900)
@@ -209,6 +260,7 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)

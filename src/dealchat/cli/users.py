@@ -13,8 +13,8 @@ from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
-from dealchat.errors import DealchatError
-from dealchat.identity import accounts, enrolment, factors, service
+from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import accounts, enrolment, factors, federation, service
 from dealchat.identity.service import create_user, totp_secret
 
 app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.")
@@ -166,3 +166,27 @@ def set_phone(
     except DealchatError as error:
         raise _fail(error) from error
     typer.echo(f"phone set for {username}")
+
+
+@app.command("link-oidc")
+def link_oidc(
+    username: Annotated[str, typer.Argument(help="an internal user")],
+    subject: Annotated[str, typer.Argument(help="the user's `sub` at the bank's OpenID provider")],
+    issuer: Annotated[
+        str | None, typer.Option(help="the provider (default: DEALCHAT_OIDC__ISSUER)")
+    ] = None,
+) -> None:
+    """Let an internal user log in through the bank's OpenID provider as (issuer, subject)."""
+    try:
+        with platform() as built, unit_of_work(built.sessions) as session:
+            chosen = issuer or built.settings.oidc.issuer
+            if not chosen:
+                raise DealchatError(ErrorCode.BAD_REQUEST, "no issuer: --issuer or settings")
+            user = accounts.find_user(session, username)
+            try:
+                federation.link(session, user=user, issuer=chosen, subject=subject, actor="cli")
+            except federation.FederationError as refused:
+                raise DealchatError(ErrorCode.BAD_REQUEST, "only internal users") from refused
+    except DealchatError as error:
+        raise _fail(error) from error
+    typer.echo(f"linked {username} to {subject} at {chosen}")

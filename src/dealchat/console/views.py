@@ -77,7 +77,15 @@ def login(
         )
     now = platform.desk.clock()
     user = identity.authenticate(
-        db, sealer=platform.desk.sealer, username=username, password=password, otp=otp, now=now
+        db,
+        sealer=platform.desk.sealer,
+        username=username,
+        password=password,
+        otp=otp,
+        now=now,
+        channel="console",
+        source_ip=source_ip(request),
+        lockout=platform.desk.policy.lockout,
     )
     if user is None or user.kind != "internal":
         return _login_page(sessions.csrf_token(pre), notice=identity.LOGIN_FAILED, status=401)

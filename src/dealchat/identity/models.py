@@ -137,3 +137,31 @@ class TrustedNetwork(Base):
     label: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class FederatedIdentity(Base):
+    """An internal user's account at the bank's OpenID provider, keyed by (issuer, subject)."""
+
+    __tablename__ = "federated_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class OidcLogin(Base):
+    """One authorization request in flight: its state (hashed), nonce and PKCE verifier (sealed)."""
+
+    __tablename__ = "oidc_login"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    verifier_sealed: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

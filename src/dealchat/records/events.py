@@ -29,6 +29,8 @@ class AuditEvent(StrEnum):
     USER_PHONE_SET = "user:phone_set"
     NETWORK_TRUSTED = "network:trusted"
     NETWORK_UNTRUSTED = "network:untrusted"
+    FEDERATION_LINKED = "federation:linked"
+    FEDERATION_STARTED = "federation:started"
     QUOTE_GIVEN = "quote:given"
     TICKET_CREATED = "ticket:created"
     TICKET_CANCELLED = "ticket:cancelled"

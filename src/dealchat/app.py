@@ -28,6 +28,7 @@ from dealchat.channels.link import Link, load_certificate, load_or_create_identi
 from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
+from dealchat.console import alerts as console_alerts
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations.context import Desk
@@ -178,6 +179,7 @@ def create_app(
     app.include_router(retention_views.router)
     app.include_router(admin_views.router)
     app.include_router(console_views.router)
+    app.include_router(console_alerts.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

@@ -35,6 +35,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/console/"),
     NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
+    NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
 ]
 
 

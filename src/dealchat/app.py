@@ -15,6 +15,7 @@ from dealchat.api import (
     admin_views,
     audit_views,
     auth_views,
+    controls_console,
     controls_views,
     receipt_views,
     retention_views,
@@ -175,6 +176,7 @@ def create_app(
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
+    app.include_router(controls_console.router)
     app.include_router(receipt_views.router)
     app.include_router(retention_views.router)
     app.include_router(admin_views.router)

@@ -16,6 +16,7 @@ from dealchat.app import create_app
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
+from dealchat.identity import sessions
 from dealchat.identity.models import User
 from tests.conftest import Clock
 from tests.controls.rulesets import RATES, ruleset
@@ -149,3 +150,47 @@ def test_rule_versions_over_http_need_a_second_person_with_a_proof_for_that_vers
     now_active = api.get("/api/v1/rules", headers=dave_auth).json()["active"]
     assert now_active["rules"][0]["max_amount"] == "7000000"
     assert hashlib.sha256(text.encode()).hexdigest() != version["sha256"]  # canonical form stored
+
+
+def _cookie_session(platform: Platform, user_id: str) -> str:
+    with unit_of_work(platform.sessions) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        started = sessions.start(
+            session,
+            user=user,
+            factors=("password", "totp"),
+            source_ip="127.0.0.1",
+            channel="console",
+            policy=platform.session_policy,
+            now=platform.desk.clock(),
+        )
+        return started.token
+
+
+def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
+    api: TestClient, desk_platform: Platform
+) -> None:
+    ref, _ = _held(desk_platform)
+    carol, _auth = _staff(desk_platform, "carol", Right.ORDER_APPROVE)
+    token = _cookie_session(desk_platform, carol.id)
+    cookie = {"Cookie": f"{sessions.COOKIE}={token}"}
+    assert api.get("/console/holds").status_code == 401
+    page = api.get("/console/holds", headers=cookie)
+    assert page.status_code == 200, page.text
+    assert f"{ref}: BUY 6,000,000 EUR/USD (open)" in page.text
+    assert "big [hold +0]: Large order: 6,600,000.00 USD is above" in page.text
+    assert "limit=5000000" in page.text
+    hold_id = page.text.split('action="/console/holds/')[1].split("/abort")[0]
+    no_csrf = api.post(f"/console/holds/{hold_id}/abort", data={"reason": "no"}, headers=cookie)
+    assert no_csrf.status_code == 403
+    form = {"reason": "client called", "csrf_token": sessions.csrf_token(token)}
+    done = api.post(
+        f"/console/holds/{hold_id}/abort", data=form, headers=cookie, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert "No open holds." in api.get("/console/holds", headers=cookie).text
+    assert (
+        f"{ref}: BUY 6,000,000 EUR/USD (aborted)"
+        in api.get("/console/holds?state=all", headers=cookie).text
+    )

@@ -169,6 +169,7 @@ def set_phone(
 
 
 @app.command("link-oidc")
+@host_operator("binds an account to an (issuer, subject) on the host; audited")
 def link_oidc(
     username: Annotated[str, typer.Argument(help="an internal user")],
     subject: Annotated[str, typer.Argument(help="the user's `sub` at the bank's OpenID provider")],

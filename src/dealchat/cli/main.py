@@ -7,6 +7,7 @@ import typer
 from dealchat.cli import (
     audit,
     audit_reports,
+    channels,
     demo,
     holds,
     keys,
@@ -41,6 +42,7 @@ app.add_typer(matrix.app, name="matrix")
 app.add_typer(roles.app, name="roles")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(networks.app, name="networks")
+app.add_typer(channels.app, name="channels")
 
 
 @app.callback()

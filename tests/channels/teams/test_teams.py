@@ -172,3 +172,8 @@ def test_a_reply_to_a_foreign_service_url_is_refused(teams: TeamsAdapter) -> Non
     with pytest.raises(DeliveryFailed) as failed:
         teams.send("https://attacker.example/|a:1", [OutboundMessage("hi")])
     assert failed.value.permanent
+
+
+def test_check_fetches_keys_and_a_token(teams: TeamsAdapter, server: PlatformServer) -> None:
+    assert teams.check() == f"1 signing keys, connector token for app {wire.APP_ID}"
+    assert [call.path for call in server.calls] == ["/openid", "/keys", "/token"]

@@ -170,3 +170,8 @@ def test_outside_the_48_hour_window_is_permanent(
     with pytest.raises(DeliveryFailed) as failed:
         plain.send(OPENID, [OutboundMessage("late")])
     assert failed.value.permanent
+
+
+def test_check_gets_a_token_and_names_the_mode(aes: WeChatAdapter, server: PlatformServer) -> None:
+    assert aes.check() == f"access token for {wire.APP_ID}, encrypted mode"
+    assert [call.path for call in server.calls] == ["/cgi-bin/token"]

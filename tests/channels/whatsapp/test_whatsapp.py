@@ -133,3 +133,10 @@ def test_a_recipient_error_is_permanent(whatsapp: WhatsAppAdapter, server: Platf
     with pytest.raises(DeliveryFailed) as failed:
         whatsapp.send(f"{wire.PHONE_ID}:1", [OutboundMessage("hi")])
     assert failed.value.permanent
+
+
+def test_check_reads_the_business_number(whatsapp: WhatsAppAdapter, server: PlatformServer) -> None:
+    server.answer_next(Answer(body={"display_phone_number": "15550783881", "id": wire.PHONE_ID}))
+    assert whatsapp.check() == "phone number 15550783881"
+    assert server.calls[0].method == "GET"
+    assert server.calls[0].path == f"/{wire.PHONE_ID}"

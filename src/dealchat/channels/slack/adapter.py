@@ -67,6 +67,19 @@ class SlackAdapter:
     def release(self, request: WebhookRequest) -> None:
         self._replays.release(request.header("x-slack-signature") or "")
 
+    def check(self) -> str:
+        """`auth.test` with the bot token: which workspace and bot it is."""
+        response = http.post(
+            self._client,
+            f"{self._api}/auth.test",
+            json={},
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        body = http.json_body(response)
+        if body.get("ok") is not True:
+            raise DeliveryFailed(f"slack: {body.get('error', 'unknown')}", permanent=True)
+        return f"team {body.get('team')} as {body.get('user')}"
+
     def parse(self, request: WebhookRequest) -> Parsed:
         payload = _json(request.body)
         if payload.get("type") == "url_verification":

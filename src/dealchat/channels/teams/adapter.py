@@ -129,6 +129,12 @@ class TeamsAdapter:
                 self._client, url, json=self.render(conversation_id, message), headers=headers
             )
 
+    def check(self) -> str:
+        """The signing keys can be fetched and a connector token obtained."""
+        keys = self._keys.refresh()
+        self._token.get()
+        return f"{len(keys.keys)} signing keys, connector token for app {self._settings.app_id}"
+
 
 class _Jwks:
     """The Bot Framework's signing keys, from its OpenID metadata; refreshed on an unknown kid."""
@@ -145,6 +151,11 @@ class _Jwks:
             stale = self._fetched is None or now - self._fetched > _REFRESH
             if self._keys is None or (not _has(self._keys, kid) and stale):
                 self._keys, self._fetched = self._fetch(), now
+            return self._keys
+
+    def refresh(self) -> KeySet:
+        with self._lock:
+            self._keys, self._fetched = self._fetch(), dt.datetime.now(dt.UTC)
             return self._keys
 
     def _fetch(self) -> KeySet:

@@ -84,6 +84,12 @@ class TelegramAdapter:
             )
             _check(response)
 
+    def check(self) -> str:
+        """`getMe`: the bot the token belongs to."""
+        response = http.call(self._client, "POST", f"{self._api}/bot{self._token}/getMe", json={})
+        _check(response)
+        return f"bot @{response.json()['result'].get('username')}"
+
 
 def _check(response: httpx.Response) -> None:
     try:

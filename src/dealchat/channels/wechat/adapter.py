@@ -106,6 +106,13 @@ class WeChatAdapter:
             )
             self._check(http.json_body(response))
 
+    def check(self) -> str:
+        """An access token for the app id and secret; the mode in force."""
+        with self._lock:
+            self._access = self._fetch_token(dt.datetime.now(dt.UTC))
+        mode = "encrypted" if self._key is not None else "plain"
+        return f"access token for {self._app_id}, {mode} mode"
+
     def _check(self, body: dict[str, Any]) -> None:
         code = int(body.get("errcode", 0))
         if code == 0:

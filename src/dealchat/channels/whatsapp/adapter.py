@@ -112,6 +112,17 @@ class WhatsAppAdapter:
             )
             _check(response)
 
+    def check(self) -> str:
+        """The business phone number the access token may send from."""
+        response = http.call(
+            self._client,
+            "GET",
+            f"{self._api}/{self._phone}",
+            headers={"Authorization": f"Bearer {self._access_token}"},
+        )
+        _check(response)
+        return f"phone number {http.json_body(response).get('display_phone_number', self._phone)}"
+
 
 def _check(response: httpx.Response) -> None:
     if response.status_code < 300:

@@ -128,6 +128,9 @@ def test_a_slack_message_crosses_edge_and_core(split: Split) -> None:
     page = httpx.get(link.group(0))  # the link page, at the edge, relayed to the core
     assert page.status_code == 200
     assert 'name="password"' in page.text
+    style = httpx.get(f"{split.edge_url}/static/webchat/webchat.css")
+    assert (style.status_code, style.headers["content-type"]) == (200, "text/css; charset=utf-8")
+    assert httpx.get(f"{split.edge_url}/api/v1/webchat/messages").status_code in (404, 405)
 
     replay = httpx.post(f"{split.edge_url}/channels/slack/webhook", content=body, headers=headers)
     assert replay.status_code == 401

@@ -6,15 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
-from dealchat.channels.interfaces import InboundMessage
+from dealchat.channels.interfaces import DeliveryFailed, InboundMessage
+from dealchat.channels.outbox import PENDING, OutboxItem
+from dealchat.channels.outbox_dispatch import Dispatcher
 from dealchat.cli.main import app
 from dealchat.conversations.desk import handle_inbound
 from dealchat.db.session import unit_of_work
+from dealchat.records.models import AuditEntry
 from dealchat.settings import Settings
+from tests.channels.fakes import FakeAdapter
 from tests.channels.platform_server import Answer, PlatformServer, platform_server
 from tests.channels.slack import wire as slack
 from tests.channels.telegram import wire as telegram
@@ -109,3 +114,35 @@ def test_list_shows_channels_secrets_set_and_the_outbox(env: Settings) -> None:
     assert " off " in lines["wechat"]
     assert "token=missing" in lines["wechat"]
     _no_secrets(result.output)
+
+
+def test_dead_letters_are_listed_and_requeued_with_an_audit_entry(env: Settings) -> None:
+    platform = build_platform(Settings())
+    try:
+        with unit_of_work(platform.sessions) as session:
+            message = InboundMessage("fake", "c-1", "u-1", "m-1", "hello")
+            handle_inbound(session, message=message, desk=platform.desk)
+        fake = FakeAdapter()
+        fake.failures.append(DeliveryFailed("slack: channel_not_found", permanent=True))
+        Dispatcher(platform.sessions, {"fake": fake}, platform.desk).run_once()
+        with unit_of_work(platform.sessions) as session:
+            item_id = session.scalars(select(OutboxItem.id)).one()
+
+        listed = CliRunner().invoke(app, ["channels", "dead"])
+        assert listed.exit_code == 0, listed.output
+        assert f"{item_id}  fake  tries=1" in listed.output
+        assert "slack: channel_not_found" in listed.output
+
+        requeued = CliRunner().invoke(app, ["channels", "requeue", item_id])
+        assert requeued.exit_code == 0, requeued.output
+        assert CliRunner().invoke(app, ["channels", "requeue", item_id]).exit_code == 1
+        assert "no dead letters" in CliRunner().invoke(app, ["channels", "dead"]).output
+        with unit_of_work(platform.sessions) as session:
+            item = session.get_one(OutboxItem, item_id)
+            assert (item.state, item.attempts) == (PENDING, 0)
+            events = session.scalars(select(AuditEntry.event).order_by(AuditEntry.seq)).all()
+        assert events[-1] == "delivery:requeued"
+        Dispatcher(platform.sessions, {"fake": fake}, platform.desk).run_once()
+        assert [text.text for _, text in fake.sent] == [fake.sent[0][1].text]
+    finally:
+        platform.engine.dispose()

@@ -24,6 +24,7 @@ log = logging.getLogger("dealchat.channels.edge")
 JOSE = "application/jose"
 RELAYED_HEADERS = ("content-type", "cookie", "accept", "user-agent")
 RETURNED_HEADERS = ("content-type", "set-cookie", "location", "cache-control")
+RELAYED_PATHS = ("/link/", "/static/webchat/")  # the link page and its stylesheet, nothing else
 
 
 class RemoteSink:
@@ -76,9 +77,11 @@ async def relay(request: Request) -> Response:
     """A link page request the edge received, answered by this app; the answer goes back sealed."""
     data = _opened(request, await request.body())
     path = str(data.get("path", ""))
-    if not path.startswith("/link/") or data.get("method") not in ("GET", "POST"):
+    if not path.startswith(RELAYED_PATHS) or data.get("method") not in ("GET", "POST"):
         raise DealchatError(ErrorCode.FORBIDDEN, "Not relayed", http_status=403)
-    transport = httpx.ASGITransport(app=request.app)
+    # the client's address as the edge saw it (signed by the edge): lockout counts per source
+    source = (str(data.get("client") or "0.0.0.0"), 0)  # noqa: S104 - an address, not a bind
+    transport = httpx.ASGITransport(app=request.app, client=source)
     async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
         answer = await client.request(
             data["method"],
@@ -111,13 +114,15 @@ edge_router = APIRouter(
 
 
 @edge_router.api_route("/link/{token}", methods=["GET", "POST"], include_in_schema=False)
-async def link_page(token: str, request: Request) -> Response:
+@edge_router.get("/static/webchat/{name}", include_in_schema=False)
+async def link_page(request: Request) -> Response:
     link: Link = request.app.state.link
     client: httpx.AsyncClient = request.app.state.core_client
     sealed = link.seal(
         {
             "method": request.method,
             "path": request.url.path,
+            "client": request.client.host if request.client else None,
             "query": dict(request.query_params),
             "headers": {k: v for k, v in request.headers.items() if k in RELAYED_HEADERS},
             "body": base64.b64encode(await request.body()).decode("ascii"),

@@ -11,6 +11,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
+from dealchat.records.events import AuditEvent
+from dealchat.records.service import record
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
@@ -48,4 +50,20 @@ def enqueue(
         created_at=utcnow(),
     )
     session.add(item)
+    return item
+
+
+def requeue(session: Session, *, item_id: str, actor: str, now: dt.datetime) -> OutboxItem:
+    """Send a dead-lettered message again (after the cause was fixed), with fresh tries. Audited."""
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.state != DEAD:
+        raise LookupError(f"no dead-lettered outbox item {item_id}")
+    item.state, item.attempts, item.next_attempt_at, item.finished_at = PENDING, 0, now, None
+    record(
+        session,
+        event=AuditEvent.DELIVERY_REQUEUED,
+        actor=actor,
+        subject=f"conversation:{item.conversation_id}",
+        payload={"outbox": item.id, "channel": item.channel, "last_error": item.last_error},
+    )
     return item

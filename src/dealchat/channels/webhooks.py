@@ -69,7 +69,10 @@ async def _handle(
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
     try:
         parsed = adapter.parse(incoming)
-    except ValueError as error:
+    except Rejected as error:  # e.g. XML with entities: an attack, not the platform
+        log.warning("webhook rejected", extra={"channel": adapter.name, "reason": str(error)})
+        raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
+    except (ValueError, KeyError, TypeError) as error:
         log.warning("webhook unreadable", extra={"channel": adapter.name, "reason": str(error)})
         raise DealchatError(ErrorCode.BAD_REQUEST, "Unreadable payload", http_status=400) from error
     if parsed.messages:

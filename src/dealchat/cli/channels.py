@@ -1,5 +1,6 @@
-"""`dealchat channels list|check`: which channels are on, whether their platforms answer, and
-what the outbox holds. Secrets are never printed, only whether and where they are set."""
+"""`dealchat channels list|check|dead|requeue`: which channels are on, whether their platforms
+answer, what the outbox holds, and sending a dead letter again. Secrets are never printed, only
+whether and where they are set."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from dealchat.channels import outbox
 from dealchat.channels.config import ChannelSettings, LinkSettings
 from dealchat.channels.interfaces import DeliveryFailed, Rejected
 from dealchat.channels.link import load_certificate, thumbprint
-from dealchat.channels.outbox import OutboxItem
+from dealchat.channels.outbox import DEAD, OutboxItem
 from dealchat.channels.registry import FACTORIES
 from dealchat.cli.common import platform
+from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.settings import Settings
 
@@ -121,3 +124,33 @@ def _check_link(link: LinkSettings) -> int:
         + (f", core at {link.core_url}" if link.core_url else "")
     )
     return 0
+
+
+@app.command("dead")
+def dead_letters() -> None:
+    """Messages the dispatcher gave up on: id, channel, tries, when, and the last error."""
+    with platform(_settings()) as built, unit_of_work(built.sessions) as session:
+        rows = session.scalars(
+            select(OutboxItem).where(OutboxItem.state == DEAD).order_by(OutboxItem.finished_at)
+        ).all()
+        for item in rows:
+            when = f"{item.finished_at:%Y-%m-%dT%H:%M:%SZ}" if item.finished_at else "-"
+            typer.echo(
+                f"{item.id}  {item.channel}  tries={item.attempts}  {when}  {item.last_error}"
+            )
+    if not rows:
+        typer.echo("no dead letters")
+
+
+@app.command("requeue")
+def requeue_item(
+    item_id: Annotated[str, typer.Argument(help="An id from `channels dead`.")],
+) -> None:
+    """Deliver a dead-lettered message again, with fresh tries (audited delivery:requeued)."""
+    with platform(_settings()) as built, unit_of_work(built.sessions) as session:
+        try:
+            outbox.requeue(session, item_id=item_id, actor="cli", now=utcnow())
+        except LookupError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"requeued {item_id}")

@@ -64,6 +64,7 @@ class AuditEvent(StrEnum):
     DELIVERY_SUCCEEDED = "delivery:succeeded"
     DELIVERY_FAILED = "delivery:failed"
     DELIVERY_DEAD_LETTERED = "delivery:dead_lettered"
+    DELIVERY_REQUEUED = "delivery:requeued"
     # Pre-trade controls (6a)
     CONTROL_DECIDED = "control:decided"
     ORDER_HELD = "order:held"

@@ -4,11 +4,13 @@ sendMessage's answers."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from dealchat import logs
 from dealchat.channels.config import TelegramSettings
 from dealchat.channels.interfaces import DeliveryFailed, OutboundMessage, Rejected
 from dealchat.channels.telegram.adapter import TelegramAdapter
@@ -97,3 +99,20 @@ def test_a_blocked_bot_is_permanent(telegram: TelegramAdapter, server: PlatformS
     with pytest.raises(DeliveryFailed) as failed:
         telegram.send("112233445", [OutboundMessage("hi")])
     assert failed.value.permanent
+
+
+def test_the_bot_token_in_the_url_never_reaches_a_log(
+    telegram: TelegramAdapter, server: PlatformServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("httpx").level)
+    try:
+        logs.configure("DEBUG")  # what `dealchat serve` does, at its most talkative
+        root.addHandler(caplog.handler)
+        server.answer_next(Answer(body=load("telegram", "sendMessage_ok")))
+        telegram.send("112233445", [OutboundMessage("hi")])
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+        logging.getLogger("httpx").setLevel(saved[2])
+    assert server.calls
+    assert not [r for r in caplog.records if wire.BOT_TOKEN in r.getMessage()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,14 @@ from dealchat.channels.config import (
     WeChatSettings,
     WhatsAppSettings,
 )
-from dealchat.channels.interfaces import ChannelAdapter, DeliveryFailed, WebhookRequest
+from dealchat.channels.interfaces import (
+    ChannelAdapter,
+    DeliveryFailed,
+    OutboundMessage,
+    WebhookRequest,
+)
+from dealchat.channels.matrix.adapter import MatrixAdapter
+from dealchat.channels.matrix.sender import SendReport, content_of
 from dealchat.channels.slack.adapter import SlackAdapter
 from dealchat.channels.teams.adapter import TeamsAdapter
 from dealchat.channels.telegram.adapter import TelegramAdapter
@@ -310,6 +317,48 @@ def _wechat(stack: ExitStack) -> Case:
     )
 
 
+class _FakeMatrixTransport:
+    """Stands in for the running Matrix bot (7a's MatrixRunner) behind MatrixAdapter."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, OutboundMessage]] = []
+        self.reports: list[SendReport] = []
+
+    def send(self, room_id: str, messages: Sequence[OutboundMessage]) -> SendReport:
+        if self.reports:
+            return self.reports.pop(0)
+        self.sent.extend((room_id, message) for message in messages)
+        return SendReport(event_ids=[f"$e{len(self.sent)}"])
+
+
+def _matrix(stack: ExitStack) -> Case:
+    """Matrix messages arrive by the bot's sync, never by webhook: every webhook request is one
+    to refuse, and the outbound half of the contract is checked through the adapter."""
+    transport = _FakeMatrixTransport()
+    room = "!dealchat:bank.example"
+
+    def request(text: str, message_id: str, now: float) -> WebhookRequest:
+        body = json.dumps({"room_id": room, "event_id": message_id, "body": text}).encode()
+        return WebhookRequest("POST", "/channels/matrix/webhook", {}, {}, body)
+
+    def fail_next(status: int, headers: dict[str, str]) -> None:
+        retry = float(headers["Retry-After"])
+        transport.reports.append(
+            SendReport(failed=True, error="M_LIMIT_EXCEEDED", retry_after=retry)
+        )
+
+    return Case(
+        MatrixAdapter(transport),
+        "/channels/matrix/webhook",
+        room,
+        request,
+        request,
+        lambda: [content_of(message) for _, message in transport.sent],
+        lambda call: str(call["body"]),
+        fail_next,
+    )
+
+
 BUILDERS: dict[str, Callable[[ExitStack], Case]] = {
     "webchat": _webchat,
     "fake": _fake,
@@ -318,7 +367,9 @@ BUILDERS: dict[str, Callable[[ExitStack], Case]] = {
     "whatsapp": _whatsapp,
     "teams": _teams,
     "wechat": _wechat,
+    "matrix": _matrix,
 }
+SYNC_ONLY = {"matrix"}  # no webhook: inbound by the bot's sync, so no genuine request to make
 
 
 def build(name: str) -> Iterator[Case]:

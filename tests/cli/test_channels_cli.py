@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
 from dealchat.channels.interfaces import DeliveryFailed, InboundMessage
 from dealchat.channels.outbox import PENDING, OutboxItem
 from dealchat.channels.outbox_dispatch import Dispatcher
+from dealchat.cli.guard import EXIT_DENIED
 from dealchat.cli.main import app
 from dealchat.conversations.desk import handle_inbound
 from dealchat.db.session import unit_of_work
@@ -23,6 +25,8 @@ from tests.channels.fakes import FakeAdapter
 from tests.channels.platform_server import Answer, PlatformServer, platform_server
 from tests.channels.slack import wire as slack
 from tests.channels.telegram import wire as telegram
+from tests.factories.access import token_for
+from tests.factories.identity import make_user
 
 
 @pytest.fixture
@@ -133,15 +137,30 @@ def test_dead_letters_are_listed_and_requeued_with_an_audit_entry(env: Settings)
         assert f"{item_id}  fake  tries=1" in listed.output
         assert "slack: channel_not_found" in listed.output
 
-        requeued = CliRunner().invoke(app, ["channels", "requeue", item_id])
+        with unit_of_work(platform.sessions) as session:
+            access.seed_defaults(session)
+        ops = make_user(platform, "ops", kind="internal")
+        with unit_of_work(platform.sessions) as session:
+            access.assign(session, actor=access.system_actor(), role="admin", username="ops")
+        token = {"DEALCHAT_TOKEN": token_for(platform, ops.id)}
+        stranger = {"DEALCHAT_TOKEN": "dct_" + "x" * 43}
+        denied = CliRunner().invoke(app, ["channels", "requeue", item_id], env=stranger)
+        assert denied.exit_code == EXIT_DENIED
+        requeued = CliRunner().invoke(app, ["channels", "requeue", item_id], env=token)
         assert requeued.exit_code == 0, requeued.output
-        assert CliRunner().invoke(app, ["channels", "requeue", item_id]).exit_code == 1
+        again = CliRunner().invoke(app, ["channels", "requeue", item_id], env=token)
+        assert again.exit_code == 1
         assert "no dead letters" in CliRunner().invoke(app, ["channels", "dead"]).output
         with unit_of_work(platform.sessions) as session:
             item = session.get_one(OutboxItem, item_id)
             assert (item.state, item.attempts) == (PENDING, 0)
             events = session.scalars(select(AuditEntry.event).order_by(AuditEntry.seq)).all()
-        assert events[-1] == "delivery:requeued"
+        assert events.count("delivery:requeued") == 1
+        with unit_of_work(platform.sessions) as session:
+            entry = session.scalars(
+                select(AuditEntry).where(AuditEntry.event == "delivery:requeued")
+            ).one()
+        assert entry.actor == f"user:{ops.id}"
         Dispatcher(platform.sessions, {"fake": fake}, platform.desk).run_once()
         assert [text.text for _, text in fake.sent] == [fake.sent[0][1].text]
     finally:

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from dealchat.access.rights import Right
 from dealchat.channels import outbox
 from dealchat.channels.config import ChannelSettings, LinkSettings
 from dealchat.channels.interfaces import DeliveryFailed, Rejected
@@ -18,7 +19,7 @@ from dealchat.channels.link import load_certificate, thumbprint
 from dealchat.channels.outbox import DEAD, OutboxItem
 from dealchat.channels.registry import FACTORIES
 from dealchat.cli.common import platform
-from dealchat.db.base import utcnow
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires
 from dealchat.db.session import unit_of_work
 from dealchat.settings import Settings
 
@@ -50,6 +51,7 @@ def _secrets(section: ChannelSettings) -> str:
 
 
 @app.command("list")
+@host_operator("reads the host's channel settings and outbox counts; prints no secret")
 def list_channels(outbox: DbOption = True) -> None:
     """Every channel, on or off, with its webhook path, API, rate and which secrets are set."""
     settings = _settings()
@@ -82,6 +84,7 @@ def _counted(counts: Counter[tuple[str, str]], name: str) -> str:
 
 
 @app.command("check")
+@host_operator("asks each configured platform who we are, with the host's credentials")
 def check() -> None:
     """Build every enabled channel and ask its platform who we are (no message is sent)."""
     settings = _settings()
@@ -127,6 +130,7 @@ def _check_link(link: LinkSettings) -> int:
 
 
 @app.command("dead")
+@host_operator("read-only list of undelivered messages on the host (no message text)")
 def dead_letters() -> None:
     """Messages the dispatcher gave up on: id, channel, tries, when, and the last error."""
     with platform(_settings()) as built, unit_of_work(built.sessions) as session:
@@ -143,14 +147,19 @@ def dead_letters() -> None:
 
 
 @app.command("requeue")
+@requires(Right.CHANNEL_MANAGE)
 def requeue_item(
     item_id: Annotated[str, typer.Argument(help="An id from `channels dead`.")],
+    token: TokenOption,
 ) -> None:
     """Deliver a dead-lettered message again, with fresh tries (audited delivery:requeued)."""
-    with platform(_settings()) as built, unit_of_work(built.sessions) as session:
+    missing = None
+    with acting(token, Right.CHANNEL_MANAGE, "channels requeue") as (built, session, actor):
         try:
-            outbox.requeue(session, item_id=item_id, actor="cli", now=utcnow())
+            outbox.requeue(session, item_id=item_id, actor=actor.audit_name, now=built.desk.clock())
         except LookupError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(1) from None
+            missing = str(error)
+    if missing is not None:
+        typer.echo(missing, err=True)
+        raise typer.Exit(1)
     typer.echo(f"requeued {item_id}")

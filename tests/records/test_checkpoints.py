@@ -25,6 +25,7 @@ from dealchat.records.service import (
     inclusion_proof,
     latest_checkpoint,
     root_at,
+    stream_entries,
 )
 from dealchat.settings import Settings
 
@@ -87,6 +88,26 @@ def test_a_receipt_style_proof_verifies_offline(platform: Platform, keys: Checkp
         fields, leaf_index=index, path=path, note=note, keys=offline.keyring(vkeys)
     )
     assert proven.size == 11
+
+
+def test_a_whole_conversation_is_proven_complete_offline(
+    platform: Platform, keys: CheckpointKeys
+) -> None:
+    _add(platform, 5, subject="conversation:one")
+    _add(platform, 4, subject="conversation:other")
+    _add(platform, 3, subject="conversation:one")
+    with unit_of_work(platform.sessions) as session:
+        signed = create_checkpoint(session, keys=keys)
+        assert signed is not None
+        entries = stream_entries(session, "conversation:one")
+        last = entries[-1]
+        index, _size, path = inclusion_proof(session, last.seq, tree_size=signed.size)
+        note = signed.note
+    assert [e.stream_seq for e in entries] == list(range(1, 9))
+    assert offline.check_stream(entries) is None
+    trusted = offline.keyring([v.vkey for v in keys.keyring.verifiers])
+    assert offline.verify_entry(last, leaf_index=index, path=path, note=note, keys=trusted)
+    assert offline.check_stream(entries[:3] + entries[4:]) is not None
 
 
 def test_the_checkpointer_signs_soon_after_entries_commit(

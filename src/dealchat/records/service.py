@@ -275,6 +275,29 @@ def _size(session: Session, wanted: int | None) -> int:
     return wanted
 
 
+def leaf_fields(entry: AuditEntry) -> LeafFields:
+    """What entry's leaf commits to: export these (with a proof) for an offline verifier."""
+    return LeafFields(
+        entry.seq,
+        entry.at,
+        entry.event,
+        entry.actor,
+        entry.subject,
+        entry.payload,
+        entry.stream_seq,
+        bytes(entry.stream_prev),
+    )
+
+
+def stream_entries(session: Session, subject: str) -> list[LeafFields]:
+    """Every entry of one subject's stream, in order: with the last one's inclusion proof,
+    `records.offline.check_stream` shows none is missing from the conversation or order."""
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
+    )
+    return [leaf_fields(row) for row in rows]
+
+
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     """The newest signed checkpoint (its `note` is the C2SP signed-note text), if any."""
     return session.scalars(

@@ -51,6 +51,18 @@ def approve(
     return {"approved": content}
 
 
+def _desk_of(request: Request, db: object) -> dict[str, str]:
+    return {"desk": request.path_params["desk"]}
+
+
+@probe.get("/desk/{desk}")
+def on_desk(
+    desk: str,
+    actor: Annotated[Actor, Depends(require(Right.ORDER_CANCEL, resource=_desk_of))],
+) -> dict[str, str]:
+    return {"desk": desk}
+
+
 @probe.get("/open", dependencies=[Depends(public("a test route"))])
 def open_route() -> dict[str, str]:
     return {"ok": "yes"}
@@ -182,3 +194,15 @@ def test_a_wrong_step_up_is_refused_and_logged(
     assert response.status_code == 401
     assert _log(platform, "access:denied")[-1]["rule"] == "step-up failed"
     assert "wrong password!" not in json.dumps(_log(platform, "access:denied"))
+
+
+def test_a_grant_with_conditions_passes_only_for_a_matching_resource(
+    api: TestClient, platform: Platform
+) -> None:
+    dana = make_user(platform, "dana", kind="internal")
+    give_role(platform, "dana", "ldn", [Right.ORDER_CANCEL], {"desk": ["FX-LDN"]})
+    headers = _bearer(token_for(platform, dana.id))
+    assert api.get("/probe/desk/FX-LDN", headers=headers).status_code == 200
+    assert api.get("/probe/desk/FX-NY", headers=headers).status_code == 403
+    allowed = _log(platform, "access:allowed")[-1]
+    assert allowed["rule"] == "role ldn: order:cancel where desk in ['FX-LDN']"

@@ -18,7 +18,7 @@ they approve; the caller got the proof from `POST /api/v1/auth/stepup`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -106,6 +106,10 @@ class Access:
     level: int
     max_age: int | None = None
     public: str | None = None
+    # The attributes of what the request acts on, for grants with conditions (desk, region, ...):
+    # `resource(request, db) -> {"desk": "FX-LDN"}`. None: decided without a resource, so only an
+    # unconditioned grant of the right passes.
+    resource: Callable[[Request, Session], Mapping[str, str]] | None = None
 
 
 # Routes that are not FastAPI path operations (so cannot carry a dependency), and why each is open.
@@ -164,14 +168,20 @@ def public(reason: str) -> Callable[[], None]:
     return open_route
 
 
-def require(right: Right, *, level: int = 1, max_age: int | None = None) -> Callable[..., Actor]:
+def require(
+    right: Right,
+    *,
+    level: int = 1,
+    max_age: int | None = None,
+    resource: Callable[[Request, Session], Mapping[str, str]] | None = None,
+) -> Callable[..., Actor]:
     """A dependency yielding the Actor when it holds `right` with a strong and fresh enough login.
 
     401 without a valid session or token; 403 without the right (deny by default); 401 with
     `WWW-Authenticate: Bearer error="insufficient_user_authentication"` (RFC 9470) when the login is
     older than `max_age` seconds or a level-2 proof is missing. Every decision is access-logged.
     """
-    return _dependency(Access(right, _level(level), max_age), form=False)
+    return _dependency(Access(right, _level(level), max_age, resource=resource), form=False)
 
 
 def require_form(
@@ -275,7 +285,10 @@ def authorise(
     ):
         _deny(db, actor, declared, context, "CSRF token missing or wrong")
         raise DealchatError(ErrorCode.CSRF_FAILED, "CSRF token missing or wrong", http_status=403)
-    decision = access.decide(db, actor=actor, right=declared.right, context=context)
+    attributes = declared.resource(request, db) if declared.resource is not None else None
+    decision = access.decide(
+        db, actor=actor, right=declared.right, context=context, resource=attributes
+    )
     if not decision:
         commit_denial(db)
         raise DealchatError(

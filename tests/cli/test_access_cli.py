@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,10 +65,12 @@ def _probe_args(command: Any) -> list[str]:
     for param in command.params:
         if not param.required or param.name == "token":
             continue
+        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        probe = __file__ if annotation is Path else "probe-name"  # a file that must exist
         if param.param_type_name == "argument":
-            args.append("probe-name")
+            args.append(probe)
         else:
-            args += [param.opts[0], "probe-name"]
+            args += [param.opts[0], probe]
     return args
 
 

@@ -18,6 +18,7 @@ from dealchat.db.session import unit_of_work
 from dealchat.identity.models import User
 from dealchat.orders.models import Order
 from dealchat.settings import Settings
+from tests.factories.access import token_for
 from tests.factories.controls import client, ticket
 from tests.factories.identity import make_user
 
@@ -29,7 +30,8 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def _staff(platform: Platform, *names: str) -> None:
+def _staff(platform: Platform, *names: str) -> dict[str, str]:
+    """Internal users holding the controls rights, each with an API token to act with."""
     system = access.system_actor()
     with unit_of_work(platform.sessions) as session:
         access.create_role(session, actor=system, name="controls")
@@ -37,10 +39,13 @@ def _staff(platform: Platform, *names: str) -> None:
             access.add_grant(
                 session, actor=system, role="controls", right=access.parse_right(right)
             )
+    tokens = {}
     for name in names:
-        make_user(platform, name, kind="internal")
+        user = make_user(platform, name, kind="internal")
         with unit_of_work(platform.sessions) as session:
             access.assign(session, actor=system, role="controls", username=name)
+        tokens[name] = token_for(platform, user.id)
+    return tokens
 
 
 def _held_order(platform: Platform) -> str:
@@ -63,8 +68,8 @@ def _run(*args: str) -> str:
 
 
 def test_holds_list_approve_and_who_may_not(env: Settings, platform: Platform) -> None:
-    _staff(platform, "carol")
-    make_user(platform, "mallory", kind="internal")  # no role: no order:approve
+    tokens = _staff(platform, "carol")
+    mallory = make_user(platform, "mallory", kind="internal")  # no role: no order:approve
     ref = _held_order(platform)
     listed = _run("holds", "list")
     assert f"{ref} open approvals 0/1" in listed
@@ -72,12 +77,16 @@ def test_holds_list_approve_and_who_may_not(env: Settings, platform: Platform) -
         "client-day [hold +0]: Daily client limit: 0.00 USD already used + 32,550,000.00 USD"
         in listed
     )
-    refused = CliRunner().invoke(app, ["holds", "approve", ref, "--as", "mallory"])
-    assert refused.exit_code == 2
-    assert "needs order:approve" in refused.output
-    assert _run("holds", "approve", ref, "--as", "carol", "--comment", "known client") == (
-        f"{ref} is filled\n"
+    refused = CliRunner().invoke(
+        app, ["holds", "approve", ref, "--token", token_for(platform, mallory.id)]
     )
+    assert refused.exit_code == 3
+    assert "needs order:approve" in refused.output
+    forged = CliRunner().invoke(app, ["holds", "approve", ref, "--token", "not-a-token"])
+    assert forged.exit_code == 3  # nobody approves in a name they cannot prove
+    assert "open approvals 0/1" in _run("holds", "list")
+    approve = ["holds", "approve", ref, "--token", tokens["carol"], "--comment", "known client"]
+    assert _run(*approve) == (f"{ref} is filled\n")
     assert "no open holds" in _run("holds", "list")
     assert f"{ref} released approvals 1/1" in _run("holds", "list", "--state", "all")
 
@@ -85,7 +94,7 @@ def test_holds_list_approve_and_who_may_not(env: Settings, platform: Platform) -
 def test_a_rule_change_needs_a_second_person_and_can_be_backtested_first(
     env: Settings, platform: Platform, tmp_path: Path
 ) -> None:
-    _staff(platform, "carol", "dave")
+    tokens = _staff(platform, "carol", "dave")
     ref = _held_order(platform)
     loose = yaml.safe_load(shipped_text("default.yaml"))
     for rule in loose["rules"]:
@@ -100,14 +109,18 @@ def test_a_rule_change_needs_a_second_person_and_can_be_backtested_first(
     assert report["changed"][0]["ref"] == ref
     assert report["changed"][0]["was"] == "hold"
 
-    proposed = _run("rules", "propose", str(proposal), "--as", "carol", "--comment", "raise")
+    proposed = _run(
+        "rules", "propose", str(proposal), "--token", tokens["carol"], "--comment", "raise"
+    )
     version_id = proposed.split(" as ")[1].split(";")[0]
     assert "default v2" in proposed
     assert "40000000" not in _run("rules", "show")  # proposed is not in force
-    own = CliRunner().invoke(app, ["rules", "approve", version_id, "--as", "carol"])
-    assert own.exit_code == 2
+    own = CliRunner().invoke(app, ["rules", "approve", version_id, "--token", tokens["carol"]])
+    assert own.exit_code in (2, 3)
     assert "a second person must approve" in own.output
-    assert _run("rules", "approve", version_id, "--as", "dave") == "default v2 is active\n"
+    assert (
+        _run("rules", "approve", version_id, "--token", tokens["dave"]) == "default v2 is active\n"
+    )
     assert "40000000" in _run("rules", "show")
     assert f"{version_id} default v2 active" in _run("rules", "versions")
     with unit_of_work(platform.sessions) as session:

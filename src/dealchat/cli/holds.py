@@ -1,7 +1,8 @@
 """`dealchat holds list|approve|abort|expire`: the four-eyes queue of held orders.
 
-`--as USERNAME` names the internal user acting; its roles' grants decide (order:approve), and
-nobody approves an order they entered or a client they own.
+Approve and abort act as the user of an API token (`--token` or DEALCHAT_TOKEN): its roles' grants
+decide (order:approve), the decision goes to the access log, and nobody approves an order they
+entered or a client they own. A host operator cannot approve in somebody else's name.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ from typing import Annotated
 
 import typer
 
-from dealchat.access.service import actor_for, user_named
+from dealchat.access.rights import Right
 from dealchat.cli.common import platform
-from dealchat.cli.guard import host_operator
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
-from dealchat.errors import DealchatError
 
 app = typer.Typer(no_args_is_help=True, help="Held orders: list, approve (four-eyes), abort.")
-
-AsUser = Annotated[str, typer.Option("--as", help="the internal user acting")]
 
 
 @app.command("list")
@@ -45,25 +43,25 @@ def list_holds(
 
 
 @app.command("approve")
-@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
+@requires(Right.ORDER_APPROVE)
 def approve(
     hold: Annotated[str, typer.Argument(help="hold id or order reference (ORD-...)")],
-    as_user: AsUser,
+    token: TokenOption,
     comment: Annotated[str, typer.Option(help="why it may go")] = "",
 ) -> None:
     """Approve a held order; the last approval needed releases it to the counterparty."""
-    _act(hold, as_user, comment, approving=True)
+    _act(hold, token, comment, approving=True)
 
 
 @app.command("abort")
-@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
+@requires(Right.ORDER_APPROVE)
 def abort(
     hold: Annotated[str, typer.Argument(help="hold id or order reference (ORD-...)")],
-    as_user: AsUser,
+    token: TokenOption,
     reason: Annotated[str, typer.Option(help="why it must not go")],
 ) -> None:
     """Stop a held order; the client is told and the headroom released."""
-    _act(hold, as_user, reason, approving=False)
+    _act(hold, token, reason, approving=False)
 
 
 @app.command("expire")
@@ -75,24 +73,20 @@ def expire() -> None:
     typer.echo(f"expired {len(expired)} holds" + "".join(f"\n  {o.ref}" for o in expired))
 
 
-def _act(hold_or_ref: str, username: str, text: str, *, approving: bool) -> None:
-    try:
-        with platform() as built, unit_of_work(built.sessions) as session:
-            found = holds.find(session, hold_or_ref=hold_or_ref)
-            if found is None:
-                raise typer.BadParameter(f"no hold {hold_or_ref}")
-            actor = actor_for(session, user_named(session, username), factors=("cli",))
-            now = built.desk.clock()
-            if approving:
-                order = pretrade.approve_hold(
-                    session, desk=built.desk, hold_id=found.id, actor=actor, comment=text, now=now
-                )
-            else:
-                order = pretrade.abort_hold(
-                    session, desk=built.desk, hold_id=found.id, actor=actor, reason=text, now=now
-                )
-            outcome = f"{order.ref} is {order.state}"
-    except DealchatError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from error
+def _act(hold_or_ref: str, token: str, text: str, *, approving: bool) -> None:
+    operation = "holds approve" if approving else "holds abort"
+    with acting(token, Right.ORDER_APPROVE, operation) as (built, session, actor):
+        found = holds.find(session, hold_or_ref=hold_or_ref)
+        if found is None:
+            raise typer.BadParameter(f"no hold {hold_or_ref}")
+        now = built.desk.clock()
+        if approving:
+            order = pretrade.approve_hold(
+                session, desk=built.desk, hold_id=found.id, actor=actor, comment=text, now=now
+            )
+        else:
+            order = pretrade.abort_hold(
+                session, desk=built.desk, hold_id=found.id, actor=actor, reason=text, now=now
+            )
+        outcome = f"{order.ref} is {order.state}"
     typer.echo(outcome)

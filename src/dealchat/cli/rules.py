@@ -17,9 +17,9 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from dealchat.access.service import actor_for, user_named
+from dealchat.access.rights import Right
 from dealchat.cli.common import platform
-from dealchat.cli.guard import host_operator
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires
 from dealchat.controls import rulesets
 from dealchat.controls.backtest import backtest as run_backtest
 from dealchat.controls.definitions import RuleSet, parse_ruleset, ruleset_text
@@ -31,8 +31,6 @@ from dealchat.errors import DealchatError
 app = typer.Typer(
     no_args_is_help=True, help="Pre-trade rules: versions, four-eyes changes, backtest."
 )
-
-AsUser = Annotated[str, typer.Option("--as", help="the internal user acting")]
 
 
 @app.command("show")
@@ -56,15 +54,14 @@ def versions() -> None:
 
 
 @app.command("propose")
-@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
+@requires(Right.RULE_EDIT)
 def propose(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="rule set YAML")],
-    as_user: AsUser,
+    token: TokenOption,
     comment: Annotated[str, typer.Option(help="what changes and why")] = "",
 ) -> None:
     """Store a new version, validated; it waits for a second person's approval."""
-    with _errors(), platform() as built, unit_of_work(built.sessions) as session:
-        actor = actor_for(session, user_named(session, as_user), factors=("cli",))
+    with _errors(), acting(token, Right.RULE_EDIT, "rules propose") as (built, session, actor):
         row = rulesets.propose(
             session,
             text=file.read_text(encoding="utf-8"),
@@ -77,16 +74,16 @@ def propose(
 
 
 @app.command("approve")
-@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
-def approve(version_id: str, as_user: AsUser) -> None:
+@requires(Right.RULE_APPROVE)
+def approve(version_id: str, token: TokenOption) -> None:
     """Put a proposed version in force (not by its proposer)."""
-    _decide(version_id, as_user, approve=True)
+    _decide(version_id, token, approve=True)
 
 
 @app.command("refuse")
-@host_operator("--as names the acting user and its grants decide; trusts the host operator's word")
-def refuse(version_id: str, as_user: AsUser) -> None:
-    _decide(version_id, as_user, approve=False)
+@requires(Right.RULE_APPROVE)
+def refuse(version_id: str, token: TokenOption) -> None:
+    _decide(version_id, token, approve=False)
 
 
 @app.command("backtest")
@@ -154,9 +151,9 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from error
 
 
-def _decide(version_id: str, username: str, *, approve: bool) -> None:
-    with _errors(), platform() as built, unit_of_work(built.sessions) as session:
-        actor = actor_for(session, user_named(session, username), factors=("cli",))
+def _decide(version_id: str, token: str, *, approve: bool) -> None:
+    operation = "rules approve" if approve else "rules refuse"
+    with _errors(), acting(token, Right.RULE_APPROVE, operation) as (built, session, actor):
         row = rulesets.decide_proposal(
             session, version_id=version_id, actor=actor, approve=approve, now=built.desk.clock()
         )

@@ -13,8 +13,10 @@ from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.db.session import unit_of_work
+from dealchat.identity import networks
 from dealchat.identity.sessions import COOKIE, csrf_token
 from tests.conftest import Clock
+from tests.factories.audit import entries
 from tests.factories.identity import TestUser, make_user
 
 
@@ -154,3 +156,28 @@ def test_a_cookie_session_on_the_json_api_needs_the_csrf_header(
     headers = {"X-CSRF-Token": csrf_token(browser.cookies[COOKIE])}
     made = browser.post("/api/v1/admin/roles", json={"name": "real"}, headers=headers)
     assert made.status_code == 201
+
+
+def _office_browser(platform: Platform, peer: str) -> TestClient:
+    return TestClient(
+        create_app(platform=platform),
+        base_url="https://testserver",
+        raise_server_exceptions=False,
+        follow_redirects=False,
+        client=(peer, 40000),
+    )
+
+
+def test_from_a_trusted_network_an_internal_user_logs_in_without_a_code(
+    platform: Platform, dana: TestUser, clock: Clock
+) -> None:
+    with unit_of_work(platform.sessions) as session:
+        networks.add(session, cidr="10.20.0.0/16", label="office", actor="test", now=clock.now)
+    with _office_browser(platform, "10.20.3.4") as office:
+        assert _log_in(office, dana, clock, otp="").status_code == 303
+    with _office_browser(platform, "198.51.100.9") as outside:
+        assert _log_in(outside, dana, clock, otp="").status_code == 401
+    started = entries(platform, "session:started")
+    assert [(e["factors"], e["source_ip"]) for e in started] == [
+        (["password", "network"], "10.20.3.4")
+    ], "the session records the factors actually used, not both by assumption"

@@ -22,6 +22,7 @@ from dealchat.api.deps import (
     source_ip,
 )
 from dealchat.console.pages import LOGIN_COOKIE, STATIC, render, set_cookie, set_session_cookie
+from dealchat.identity import login as authn
 from dealchat.identity import service as identity
 from dealchat.identity import sessions
 
@@ -67,7 +68,7 @@ def login(
     db: SessionDep,
     username: Annotated[str, Form(max_length=64)],
     password: Password,
-    otp: Otp,
+    otp: Otp = "",  # empty: only an internal user on a trusted network gets in without it
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     pre = request.cookies.get(LOGIN_COOKIE, "")
@@ -76,24 +77,22 @@ def login(
             sessions.csrf_token(pre), notice="The form expired. Try again.", status=403
         )
     now = platform.desk.clock()
-    user = identity.authenticate(
+    attempt = authn.Attempt(username, password, otp, "console", source_ip(request))
+    outcome = authn.decide(
         db,
         sealer=platform.desk.sealer,
-        username=username,
-        password=password,
-        otp=otp,
+        attempt=attempt,
+        policy=platform.desk.policy.lockout,
         now=now,
-        channel="console",
-        source_ip=source_ip(request),
-        lockout=platform.desk.policy.lockout,
     )
+    user = outcome.user
     if user is None or user.kind != "internal":
         return _login_page(sessions.csrf_token(pre), notice=identity.LOGIN_FAILED, status=401)
     _end_presented_session(request, platform, db)
     started = sessions.start(
         db,
         user=user,
-        factors=("password", "totp"),
+        factors=outcome.factors,  # password+totp, or password+network from a trusted range
         source_ip=source_ip(request),
         channel="console",
         policy=platform.session_policy,

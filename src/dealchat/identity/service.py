@@ -259,23 +259,47 @@ def _grant_stepup(
     session: Session, link: SecureLink, user: User, policy: AuthPolicy, now: dt.datetime
 ) -> LinkResult:
     assert link.ticket_hash is not None
-    proof = StepUpProof(
+    store_stepup(
+        session,
         channel=link.channel,
         external_id=link.external_id,
         user_id=user.id,
         ticket_hash=link.ticket_hash,
-        granted_at=now,
+        now=now,
         expires_at=now + policy.stepup_ttl,
     )
+    return LinkResult(True, "stepup", "Approved. Go back to the chat and reply c to confirm.")
+
+
+def store_stepup(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    user_id: str,
+    ticket_hash: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+) -> StepUpProof:
+    """A level-2 proof (both factors just checked) for exactly `ticket_hash`, audited."""
+    proof = StepUpProof(
+        channel=channel,
+        external_id=external_id,
+        user_id=user_id,
+        ticket_hash=ticket_hash,
+        granted_at=now,
+        expires_at=expires_at,
+    )
+    payload = {"ticket_hash": ticket_hash, "factors": ["password", "totp"], "channel": channel}
     record_new(
         session,
         proof,
         event=AuditEvent.STEPUP_GRANTED,
-        actor=f"user:{user.id}",
+        actor=f"user:{user_id}",
         kind="stepup",
-        payload={"ticket_hash": link.ticket_hash, "factors": ["password", "totp"]},
+        payload=payload,
     )
-    return LinkResult(True, "stepup", "Approved. Go back to the chat and reply c to confirm.")
+    return proof
 
 
 def _link_identity(session: Session, link: SecureLink, user: User, now: dt.datetime) -> LinkResult:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import StepUpProof, User
+from dealchat.identity.service import store_stepup, use_stepup
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record, record_new
@@ -282,21 +283,14 @@ def grant_proof(
     ):
         raise DealchatError(ErrorCode.BAD_REQUEST, "content_hash: 64 lowercase hex characters")
     secret = secrets.token_urlsafe(32)
-    proof = StepUpProof(
+    store_stepup(
+        session,
         channel=PROOF_CHANNEL,
         external_id=secret_hash(secret),
         user_id=user.id,
         ticket_hash=content_hash,
-        granted_at=now,
+        now=now,
         expires_at=now + policy.stepup_ttl,
-    )
-    record_new(
-        session,
-        proof,
-        event=AuditEvent.STEPUP_GRANTED,
-        actor=f"user:{user.id}",
-        kind="stepup",
-        payload={"ticket_hash": content_hash, "factors": ["password", "totp"], "channel": "api"},
     )
     return secret
 
@@ -319,29 +313,14 @@ def spend_proof(
     session: Session, *, secret: str, user_id: str, content_hash: str, now: dt.datetime
 ) -> bool:
     """Spend the proof for exactly `content_hash`, once; False for any other content or reuse."""
-    spent = session.execute(
-        update(StepUpProof)
-        .where(
-            StepUpProof.channel == PROOF_CHANNEL,
-            StepUpProof.external_id == secret_hash(secret),
-            StepUpProof.user_id == user_id,
-            StepUpProof.ticket_hash == content_hash,
-            StepUpProof.used_at.is_(None),
-            StepUpProof.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not spent.rowcount:  # type: ignore[attr-defined]
-        return False
-    record(
+    return use_stepup(
         session,
-        event=AuditEvent.STEPUP_USED,
-        actor=f"user:{user_id}",
-        subject=f"stepup:api:{content_hash[:16]}",
-        payload={"ticket_hash": content_hash},
+        channel=PROOF_CHANNEL,
+        external_id=secret_hash(secret),
+        user_id=user_id,
+        ticket_hash=content_hash,
+        now=now,
     )
-    return True
 
 
 def tokens(session: Session, *, user_id: str | None = None) -> list[ApiToken]:

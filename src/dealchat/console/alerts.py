@@ -5,6 +5,7 @@ close). Each page declares its right; forms carry the session's CSRF token (`req
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -99,24 +100,25 @@ def alert_page(
     return _page(request, db, platform, actor, alert_id)
 
 
-def _done(alert_id: str) -> Response:
-    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
-
-
-def _refused(
+def _acted(
+    action: Callable[[], object],
     *,
     request: Request,
     db: SessionDep,
     platform: PlatformDep,
     actor: Actor,
     alert_id: str,
-    error: DealchatError,
 ) -> Response:
-    if error.http_status == 404:
-        raise error
-    return _page(
-        request, db, platform, actor, alert_id, notice=error.message, status=error.http_status
-    )
+    """Run a reviewer's action: back to the alert, or the alert page saying why it was refused."""
+    try:
+        action()
+    except DealchatError as error:
+        if error.http_status == 404:
+            raise
+        return _page(
+            request, db, platform, actor, alert_id, notice=error.message, status=error.http_status
+        )
+    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
 @router.post("/{alert_id}/claim")
@@ -128,13 +130,14 @@ def claim(
     platform: PlatformDep,
     actor: Annotated[Actor, Depends(require_form(Right.ALERT_REVIEW))],
 ) -> Response:
-    try:
-        queue.claim(db, actor=actor, alert_id=alert_id)
-    except DealchatError as error:
-        return _refused(
-            request=request, db=db, platform=platform, actor=actor, alert_id=alert_id, error=error
-        )
-    return _done(alert_id)
+    return _acted(
+        lambda: queue.claim(db, actor=actor, alert_id=alert_id),
+        request=request,
+        db=db,
+        platform=platform,
+        actor=actor,
+        alert_id=alert_id,
+    )
 
 
 @router.post("/{alert_id}/assign")
@@ -148,13 +151,16 @@ def assign(
     assignee: Annotated[str, Form(max_length=64)] = "",
     comment: Comment = "",
 ) -> Response:
-    try:
-        queue.assign(db, actor=actor, alert_id=alert_id, assignee=assignee, comment=comment)
-    except DealchatError as error:
-        return _refused(
-            request=request, db=db, platform=platform, actor=actor, alert_id=alert_id, error=error
-        )
-    return _done(alert_id)
+    return _acted(
+        lambda: queue.assign(
+            db, actor=actor, alert_id=alert_id, assignee=assignee, comment=comment
+        ),
+        request=request,
+        db=db,
+        platform=platform,
+        actor=actor,
+        alert_id=alert_id,
+    )
 
 
 @router.post("/{alert_id}/escalate")
@@ -167,13 +173,14 @@ def escalate(
     actor: Annotated[Actor, Depends(require_form(Right.ALERT_REVIEW))],
     comment: Comment = "",
 ) -> Response:
-    try:
-        queue.escalate(db, actor=actor, alert_id=alert_id, comment=comment)
-    except DealchatError as error:
-        return _refused(
-            request=request, db=db, platform=platform, actor=actor, alert_id=alert_id, error=error
-        )
-    return _done(alert_id)
+    return _acted(
+        lambda: queue.escalate(db, actor=actor, alert_id=alert_id, comment=comment),
+        request=request,
+        db=db,
+        platform=platform,
+        actor=actor,
+        alert_id=alert_id,
+    )
 
 
 @router.post("/{alert_id}/close")
@@ -187,10 +194,13 @@ def close(
     disposition: Annotated[str, Form(max_length=32)] = "",
     comment: Comment = "",
 ) -> Response:
-    try:
-        queue.close(db, actor=actor, alert_id=alert_id, disposition=disposition, comment=comment)
-    except DealchatError as error:
-        return _refused(
-            request=request, db=db, platform=platform, actor=actor, alert_id=alert_id, error=error
-        )
-    return _done(alert_id)
+    return _acted(
+        lambda: queue.close(
+            db, actor=actor, alert_id=alert_id, disposition=disposition, comment=comment
+        ),
+        request=request,
+        db=db,
+        platform=platform,
+        actor=actor,
+        alert_id=alert_id,
+    )

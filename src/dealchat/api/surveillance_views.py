@@ -212,7 +212,7 @@ def backtest(
         db,
         actor=actor,
         messages=Transcript(platform.desk),
-        since=dt.datetime.now(dt.UTC) - dt.timedelta(days=body.days),
+        since=platform.desk.clock() - dt.timedelta(days=body.days),
         source=body.source,
         name=body.name,
         version=body.version,

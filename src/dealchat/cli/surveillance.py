@@ -217,8 +217,8 @@ def backtest(
     samples: Annotated[int, typer.Option(min=0, max=500)] = 20,
 ) -> None:
     """What a policy would have flagged over the stored messages of the last DAYS (JSON)."""
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     with acting(token, Right.LEXICON_EDIT, "lexicon backtest") as (built, session, actor):
+        since = built.desk.clock() - dt.timedelta(days=days)
         result = preview.backtest(
             session,
             actor=actor,

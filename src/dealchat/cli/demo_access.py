@@ -21,11 +21,13 @@ DEMO_ROLES = {
     "alice": "client",
     "bob": "client",
 }
+# The demo desk is the 24-hour one, so the tour fills at any hour; a real client's desk (FX-LDN
+# closes at 18:00 London) rejects orders outside its hours, as the controls tests show.
 DEMO_ATTRIBUTES = {
-    "dealer": {"desk": "FX-LDN", "region": "EMEA"},
+    "dealer": {"desk": "FX-24H", "region": "EMEA"},
     "compliance": {"region": "EMEA"},
-    "alice": {"desk": "FX-LDN", "region": "EMEA", "client_book": "PB-ALPHA"},
-    "bob": {"desk": "FX-LDN", "region": "EMEA", "client_book": "PB-BRAVO"},
+    "alice": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-ALPHA"},
+    "bob": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-BRAVO"},
 }
 
 

@@ -39,8 +39,12 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class OutboundMessage:
+    """One bot message. `key` is the same for every delivery attempt of one message (the outbox
+    item's id): a platform that deduplicates sends (Matrix transaction ids) posts it only once."""
+
     text: str
     link: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,9 @@ class Dispatcher:
             channel=item.channel,
             external_id=conversation.external_id,
             attempt=item.attempts,
-            message=OutboundMessage(text=bodies.text_of(session, self._desk, message), link=link),
+            message=OutboundMessage(
+                text=bodies.text_of(session, self._desk, message), link=link, key=item.id
+            ),
         )
 
     def _deliver(self, claimed: Claimed) -> None:

@@ -151,3 +151,20 @@ def test_nothing_comes_in_through_a_matrix_webhook(platform: Platform, tmp_path:
     assert response.status_code == 401
     with unit_of_work(platform.sessions) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries
+
+
+def test_a_retried_outbox_message_is_posted_once(
+    cast: Cast, synapse: Synapse, tmp_path: Path
+) -> None:
+    """The dispatcher retries when an answer is lost: the same key is the same Matrix
+    transaction, so the homeserver returns the first event instead of posting a second."""
+    room_id = _shared_room(cast, synapse)
+    transport = SenderTransport(bot_settings(synapse, cast, tmp_path), cast.bot.access_token)
+    message = OutboundMessage("FILLED ORD-1", key="outbox-item-1")
+    first = transport.send(room_id, [message])
+    again = transport.send(room_id, [message])
+    other = transport.send(room_id, [OutboundMessage("FILLED ORD-1", key="outbox-item-2")])
+    assert first.event_ids == again.event_ids
+    assert other.event_ids != first.event_ids
+    bodies = [e["content"]["body"] for e in cast.client.events(room_id)]
+    assert bodies == ["FILLED ORD-1", "FILLED ORD-1"]

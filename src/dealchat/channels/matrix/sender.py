@@ -58,6 +58,14 @@ def content_of(message: OutboundMessage) -> dict[str, Any]:
     }
 
 
+def transaction_id(message: OutboundMessage, position: int = 0) -> str:
+    """The Matrix transaction id: the homeserver answers a repeated one (same access token) with
+    the first send's event instead of posting again. From the outbox key, so a retry after a lost
+    answer or a restart does not put the reply in the room twice; random when there is no key."""
+    key = message.key if message.key is not None else uuid.uuid4().hex
+    return f"dealchat.{key}.{position}"
+
+
 class Sender:
     def __init__(
         self,
@@ -75,8 +83,8 @@ class Sender:
     async def send(self, room_id: str, messages: Sequence[OutboundMessage]) -> SendReport:
         """Send `messages` in order; stops at the first one that cannot be delivered."""
         report = SendReport()
-        for message in messages:
-            txn = f"dealchat.{uuid.uuid4().hex}"  # one per message, kept across its retries
+        for position, message in enumerate(messages):
+            txn = transaction_id(message, position)
             event_id = await self._send_one(room_id, content_of(message), txn, report)
             if event_id is None:
                 report.failed = True

@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
+# ClamAV's daemon: the tests and the demo start their own clamd on the project's signatures
+CLAMD ?= /usr/sbin/clamd
 # Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
 SYNAPSE_VENV ?= .venv-synapse
 SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
@@ -16,7 +18,7 @@ SYNAPSE_SPEC ?= matrix-synapse>=1.100
 OIDC_DIR := tests/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 
-.PHONY: help venv browser synapse oidc demo serve test lint fmt bench clean
+.PHONY: help venv browser clamav synapse oidc demo serve test lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -50,6 +52,13 @@ browser: ## install Debian's chromium for the browser tests (root), if it is mis
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing and not root: browser tests will skip (fail under CI=true)"; fi
 
+clamav: ## install Debian's clamav-daemon (root) for the scanner tests and the demo, if missing
+	@if [ -x $(CLAMD) ]; then echo "clamd: $(CLAMD)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon >/dev/null \
+	  && echo "clamd: $(CLAMD) (the tests and the demo start their own; the system clamd and freshclam are not used)"; \
+	else echo "clamd missing and not root: install clamav-daemon; virus scanner tests will skip (fail under CI=true), the demo refuses uploads"; fi
+
 $(SYNAPSE_STAMP): Makefile
 	test -x $(SYNAPSE_VENV)/bin/python || python3 -m venv $(SYNAPSE_VENV)
 	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(SYNAPSE_SPEC)' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
@@ -66,7 +75,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
-test: lint browser synapse oidc ## lint, then the whole test suite
+test: lint browser clamav synapse oidc ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)

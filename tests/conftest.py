@@ -22,6 +22,8 @@ from dealchat.api.deps import Platform
 from dealchat.app import build_platform, create_app
 from dealchat.settings import Settings
 
+pytest_plugins = ["tests.documents.clamd"]  # the real clamd fixture, for every test package
+
 PG_URL = os.environ.get("DEALCHAT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
 

@@ -36,6 +36,7 @@ from dealchat.conversations.context import Desk
 from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory
+from dealchat.documents.scanners import scanner_from
 from dealchat.execution.simulated import SimulatedCounterparty
 from dealchat.identity import enrol_views, oidc_views, proxies
 from dealchat.identity import views as identity_views
@@ -87,7 +88,7 @@ def build_platform(settings: Settings) -> Platform:
     sessions = make_session_factory(engine)
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
-    return Platform(settings, engine, sessions, desk)
+    return Platform(settings, engine, sessions, desk, scanner_from(settings.documents))
 
 
 def surveillance_of(settings: Settings, desk: Desk) -> Surveillance:

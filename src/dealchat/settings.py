@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dealchat.channels.config import ChannelsSettings
+from dealchat.documents.clamav import parse_address
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
@@ -246,6 +247,25 @@ class SurveillanceSettings(BaseModel):
     usual_lookback_days: int = Field(default=180, ge=1, le=3650)
 
 
+class DocumentsSettings(BaseModel):
+    """Uploads. Every upload is scanned by clamd at `clamd` (`DEALCHAT_DOCUMENTS__CLAMD`:
+    `unix:///run/clamav/clamd.ctl` or `tcp://clamd.bank.internal:3310`), the bank's clamd kept
+    current by freshclam. Unset, uploads are refused: a document that was not scanned is never
+    stored. Timeouts are per connect and per read; uploads go to clamd in `clamd_chunk_bytes`."""
+
+    clamd: str | None = None
+    clamd_connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    clamd_read_timeout_seconds: float = Field(default=60, gt=0, le=600)
+    clamd_chunk_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    @field_validator("clamd")
+    @classmethod
+    def _clamd_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return str(parse_address(value))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEALCHAT_", env_nested_delimiter="__", extra="ignore"
@@ -269,6 +289,7 @@ class Settings(BaseSettings):
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
     controls: ControlsSettings = Field(default_factory=ControlsSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
 
     @field_validator("database_url", "public_url")
     @classmethod

@@ -4,6 +4,7 @@ through the app: 401 with nothing recorded."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import stat
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_the_core_route_refuses_forgeries_and_replays(
         database_url=platform.settings.database_url,
         channels={"link": {"peer_certificate": str(tmp_path / "peer.crt")}},
     )
-    core_platform = Platform(settings, platform.engine, platform.sessions, platform.desk)
+    core_platform = dataclasses.replace(platform, settings=settings)
     app = create_app(platform=core_platform, role="core")
     core_cert = load_or_create_identity(settings.keys_dir / "link", "core").certificate
     edge = Link(identities["edge"], core_cert, role="edge", peer_role="core", clock=clock)

@@ -31,6 +31,7 @@ from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.conversations.context import Desk
+from dealchat.documents.interfaces import VirusScanner
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import sessions
 from dealchat.identity.models import User
@@ -55,6 +56,7 @@ class Platform:
     engine: Engine
     sessions: sessionmaker[Session]
     desk: Desk
+    scanner: VirusScanner  # documents: every upload is scanned before it is stored
 
     @property
     def session_policy(self) -> SessionPolicy:

@@ -53,6 +53,7 @@ from dealchat.records.sealing import Sealer
 from dealchat.settings import Settings
 from dealchat.surveillance.patterns import PatternParams
 from dealchat.surveillance.service import Surveillance
+from dealchat.surveillance.service import categories as surveillance_categories
 
 access_log = logging.getLogger("dealchat.access")
 
@@ -84,6 +85,7 @@ def build_platform(settings: Settings) -> Platform:
         public_url=settings.public_url,
         envelope=Envelope(key_encryption_key(settings)),
         pretrade=pretrade(settings),
+        screen=surveillance_categories if settings.surveillance.enabled else None,
     )
     sessions = make_session_factory(engine)
     if settings.surveillance.enabled:

@@ -111,3 +111,20 @@ def test_hooks_see_each_entry_on_the_factory_they_were_installed_on(platform: Pl
     assert seen == ["user:created"]
     with unit_of_work(platform.sessions) as session:
         assert verify(session).ok
+
+
+@pytest.mark.parametrize("said", ["pls whatsapp me", "我們私下聊吧"])
+def test_a_request_to_move_channels_gets_a_plain_answer(
+    client: TestClient, platform: Platform, clock: Clock, said: str
+) -> None:
+    answer = Chat(client, clock).text(said)
+    assert "recorded" in answer
+    assert "didn't understand" not in answer
+    assert [a.category for a in _alerts(platform)] == ["off_channel"]
+
+
+def test_an_order_question_is_not_mistaken_for_moving_channels(
+    client: TestClient, clock: Clock
+) -> None:
+    answer = Chat(client, clock).text("what is the weather")
+    assert answer == "Sorry, I didn't understand that. Type help to see what I can do."

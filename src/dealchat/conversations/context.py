@@ -19,6 +19,8 @@ from dealchat.pricing.interfaces import PriceSource
 from dealchat.records.envelope import Envelope
 from dealchat.records.sealing import Sealer
 
+Screen = Callable[[Session, str, str], frozenset[str]]  # (session, text, channel) -> categories
+
 
 @dataclass(frozen=True)
 class Desk:
@@ -33,6 +35,9 @@ class Desk:
     envelope: Envelope
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     pretrade: PreTrade | None = None  # the pre-trade controls; None checks nothing
+    # The surveillance categories an inbound text matches (e.g. "off_channel"), so the bot can
+    # answer a request it will not follow plainly; None when surveillance is off.
+    screen: Screen | None = None
 
 
 @dataclass

@@ -46,7 +46,7 @@ def _say(text: str, link: str | None = None) -> Answer:
 
 
 def _unknown(turn: Turn, intent: Intent) -> Answer:
-    return _say(replies.UNKNOWN)
+    return _say(_policy_reply(turn) or replies.UNKNOWN)
 
 
 def _help(turn: Turn, intent: Intent) -> Answer:
@@ -54,7 +54,17 @@ def _help(turn: Turn, intent: Intent) -> Answer:
 
 
 def _clarify(turn: Turn, intent: Intent) -> Answer:
-    return _say(intent.reason or replies.UNKNOWN)
+    return _say(_policy_reply(turn) or intent.reason or replies.UNKNOWN)
+
+
+def _policy_reply(turn: Turn) -> str | None:
+    """A request the desk will not follow (moving to an unrecorded channel) gets a plain answer
+    instead of "didn't understand"; surveillance raises its alert from the recorded message."""
+    screen = turn.desk.screen
+    if screen is None:
+        return None
+    categories = screen(turn.session, turn.message.text, turn.message.channel)
+    return replies.OFF_CHANNEL if "off_channel" in categories else None
 
 
 def _info(turn: Turn, intent: Intent) -> Answer:

@@ -15,6 +15,11 @@ HELP = (
     "I will never ask for your password in chat."
 )
 UNKNOWN = "Sorry, I didn't understand that. Type help to see what I can do."
+OFF_CHANNEL = (
+    "We can only discuss and take orders here, where the conversation is recorded as the "
+    "regulations require: not on another app, a personal phone or private email. "
+    "How can I help you here?"
+)
 LOGIN = (
     "Please log in on the bank's secure page (single use, valid {minutes} minutes), "
     "then come back and send your request again. Never share this link."

@@ -100,6 +100,19 @@ class Surveillance:
             )
 
 
+def categories(session: Session, text: str, channel: str) -> frozenset[str]:
+    """The categories of the policies in force that a client's message matches (the desk's
+    `screen`); the alerts themselves are raised when the message is recorded. Fails safe like
+    the hook: on any error the bot answers as if nothing matched."""
+    try:
+        with session.begin_nested():
+            hits = store.active_lexicon(session).match(Utterance(text, channel, "in"))
+    except Exception:
+        log.exception("surveillance screen failed; answering without it")
+        return frozenset()
+    return frozenset(hit.category for hit in hits)
+
+
 def raise_message_alerts(session: Session, stored: StoredMessage, hits: Iterable[Hit]) -> None:
     for hit in hits:
         raise_alert(

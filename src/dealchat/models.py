@@ -11,6 +11,7 @@ from dealchat.controls.models import (
     RuleSetVersion,
 )
 from dealchat.conversations.models import Conversation, Message
+from dealchat.documents.models import Document
 from dealchat.identity.models import (
     ChatIdentity,
     FederatedIdentity,
@@ -50,6 +51,7 @@ __all__ = [
     "ControlDecision",
     "Conversation",
     "DataKey",
+    "Document",
     "FederatedIdentity",
     "Hold",
     "HoldStep",

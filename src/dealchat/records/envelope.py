@@ -100,6 +100,32 @@ class Envelope:
             raise ValueError(f"sealed content for {context} fails authentication") from error
         return plain.decode("utf-8")
 
+    def seal_bytes(
+        self,
+        session: Session,
+        *,
+        scope: str,
+        context: str,
+        data: bytes,
+        now: dt.datetime | None = None,
+    ) -> Sealed:
+        """`seal` for bytes (a document): the same key, nonce and AAD rules."""
+        row, key = self._live_key(session, scope)
+        row.last_sealed_at = now or utcnow()
+        nonce = secrets.token_bytes(_NONCE)
+        return Sealed(row.id, nonce + AESGCM(key).encrypt(nonce, data, context.encode("utf-8")))
+
+    def open_bytes(self, session: Session, *, data_key_id: str, blob: bytes, context: str) -> bytes:
+        """`open` for bytes; `ContentErasedError` when the data key was destroyed."""
+        row = session.get(DataKey, data_key_id)
+        if row is None or row.wrapped is None:
+            raise ContentErasedError(data_key_id)
+        key = self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
+        try:
+            return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
+        except InvalidTag as error:
+            raise ValueError(f"sealed content for {context} fails authentication") from error
+
     def _live_key(self, session: Session, scope: str) -> tuple[DataKey, bytes]:
         row = session.scalar(
             select(DataKey)

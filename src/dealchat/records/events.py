@@ -90,3 +90,7 @@ class AuditEvent(StrEnum):
     LEXICON_REJECTED = "lexicon:rejected"
     SURVEILLANCE_FAILED = "surveillance:failed"
     USER_ATTRIBUTES_SET = "user:attributes_set"
+    # Documents: uploads stored sealed, refused (with the rule), downloaded
+    DOCUMENT_STORED = "document:stored"
+    DOCUMENT_REFUSED = "document:refused"
+    DOCUMENT_DOWNLOADED = "document:downloaded"

@@ -17,6 +17,7 @@ PURE_MODULES = (
     "controls/calendars.py",
     "controls/engine.py",
     "controls/history.py",
+    "documents/sniff.py",
     "records/merkle.py",
     "records/leaf.py",
     "records/notes.py",
@@ -46,6 +47,7 @@ NEVER_IMPORTS = {
     "execution": {"conversations", "orders", "identity", "channels", "api", "cli"},
     "conversations": {"api", "console", "cli"},
     "surveillance": {"conversations", "channels", "api", "console", "cli"},
+    "documents": {"conversations", "orders", "channels", "api", "console", "cli"},
 }
 
 

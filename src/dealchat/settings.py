@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dealchat.channels.config import ChannelsSettings
 from dealchat.documents.clamav import parse_address
+from dealchat.documents.sniff import DEFAULT_ALLOWED, TYPES
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
@@ -257,6 +258,20 @@ class DocumentsSettings(BaseModel):
     clamd_connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
     clamd_read_timeout_seconds: float = Field(default=60, gt=0, le=600)
     clamd_chunk_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # The largest upload accepted (bytes; refused with 413 while reading, never buffered beyond
+    # it) and the types accepted, each checked by content and by extension (documents/sniff.py):
+    # `DEALCHAT_DOCUMENTS__ALLOWED_TYPES='["pdf","png"]'`. Keep clamd's StreamMaxLength above it.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=25 * 1024 * 1024)
+    allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED))
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _known_types(cls, names: list[str]) -> list[str]:
+        cleaned = [name.strip().lower() for name in names]
+        unknown = [name for name in cleaned if name not in TYPES]
+        if unknown or not cleaned:
+            raise ValueError(f"allowed_types: {unknown or 'empty'}; choose from {sorted(TYPES)}")
+        return cleaned
 
     @field_validator("clamd")
     @classmethod

@@ -44,9 +44,7 @@ def image(fmt: str) -> bytes:
     return out.getvalue()
 
 
-def ooxml(
-    *, part: str, main: str, body: str, extra: dict[str, bytes] | None = None
-) -> bytes:
+def ooxml(*, part: str, main: str, body: str, extra: dict[str, bytes] | None = None) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _TYPES.format(part=part, main=main))

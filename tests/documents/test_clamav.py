@@ -13,10 +13,11 @@ from pydantic import ValidationError
 
 from dealchat.app import build_platform
 from dealchat.documents.clamav import ClamdAddress, ClamdScanner, parse_address, verdict_of
+from dealchat.documents.eicar import eicar
 from dealchat.documents.interfaces import Verdict
 from dealchat.documents.scanners import NoScanner, scanner_from
 from dealchat.settings import DocumentsSettings, Settings
-from tests.documents.clamd import EICAR_SIGNATURE, Clamd, eicar
+from tests.documents.clamd import EICAR_SIGNATURE, Clamd
 
 
 def test_the_test_file_is_eicar() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import typer
@@ -16,9 +18,18 @@ from dealchat.cli.demo_access import seed_access
 from dealchat.cli.guard import host_operator
 from dealchat.cli.serve import HostOption, PortOption, run, settings_for
 from dealchat.db.session import unit_of_work
+from dealchat.documents.clamav import ClamdScanner
+from dealchat.documents.local_clamd import (
+    STREAM_MAX_BYTES,
+    ClamdStartError,
+    clamd_binary,
+    local_clamd,
+)
+from dealchat.documents.scanners import NOT_CONFIGURED
 from dealchat.identity import factors
 from dealchat.identity.models import User
 from dealchat.identity.service import create_user
+from dealchat.settings import Settings
 
 DEMO_USERS = (
     ("admin", "internal"),
@@ -41,7 +52,41 @@ def demo(
         credentials = seed(built)
     _print(credentials, settings.public_url, settings.auth.totp_issuer)
     if serve:
-        run(settings, host, port)
+        with demo_scanner(settings) as (scanning, message):
+            typer.echo(message + "\n")
+            run(scanning, host, port)
+
+
+@contextmanager
+def demo_scanner(settings: Settings) -> Iterator[tuple[Settings, str]]:
+    """The settings to serve with and a line saying how uploads are scanned: the configured
+    clamd, else a local clamd (when installed) on the project's signatures, else none."""
+    if settings.documents.clamd is not None:
+        yield settings, f"Uploads are scanned by clamd at {settings.documents.clamd}."
+        return
+    if clamd_binary() is None:
+        yield (
+            settings,
+            f"Uploads are refused: clamd is not installed (make clamav). {NOT_CONFIGURED}.",
+        )
+        return
+    with ExitStack() as stack:
+        try:
+            address = stack.enter_context(
+                local_clamd(settings.data_dir / "clamd", stream_max_bytes=STREAM_MAX_BYTES)
+            )
+        except ClamdStartError as error:
+            yield settings, f"Uploads are refused: the local clamd did not start. {error}"
+            return
+        documents = settings.documents.model_copy(update={"clamd": str(address)})
+        engine = ClamdScanner(address).version()
+        message = (
+            f"Uploads are scanned by a local clamd ({engine}) at {address},\n"
+            "on the project's test signatures only: they detect the EICAR test file and nothing\n"
+            "else. Production sets DEALCHAT_DOCUMENTS__CLAMD to the bank's clamd, kept current\n"
+            "by freshclam."
+        )
+        yield settings.model_copy(update={"documents": documents}), message
 
 
 def seed(built: Platform) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from dealchat.cli import (
     audit_reports,
     channels,
     demo,
+    documents,
     holds,
     keys,
     matrix,
@@ -43,6 +44,7 @@ app.add_typer(roles.app, name="roles")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(networks.app, name="networks")
 app.add_typer(channels.app, name="channels")
+app.add_typer(documents.app, name="documents")
 
 
 @app.callback()

@@ -20,6 +20,8 @@ from dealchat.documents.clamav import ClamdAddress, ClamdScanner
 SIGNATURES = Path(__file__).parent / "signatures" / "dealchat.ndb"
 CLAMD_PATHS = ("/usr/sbin/clamd", "/usr/local/sbin/clamd")
 START_TIMEOUT_SECONDS = 60.0
+# clamd's StreamMaxLength for a local clamd: at least the largest upload the platform accepts
+STREAM_MAX_BYTES = 32 * 1024 * 1024
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
 
 
@@ -67,7 +69,7 @@ def write_config(directory: Path, *, stream_max_bytes: int) -> tuple[Path, Clamd
 
 @contextmanager
 def local_clamd(
-    directory: Path, *, stream_max_bytes: int, binary: Path | None = None
+    directory: Path, *, stream_max_bytes: int = STREAM_MAX_BYTES, binary: Path | None = None
 ) -> Iterator[ClamdAddress]:
     """Starts clamd on our signatures, waits until PING answers, stops it on exit."""
     executable = binary or clamd_binary()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import threading
@@ -86,6 +87,44 @@ def test_nothing_listening_on_tcp_fails() -> None:
         scanner = ClamdScanner(ClamdAddress(host="127.0.0.1", port=port), connect_timeout=2)
         assert scanner.scan(b"data").verdict is Verdict.FAILED
         assert scanner.ping() is False
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def _relay(listener: socket.socket, unix_path: str) -> None:
+    """Forwards each TCP connection to clamd's Unix socket, both ways, until either side ends."""
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(unix_path)
+        ahead = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
+        ahead.start()
+        _pump(upstream, client)
+        ahead.join(timeout=10)
+        client.close()
+        upstream.close()
+
+
+def test_clamd_over_tcp(clamd: Clamd) -> None:
+    assert clamd.address.path is not None
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        threading.Thread(target=_relay, args=(listener, clamd.address.path), daemon=True).start()
+        address = parse_address(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+        scanner = scanner_from(DocumentsSettings(clamd=str(address)))
+        assert scanner.ping() is True
+        assert scanner.scan(b"x" * 100_000 + eicar()).signature == EICAR_SIGNATURE
+        assert scanner.scan(b"a clean memo").verdict is Verdict.CLEAN
 
 
 class FakeClamd:

@@ -87,12 +87,14 @@ class ClamdScanner:
             reply = self._instream(data)
         except ScanError as error:
             return ScanResult(Verdict.FAILED, detail=str(error))
+        except OSError as error:  # e.g. no socket to be had (too many open files)
+            return ScanResult(Verdict.FAILED, detail=f"clamd unreachable: {_why(error)}")
         return verdict_of(reply, engine=engine)
 
     def ping(self) -> bool:
         try:
             return self._command(b"zPING\0") == "PONG"
-        except ScanError:
+        except (ScanError, OSError):
             return False
 
     def version(self) -> str:

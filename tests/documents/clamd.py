@@ -20,12 +20,15 @@ from pathlib import Path
 import pytest
 
 from dealchat.documents.clamav import ClamdAddress, ClamdScanner
+from dealchat.documents.eicar import eicar
 from dealchat.documents.local_clamd import (
     STREAM_MAX_BYTES,
     ClamdStartError,
     clamd_binary,
     local_clamd,
 )
+
+__all__ = ["EICAR_SIGNATURE", "Clamd", "clamd", "clamd_installed", "eicar"]
 
 IN_CI = os.environ.get("CI") == "true"
 EICAR_SIGNATURE = "Dealchat.Test.EICAR.UNOFFICIAL"  # clamd adds .UNOFFICIAL: not a signed CVD

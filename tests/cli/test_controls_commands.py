@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dealchat.access import service as access
@@ -17,10 +19,11 @@ from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
 from dealchat.identity.models import User
 from dealchat.orders.models import Order
+from dealchat.records.models import AuditEntry
 from dealchat.settings import Settings
 from tests.factories.access import token_for
 from tests.factories.controls import client, ticket
-from tests.factories.identity import make_user
+from tests.factories.identity import TestUser, make_user
 
 
 @pytest.fixture
@@ -31,7 +34,8 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def _staff(platform: Platform, *names: str) -> dict[str, str]:
-    """Internal users holding the controls rights, each with an API token to act with."""
+    """Internal users holding the controls rights, each with an API token to act with (their
+    passwords and authenticator secrets in `STAFF`, for the step-up approvals ask for)."""
     system = access.system_actor()
     with unit_of_work(platform.sessions) as session:
         access.create_role(session, actor=system, name="controls")
@@ -45,7 +49,17 @@ def _staff(platform: Platform, *names: str) -> dict[str, str]:
         with unit_of_work(platform.sessions) as session:
             access.assign(session, actor=system, role="controls", username=name)
         tokens[name] = token_for(platform, user.id)
+        STAFF[tokens[name]] = user
     return tokens
+
+
+STAFF: dict[str, TestUser] = {}
+
+
+def _step_up(token: str, *, password: str | None = None) -> str:
+    """What the acting user types at the step-up prompts: password, then a fresh code."""
+    user = STAFF[token]
+    return f"{password or user.password}\n{user.code(time.time())}\n"
 
 
 def _held_order(platform: Platform) -> str:
@@ -61,8 +75,14 @@ def _held_order(platform: Platform) -> str:
         return order.ref
 
 
-def _run(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
+def _events(platform: Platform, event: str) -> int:
+    with unit_of_work(platform.sessions) as session:
+        found = session.scalars(select(AuditEntry.seq).where(AuditEntry.event == event))
+        return len(found.all())
+
+
+def _run(*args: str, typed: str | None = None) -> str:
+    result = CliRunner().invoke(app, list(args), input=typed)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -86,7 +106,16 @@ def test_holds_list_approve_and_who_may_not(env: Settings, platform: Platform) -
     assert forged.exit_code == 3  # nobody approves in a name they cannot prove
     assert "open approvals 0/1" in _run("holds", "list")
     approve = ["holds", "approve", ref, "--token", tokens["carol"], "--comment", "known client"]
-    assert _run(*approve) == (f"{ref} is filled\n")
+    wrong = CliRunner().invoke(app, approve, input=_step_up(tokens["carol"], password="guess"))
+    assert wrong.exit_code == 3  # level 2: the token alone does not approve
+    assert "guess" not in wrong.output
+    assert "open approvals 0/1" in _run("holds", "list")
+    assert _events(platform, "authn:failed") == 1  # committed: lockout counts it
+    assert _events(platform, "stepup:granted") == 0
+    done = _run(*approve, typed=_step_up(tokens["carol"]))
+    assert f"Step-up for holds approve {ref} as carol" in done
+    assert done.endswith(f"{ref} is filled\n")
+    assert _events(platform, "stepup:granted") == _events(platform, "stepup:used") == 1
     assert "no open holds" in _run("holds", "list")
     assert f"{ref} released approvals 1/1" in _run("holds", "list", "--state", "all")
 
@@ -115,12 +144,17 @@ def test_a_rule_change_needs_a_second_person_and_can_be_backtested_first(
     version_id = proposed.split(" as ")[1].split(";")[0]
     assert "default v2" in proposed
     assert "40000000" not in _run("rules", "show")  # proposed is not in force
-    own = CliRunner().invoke(app, ["rules", "approve", version_id, "--token", tokens["carol"]])
+    own = CliRunner().invoke(
+        app,
+        ["rules", "approve", version_id, "--token", tokens["carol"]],
+        input=_step_up(tokens["carol"]),
+    )
     assert own.exit_code in (2, 3)
     assert "a second person must approve" in own.output
-    assert (
-        _run("rules", "approve", version_id, "--token", tokens["dave"]) == "default v2 is active\n"
+    approved = _run(
+        "rules", "approve", version_id, "--token", tokens["dave"], typed=_step_up(tokens["dave"])
     )
+    assert approved.endswith("default v2 is active\n")
     assert "40000000" in _run("rules", "show")
     assert f"{version_id} default v2 active" in _run("rules", "versions")
     with unit_of_work(platform.sessions) as session:

@@ -6,6 +6,10 @@
 tests/cli/test_matrix.py walks every command and fails on an undeclared one. A guarded command
 opens `acting(token, right, operation)`: the token's user must hold the right; the decision goes
 to the access log (channel "cli"); a refusal exits with code 3.
+
+What is level 2 over HTTP (approving a held order or a rule version) is level 2 here too:
+`step_up` asks the acting user for the password and a fresh authenticator code, for exactly the
+content shown, and grants and spends the same single-use proof the API uses.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
 from dealchat.errors import DealchatError
+from dealchat.identity import service as identity
 from dealchat.identity import sessions
 from dealchat.identity.models import User
 
@@ -98,6 +103,46 @@ def acting(token: str, right: Right, operation: str) -> Iterator[tuple[Platform,
             session.commit()
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(EXIT_DENIED if error.http_status == 403 else EXIT_ERROR) from error
+
+
+def step_up(
+    built: Platform, session: Session, actor: Actor, *, content_hash: str, operation: str
+) -> None:
+    """Level 2: password and a fresh code of the token's own user, bound to `content_hash`.
+
+    A failure is throttled and audited like any login (committed at once, so lockout counts it),
+    and the command exits denied; nothing else happens.
+    """
+    typer.echo(f"Step-up for {operation} as {actor.username} (content sha256 {content_hash})")
+    password = typer.prompt("password", hide_input=True, err=True)
+    otp = typer.prompt("authenticator code", err=True).strip()
+    now = built.desk.clock()
+    user = identity.authenticate(
+        session,
+        sealer=built.desk.sealer,
+        username=actor.username,
+        password=password,
+        otp=otp,
+        now=now,
+        channel="cli",
+        lockout=built.desk.policy.lockout,
+        purpose="stepup",
+    )
+    if user is None or user.id != actor.user_id:
+        context = access.AccessContext("cli", None, f"{operation} step-up")
+        access.decide(session, actor=actor, right=None, context=context, denied_because="step-up")
+        session.info.pop(access.DECISIONS_KEY, None)
+        session.commit()
+        typer.echo(f"denied: {identity.LOGIN_FAILED}", err=True)
+        raise typer.Exit(EXIT_DENIED)
+    policy = built.session_policy
+    proof = sessions.grant_proof(
+        session, user=user, content_hash=content_hash, policy=policy, now=now
+    )
+    spent = sessions.spend_proof(
+        session, secret=proof, user_id=user.id, content_hash=content_hash, now=now
+    )
+    assert spent, "a proof granted this instant is spendable"
 
 
 def _actor(session: Session, built: Platform, token: str) -> Actor | None:

@@ -2,7 +2,8 @@
 
 Approve and abort act as the user of an API token (`--token` or DEALCHAT_TOKEN): its roles' grants
 decide (order:approve), the decision goes to the access log, and nobody approves an order they
-entered or a client they own. A host operator cannot approve in somebody else's name.
+entered or a client they own. A host operator cannot approve in somebody else's name. Approving is
+level 2, as over HTTP: the user types the password and a fresh authenticator code for that order.
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
+from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
+from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
-from dealchat.cli.guard import TokenOption, acting, host_operator, requires
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires, step_up
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
+from dealchat.orders.models import Order
+from dealchat.orders.service import ticket_of
+from dealchat.orders.tickets import describe
 
 app = typer.Typer(no_args_is_help=True, help="Held orders: list, approve (four-eyes), abort.")
 
@@ -73,12 +80,25 @@ def expire() -> None:
     typer.echo(f"expired {len(expired)} holds" + "".join(f"\n  {o.ref}" for o in expired))
 
 
+def _step_up_for(
+    built: Platform, session: Session, actor: Actor, order_id: str, operation: str
+) -> None:
+    order = session.get(Order, order_id)
+    assert order is not None  # a hold's order is a foreign key
+    typer.echo(f"{order.ref}: {describe(ticket_of(order))}")
+    step_up(
+        built, session, actor, content_hash=order.ticket_hash, operation=f"{operation} {order.ref}"
+    )
+
+
 def _act(hold_or_ref: str, token: str, text: str, *, approving: bool) -> None:
     operation = "holds approve" if approving else "holds abort"
     with acting(token, Right.ORDER_APPROVE, operation) as (built, session, actor):
         found = holds.find(session, hold_or_ref=hold_or_ref)
         if found is None:
             raise typer.BadParameter(f"no hold {hold_or_ref}")
+        if approving:
+            _step_up_for(built, session, actor, found.order_id, operation)
         now = built.desk.clock()
         if approving:
             order = pretrade.approve_hold(

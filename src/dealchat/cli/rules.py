@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.access.rights import Right
 from dealchat.cli.common import platform
-from dealchat.cli.guard import TokenOption, acting, host_operator, requires
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires, step_up
 from dealchat.controls import rulesets
 from dealchat.controls.backtest import backtest as run_backtest
 from dealchat.controls.definitions import RuleSet, parse_ruleset, ruleset_text
@@ -154,6 +154,11 @@ def _errors() -> Iterator[None]:
 def _decide(version_id: str, token: str, *, approve: bool) -> None:
     operation = "rules approve" if approve else "rules refuse"
     with _errors(), acting(token, Right.RULE_APPROVE, operation) as (built, session, actor):
+        proposed = session.get(RuleSetVersion, version_id)
+        if proposed is None:
+            raise typer.BadParameter(f"no rule set version {version_id}")
+        typer.echo(f"{proposed.name} v{proposed.version} proposed by {proposed.proposed_by}")
+        step_up(built, session, actor, content_hash=proposed.sha256, operation=operation)
         row = rulesets.decide_proposal(
             session, version_id=version_id, actor=actor, approve=approve, now=built.desk.clock()
         )

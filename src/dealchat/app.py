@@ -17,9 +17,11 @@ from dealchat.api import (
     auth_views,
     controls_console,
     controls_views,
+    documents_views,
     receipt_views,
     retention_views,
     surveillance_views,
+    upload_views,
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
@@ -181,6 +183,8 @@ def create_app(
     app.include_router(controls_views.router)
     app.include_router(controls_console.router)
     app.include_router(receipt_views.router)
+    app.include_router(upload_views.router)
+    app.include_router(documents_views.router)
     app.include_router(retention_views.router)
     app.include_router(admin_views.router)
     app.include_router(console_views.router)
@@ -256,7 +260,8 @@ async def _security_headers(
             "client": getattr(request.state, "client_ip", None),
         },
     )
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():  # a route's stricter value stays (downloads)
+        response.headers.setdefault(name, value)
     if request.url.path.startswith(("/link/", "/enrol/", "/api/")):
         response.headers["Cache-Control"] = "no-store"
     return response

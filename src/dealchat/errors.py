@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     INSUFFICIENT_AUTHENTICATION = "insufficient_user_authentication"
     CSRF_FAILED = "csrf_failed"
+    GONE = "gone"
 
 
 class DealchatError(Exception):

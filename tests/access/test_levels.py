@@ -23,6 +23,7 @@ SAMPLES = {
     "status": "status",
     "cancel": "x",
     "confirm": "c",
+    "upload": "upload",
 }
 
 

@@ -28,6 +28,7 @@ INTENT_LEVELS: dict[str, StepUp] = {
     "info": StepUp(0, why="public product information"),
     "link": StepUp(0, why="sends the secure login link"),
     "report": StepUp(0, why="answers where reports are; the report itself is a console right"),
+    "upload": StepUp(1, why="a single-use upload link, bound to the signed-in user and chat"),
     "quote": StepUp(1, why="a price for a known client"),
     "order": StepUp(1, why="a ticket for a known client"),
     "status": StepUp(1, why="the client's own orders"),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dealchat.access import service as access
 from dealchat.access.levels import intent_level
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import pretrade, receipt_reply, replies, report_reply
+from dealchat.conversations import pretrade, receipt_reply, replies, report_reply, upload_reply
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -73,6 +73,10 @@ def _info(turn: Turn, intent: Intent) -> Answer:
 
 def _report(turn: Turn, intent: Intent) -> Answer:
     return report_reply.answer(turn, _client(turn))
+
+
+def _upload(turn: Turn, intent: Intent) -> Answer:
+    return upload_reply.answer(turn, _client(turn))
 
 
 def _link(turn: Turn, intent: Intent) -> Answer:
@@ -280,6 +284,7 @@ _HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {
     IntentKind.CLARIFY: _clarify,
     IntentKind.INFO: _info,
     IntentKind.REPORT: _report,
+    IntentKind.UPLOAD: _upload,
     IntentKind.LINK: _link,
     IntentKind.QUOTE: _quote,
     IntentKind.ORDER: _order,

@@ -43,6 +43,16 @@ REPORT_LINK = (
     "This conversation's audit report (single use, valid {minutes} minutes, "
     "signed-in users with audit export only). Never share this link."
 )
+UPLOAD_LINK = (
+    "Send your document on the bank's secure page (one file, single use, valid {minutes} "
+    "minutes). It is virus-scanned and stored encrypted with this conversation. "
+    "Never share this link."
+)
+UPLOAD_REFUSED = "Uploading documents here is not open to your account. Please ask your dealer."
+DOCUMENT_RECEIVED = (
+    "Received {ref}: {name} ({label}, {size}), virus-scanned and stored encrypted with this "
+    "conversation."
+)
 CANNOT_PRICE = "I can't price {name} here. Please call your dealer."
 QUOTE_WITHOUT_SIZE = "That price had no amount. Ask for one with an amount, e.g. 'mkt eurusd 1m'."
 SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."

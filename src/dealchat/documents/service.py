@@ -255,6 +255,17 @@ def of_conversation(session: Session, conversation_id: str) -> list[Document]:
     )
 
 
+def uploaded_by(session: Session, user_id: str) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.uploaded_by == user_id)
+            .order_by(Document.created_at.desc())
+            .limit(100)
+        )
+    )
+
+
 def recent(session: Session, *, limit: int = 100) -> list[Document]:
     return list(session.scalars(select(Document).order_by(Document.created_at.desc()).limit(limit)))
 

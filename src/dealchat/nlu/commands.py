@@ -1,4 +1,5 @@
-"""One-word commands: help, confirm, cancel, status, link, report (maybe with an order ref)."""
+"""One-word commands: help, confirm, cancel, status, link, report, upload (maybe with an order
+ref)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ _SIMPLE: tuple[tuple[frozenset[str], IntentKind], ...] = (
     (t.STATUS_WORDS, IntentKind.STATUS),
     (t.LINK_WORDS, IntentKind.LINK),
     (t.REPORT_WORDS, IntentKind.REPORT),
+    (t.UPLOAD_WORDS, IntentKind.UPLOAD),
 )
 _TAKES_REF = frozenset({IntentKind.CANCEL, IntentKind.STATUS})
 

@@ -17,6 +17,7 @@ class IntentKind(StrEnum):
     STATUS = "status"
     LINK = "link"
     REPORT = "report"
+    UPLOAD = "upload"
     CLARIFY = "clarify"
     UNKNOWN = "unknown"
 

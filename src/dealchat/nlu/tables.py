@@ -67,6 +67,10 @@ PHRASES: dict[str, str] = {
     "my orders": "orders",
     "order status": "status",
     "audit report": "report",
+    "upload a document": "upload",
+    "upload document": "upload",
+    "upload a file": "upload",
+    "send a document": "upload",
     "where is": "where",
     "where's": "where",
     "wheres": "where",
@@ -265,6 +269,7 @@ CANCEL_WORDS: frozenset[str] = frozenset({"x", "cancel", "no", "n", "nd", "cance
 STATUS_WORDS: frozenset[str] = frozenset({"status", "orders"})
 LINK_WORDS: frozenset[str] = frozenset({"login", "link"})
 REPORT_WORDS: frozenset[str] = frozenset({"report"})
+UPLOAD_WORDS: frozenset[str] = frozenset({"upload"})
 # Words that may stand beside a one-word command without changing it ("confirm it", "cancel that").
 COMMAND_FILLERS: frozenset[str] = frozenset(
     {"it", "that", "this", "the", "order", "me", "my", "please", "and", "there", "bot", "good"}

@@ -83,3 +83,19 @@ def spend(
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise LookupError(f"this {purpose} link was just used")
     return params
+
+
+def peek(session: Session, *, token: str, now: dt.datetime, purpose: str) -> dict[str, Any]:
+    """A live link's parameters without using it (a page showing its form); LookupError as
+    `spend` when it is unknown, used, expired or for another purpose."""
+    link = session.scalars(
+        select(ReportLink).where(
+            ReportLink.token_hash == _hash(token),
+            ReportLink.used_at.is_(None),
+            ReportLink.expires_at > now,
+        )
+    ).first()
+    params: dict[str, Any] = {} if link is None else json.loads(link.params)
+    if link is None or params.get("purpose", "report") != purpose:
+        raise LookupError(f"this {purpose} link is not valid (used, expired or not yours)")
+    return params

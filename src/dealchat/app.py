@@ -47,6 +47,7 @@ from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records import hooks as record_hooks
+from dealchat.records import personal
 from dealchat.records.envelope import Envelope
 from dealchat.records.envelope_kek import FileKek, MemoryKek
 from dealchat.records.interfaces import KeyEncryptionKey
@@ -90,6 +91,7 @@ def build_platform(settings: Settings) -> Platform:
         screen=surveillance_categories if settings.surveillance.enabled else None,
     )
     sessions = make_session_factory(engine)
+    personal.install(sessions, desk.envelope)  # access-log details sealed with the desk's keys
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
     return Platform(settings, engine, sessions, desk, scanner_from(settings.documents))

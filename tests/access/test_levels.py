@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from dealchat.access.levels import INTENT_LEVELS, intent_level
 from dealchat.api.deps import Platform
 from dealchat.nlu import IntentKind, Parser
-from dealchat.records.models import AuditEntry
 from tests.conftest import Clock
+from tests.factories.audit import entries
 from tests.factories.chat import Chat
 from tests.factories.identity import make_user
 
@@ -63,11 +62,5 @@ def test_the_chat_answers_each_intent_as_its_level_says(
     assert "intent confirm (level 2)" in {d["operation"] for d in allowed}
 
 
-def _chat_decisions(platform: Platform) -> list[dict[str, str]]:
-    with platform.sessions() as session:
-        rows = session.scalars(
-            select(AuditEntry.payload)
-            .where(AuditEntry.event.in_(["access:allowed", "access:denied"]))
-            .order_by(AuditEntry.seq)
-        ).all()
-    return [json.loads(row) for row in rows]
+def _chat_decisions(platform: Platform) -> list[dict[str, Any]]:
+    return entries(platform, "access:allowed", "access:denied")

@@ -10,17 +10,16 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform, SessionDep, public, require, spend_proof
 from dealchat.app import create_app
 from dealchat.records.events import AuditEvent
-from dealchat.records.models import AuditEntry
 from dealchat.records.service import record
 from tests.conftest import Clock
 from tests.factories.access import give_role, token_for
+from tests.factories.audit import entries
 from tests.factories.identity import TestUser, make_user
 
 probe = APIRouter(prefix="/probe")
@@ -77,11 +76,7 @@ def api(platform: Platform) -> Iterator[TestClient]:
 
 
 def _log(platform: Platform, event: str) -> list[dict[str, object]]:
-    with platform.sessions() as session:
-        rows = session.scalars(
-            select(AuditEntry.payload).where(AuditEntry.event == event).order_by(AuditEntry.seq)
-        ).all()
-    return [json.loads(row) for row in rows]
+    return entries(platform, event)
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -10,17 +10,19 @@ from sqlalchemy import select
 from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
+from dealchat.records.personal import reveal
 
 
 def entries(platform: Platform, *events: str) -> list[dict[str, Any]]:
-    """Each entry of these events, oldest first, as its payload plus event, actor and subject."""
+    """Each entry of these events, oldest first, as its payload (sealed access-log details opened,
+    as the access log reads them) plus event, actor and subject."""
     with unit_of_work(platform.sessions) as session:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.event.in_(events)).order_by(AuditEntry.seq)
         ).all()
         return [
             {
-                **json.loads(row.payload),
+                **reveal(session, json.loads(row.payload)),
                 "event": row.event,
                 "actor": row.actor,
                 "subject": row.subject,

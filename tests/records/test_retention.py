@@ -85,14 +85,20 @@ def _texts(platform: Platform, conversation_id: str) -> set[str]:
 
 
 def _erased(report: dict[str, Any]) -> set[str]:
-    return {item["scope"] for item in report["erased_scopes"]}
+    """The chat and order scopes erased (the access log's go after 2 years: test_accesslog.py)."""
+    return {item["scope"] for item in report["erased_scopes"]} - _access(report, "erased_scopes")
+
+
+def _access(report: dict[str, Any], key: str) -> set[str]:
+    return {item["scope"] for item in report[key] if item["scope"].startswith("access:")}
 
 
 def test_nothing_goes_before_seven_years(
     two_chats: dict[str, Any], platform: Platform, clock: Clock
 ) -> None:
     report = _run(platform, retention.add_years(clock.now, 7) - dt.timedelta(days=1))
-    assert report["erased"] == 0
+    assert _erased(report) == set()
+    assert report["erased"] == len(_access(report, "erased_scopes"))
     assert bodies.ERASED not in _texts(platform, two_chats["mine"])
 
 
@@ -103,6 +109,7 @@ def test_expired_chats_are_erased_with_tombstones_and_the_log_verifies(
     report = _run(platform, later)
     mine, other = (bodies.scope_of(two_chats[k]) for k in ("mine", "other"))
     assert _erased(report) == {mine, other}
+    assert _access(report, "erased_scopes")  # alice's logins and decisions, 2 years on
     assert report["held"] == 0
     assert _texts(platform, two_chats["mine"]) == {bodies.ERASED}
     assert _texts(platform, two_chats["other"]) == {bodies.ERASED}
@@ -142,13 +149,17 @@ def test_a_legal_hold_wins_over_expiry_until_lifted(
     report = _run(platform, later)
     mine = bodies.scope_of(two_chats["mine"])
     assert _erased(report) == {bodies.scope_of(two_chats["other"])}
-    assert [(i["scope"], i["holds"]) for i in report["held_scopes"]] == [(mine, [hold_id])]
+    held = [(i["scope"], i["holds"]) for i in report["held_scopes"]]
+    assert [item for item in held if not item[0].startswith("access:")] == [(mine, [hold_id])]
+    # a hold on the client keeps her access log too; on a conversation or order, it does not
+    assert bool(_access(report, "held_scopes")) == (kind == "client")
+    assert all(scope.startswith(f"access:{two_chats['alice']}:") for scope, _ in held[:-1])
     assert bodies.ERASED not in _texts(platform, two_chats["mine"])
     with unit_of_work(platform.sessions) as session:
         retention.lift_hold(
             session, hold_id=hold_id, reason="inquiry closed", actor="user:compliance", now=later
         )
-    assert _erased(_run(platform, later)) == {mine}
+    assert _erased(_run(platform, later)) == {mine}  # with the client's access log, if held
     with unit_of_work(platform.sessions) as session:
         audited = {
             e.event: json.loads(e.payload)
@@ -161,7 +172,7 @@ def test_a_legal_hold_wins_over_expiry_until_lifted(
 
 def test_holds_are_checked(platform: Platform, clock: Clock) -> None:
     with unit_of_work(platform.sessions) as session:
-        with pytest.raises(ValueError, match="client, conversation, order"):
+        with pytest.raises(ValueError, match="client, user, conversation, order"):
             retention.set_hold(
                 session, kind="desk", target="x", reason="r", actor="a", now=clock.now
             )
@@ -202,9 +213,7 @@ def test_dealchat_retention_cli(
     assert [json.loads(line)["id"] for line in listed.splitlines()] == [hold["id"]]
     later = retention.add_years(clock.now, 7) + dt.timedelta(days=2)
     report = json.loads(_cli(settings, monkeypatch, "retention", "run", "--now", later.isoformat()))
-    assert [item["scope"] for item in report["erased_scopes"]] == [
-        bodies.scope_of(two_chats["other"])
-    ]
+    assert _erased(report) == {bodies.scope_of(two_chats["other"])}
     assert report["held"] == 1
     _cli(settings, monkeypatch, "retention", "hold", "lift", hold["id"], "--reason", "settled")
     report = json.loads(_cli(settings, monkeypatch, "retention", "run", "--now", later.isoformat()))

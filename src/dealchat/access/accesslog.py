@@ -1,4 +1,8 @@
-"""Reading the access log: the authorisation decisions in the audit log, newest first."""
+"""Reading the access log: the authorisation decisions in the audit log, newest first.
+
+Each decision's personal details (username, source address, operation) are opened from their
+seal (`records.personal`); once retention erased them the decision reads `erased: true`, its
+time, user id, right, result and rule still shown."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
+from dealchat.records.personal import reveal
 
 DECISIONS = (AuditEvent.ACCESS_ALLOWED.value, AuditEvent.ACCESS_DENIED.value)
 MAX_LIMIT = 500
@@ -36,6 +41,6 @@ def decisions(
     if before_seq is not None:
         query = query.where(AuditEntry.seq < before_seq)
     return [
-        {"seq": entry.seq, "event": entry.event, **json.loads(entry.payload)}
+        {"seq": entry.seq, "event": entry.event, **reveal(session, json.loads(entry.payload))}
         for entry in session.scalars(query)
     ]

@@ -7,10 +7,11 @@ granting. `actor_for` turns a user and the factors it logged in with into the pu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -24,6 +25,7 @@ from dealchat.db.base import utcnow
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import User
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.service import record, record_new
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,63}")
@@ -350,12 +352,13 @@ def decide(
     context: AccessContext,
     resource: Resource | None = None,
     denied_because: str | None = None,
-    who: str | None = None,
+    sender: str | None = None,
 ) -> Decision:
     """Decide and write the decision to the access log (the audit log), in `session`.
 
     `denied_because` records a denial taken before the rights check (no valid session, too weak
-    a login); `right=None` with an actor means "any signed-in user".
+    a login); `right=None` with an actor means "any signed-in user"; `sender` is the chat
+    identity of a sender without an account (sealed, like the username and the address).
     """
     if denied_because is not None or actor is None:
         decision = Decision(False, right or Right.ROLE_MANAGE, denied_because or "not signed in")
@@ -363,42 +366,74 @@ def decide(
         decision = Decision(True, Right.ROLE_MANAGE, "signed in")
     else:
         decision = can(actor, right, resource)
-    payload = _decision_payload(actor, right, decision, context)
-    event = AuditEvent.ACCESS_ALLOWED if decision.allowed else AuditEvent.ACCESS_DENIED
-    who = who or (actor.audit_name if actor else "anonymous")
-    subject = f"access:{right.value if right else 'signed-in'}"
-    record(session, event=event, actor=who, subject=subject, payload=payload)
-    session.info.setdefault(DECISIONS_KEY, []).append((event, who, subject, payload))
+    logged = _logged(actor, right, decision, context, sender)
+    _write(session, logged)
+    session.info.setdefault(DECISIONS_KEY, []).append(logged)
     return decision
 
 
-def _decision_payload(
-    actor: Actor | None, right: Right | None, decision: Decision, context: AccessContext
-) -> dict[str, Any]:
-    return {
-        "at": utcnow(),
-        "user": actor.username if actor else None,
+@dataclass(frozen=True)
+class _Logged:
+    """One access-log entry: `payload` in clear, `details` sealed under `person`'s month."""
+
+    event: AuditEvent
+    actor: str
+    subject: str
+    payload: dict[str, Any]
+    person: str | None
+    details: dict[str, Any]
+    at: dt.datetime
+
+
+def _logged(
+    actor: Actor | None,
+    right: Right | None,
+    decision: Decision,
+    context: AccessContext,
+    sender: str | None,
+) -> _Logged:
+    at = utcnow()
+    payload = {
+        "at": at,
         "user_id": actor.user_id if actor else None,
         "channel": context.channel,
-        "source_ip": context.source_ip,
         "factors": list(actor.factors) if actor else [],
         "right": right.value if right else None,
-        "operation": context.operation,
         "result": "allowed" if decision.allowed else "denied",
         "rule": decision.rule,
     }
+    details = {
+        "user": actor.username if actor else None,
+        "source_ip": context.source_ip,
+        "operation": context.operation,
+    }
+    if sender is not None:
+        details["sender"] = sender
+    event = AuditEvent.ACCESS_ALLOWED if decision.allowed else AuditEvent.ACCESS_DENIED
+    who = actor.audit_name if actor else f"{context.channel}:anonymous"
+    subject = f"access:{right.value if right else 'signed-in'}"
+    return _Logged(event, who, subject, payload, actor.user_id if actor else None, details, at)
 
 
-def rerecord_decisions(session: Session, decisions: list[tuple[Any, ...]]) -> None:
-    """After a rollback: the decisions taken in the failed transaction, recorded on their own."""
-    for event, who, subject, payload in decisions:
-        record(
-            session,
-            event=event,
-            actor=who,
-            subject=subject,
-            payload={**payload, "outcome": "request failed, its work rolled back"},
-        )
+def _write(session: Session, logged: _Logged) -> None:
+    record_sealed(
+        session,
+        event=logged.event,
+        actor=logged.actor,
+        subject=logged.subject,
+        payload=logged.payload,
+        person=logged.person,
+        details=logged.details,
+        at=logged.at,
+    )
+
+
+def rerecord_decisions(session: Session, decisions: list[Any]) -> None:
+    """After a rollback: the decisions taken in the failed transaction, recorded (and sealed)
+    again on their own."""
+    for logged in decisions:
+        outcome = "request failed, its work rolled back"
+        _write(session, replace(logged, payload={**logged.payload, "outcome": outcome}))
 
 
 def _bad(message: str) -> DealchatError:
@@ -419,7 +454,7 @@ def decide_intent(
             right=None,
             context=context,
             denied_because=why,
-            who=f"{channel}:{sender}",
+            sender=f"{channel}:{sender}",
         ).allowed
     actor = actor_for(session, user, factors=("password", "totp"))
     return decide(session, actor=actor, right=None, context=context).allowed

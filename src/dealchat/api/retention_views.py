@@ -24,7 +24,7 @@ _ID = r"^[A-Za-z0-9._:-]{1,128}$"
 class NewHold(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["client", "conversation", "order"]
+    kind: Literal["client", "user", "conversation", "order"]
     target: str = Field(pattern=_ID)
     reason: str = Field(min_length=3, max_length=2000)
 
@@ -59,7 +59,8 @@ def list_holds(db: SessionDep, actor: Manager) -> list[dict[str, Any]]:
 def set_hold(
     body: NewHold, db: SessionDep, platform: PlatformDep, actor: Manager
 ) -> dict[str, Any]:
-    """Put a client, conversation or order on legal hold: it wins over retention expiry."""
+    """Put a client, an internal user (by user id), a conversation or an order on legal hold: it
+    wins over retention expiry; a client or user hold keeps their access log too."""
     try:
         hold = retention.set_hold(
             db,

@@ -67,17 +67,15 @@ def run(
 def hold_set(
     reason: str = typer.Option(..., help="why (audited)"),
     client: str | None = typer.Option(None, help="a client's user id"),
+    user: str | None = typer.Option(None, help="an internal user's id (keeps their access log)"),
     conversation: str | None = typer.Option(None, help="a conversation id"),
     order: str | None = typer.Option(None, help="an order id or reference"),
 ) -> None:
-    """Put exactly one client, conversation or order on legal hold."""
-    named = [
-        (k, v)
-        for k, v in (("client", client), ("conversation", conversation), ("order", order))
-        if v
-    ]
+    """Put exactly one client, user, conversation or order on legal hold."""
+    given = (("client", client), ("user", user), ("conversation", conversation), ("order", order))
+    named = [(k, v) for k, v in given if v]
     if len(named) != 1:
-        raise typer.BadParameter("name exactly one of --client, --conversation, --order")
+        raise typer.BadParameter("name exactly one of --client, --user, --conversation, --order")
     kind, target = named[0]
     with platform() as built, unit_of_work(built.sessions) as session:
         try:

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from dealchat.identity.models import FederatedIdentity, OidcLogin, User
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.sealing import Sealer
-from dealchat.records.service import record, record_new
+from dealchat.records.service import record_new
 from dealchat.settings import OidcSettings
 
 CALLBACK_PATH = "/auth/oidc/callback"
@@ -312,16 +313,18 @@ def audit_decision(
         "user": user.id if user else None,
         "channel": "console-oidc",
         "purpose": "login",
-        "source_ip": source_ip,
         "factors": ["oidc", *[str(m) for m in (claims or {}).get("amr", [])]] if ok else [],
         "acr": (claims or {}).get("acr"),
         "result": "success" if ok else "failure",
         "rule": rule,
     }
-    record(
+    record_sealed(
         session,
         event=AuditEvent.AUTHN_SUCCEEDED if ok else AuditEvent.AUTHN_FAILED,
         actor=f"user:{user.id}" if user else "console-oidc:anonymous",
         subject=f"user:{user.id}" if user else "user:unknown",
         payload=payload,
+        person=user.id if user else None,
+        details={"source_ip": source_ip},
+        at=now,
     )

@@ -2,9 +2,11 @@
 
 Whatever the door (the secure-link page, the console login, the API), a login goes through
 `decide`, so the lockout counts across all of them. Every decision is written to the audit log in
-the caller's transaction with the UTC time, user, channel, source address, factors, result and
-the rule that decided. The caller shows one answer for every failure: unknown user, wrong
-password, wrong code, delayed and locked look alike, and cost about the same work.
+the caller's transaction: the UTC time, user id, channel, factors, result and the rule that
+decided in clear, the source address sealed under the user's access-log key for the month
+(`records.personal`), so retention can erase it. The caller shows one answer for every
+failure: unknown user, wrong password, wrong code, delayed and locked look alike, and cost about
+the same work.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dealchat.identity import factors, lockout, networks, passwords, sms
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import LoginSource, User
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.sealing import Sealer
-from dealchat.records.service import record
 
 
 @dataclass(frozen=True)
@@ -160,19 +162,20 @@ def _audited(  # noqa: PLR0917 - private helper, called twice with the same six 
         "user": user.id if user else None,
         "channel": attempt.channel,
         "purpose": attempt.purpose,
-        "source_ip": attempt.source_ip,
-        "source": source.source,
         "factors": list(outcome.factors),
         "result": "success" if outcome.ok else "failure",
         "rule": outcome.rule,
         "account_failures": user.failed_logins if user else None,
         "locked": bool(user is not None and user.locked_at is not None),
     }
-    record(
+    record_sealed(
         session,
         event=AuditEvent.AUTHN_SUCCEEDED if outcome.ok else AuditEvent.AUTHN_FAILED,
         actor=f"user:{user.id}" if user and outcome.ok else f"{attempt.channel}:anonymous",
         subject=f"user:{user.id}" if user else "user:unknown",
         payload=payload,
+        person=user.id if user else None,
+        details={"source_ip": attempt.source_ip, "source": source.source},
+        at=now,
     )
     return outcome

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from dealchat.identity.models import StepUpProof, User
 from dealchat.identity.service import store_stepup, use_stepup
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.service import record, record_new
 
 COOKIE = "__Host-dealchat"
@@ -116,11 +118,22 @@ def start(
         expires_at=expires_at,
     )
     event = AuditEvent.SESSION_ROTATED if replaces is not None else AuditEvent.SESSION_STARTED
-    payload = {"channel": channel, "factors": list(factors), "source_ip": source_ip}
+    payload: dict[str, Any] = {"channel": channel, "factors": list(factors)}
     if replaces is not None:
         _revoke(session, replaces, now=now, reason="rotated")
         payload["replaces"] = replaces.id
-    record_new(session, row, event=event, actor=f"user:{user.id}", kind="session", payload=payload)
+    session.add(row)
+    session.flush()
+    record_sealed(
+        session,
+        event=event,
+        actor=f"user:{user.id}",
+        subject=f"session:{row.id}",
+        payload=payload,
+        person=user.id,
+        details={"source_ip": source_ip},
+        at=now,
+    )
     return Started(row, token)
 
 

@@ -13,20 +13,24 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import new_id, utcnow
+from dealchat.db.session import after_commit
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
 from dealchat.records.interfaces import KeyEncryptionKey
-from dealchat.records.service import record
+from dealchat.records.keycache import KeyCache
+from dealchat.records.service import lock_log, record
 
 _NONCE = 12
 DATA_KEY_BYTES = 32
+_DATA_KEY: Table = DataKey.__table__  # type: ignore[assignment]
 
 
 class ContentErasedError(LookupError):
@@ -69,8 +73,9 @@ def _wrap_context(row: DataKey) -> str:
 class Envelope:
     """Seal and open content under per-scope data keys; the caller's session, the caller commits."""
 
-    def __init__(self, kek: KeyEncryptionKey) -> None:
+    def __init__(self, kek: KeyEncryptionKey, *, keys: KeyCache | None = None) -> None:
         self.kek = kek
+        self.keys = keys if keys is not None else KeyCache()  # live keys sealed under lately
 
     def seal(
         self,
@@ -81,12 +86,42 @@ class Envelope:
         plaintext: str,
         now: dt.datetime | None = None,
     ) -> Sealed:
-        """Encrypt under the scope's live data key (created and audited on first use)."""
-        row, key = self._live_key(session, scope)
-        row.last_sealed_at = now or utcnow()
+        """Encrypt under the scope's live data key (created and audited on first use).
+
+        The log is locked first, so the key's row is locked after the log's head, as in every
+        transaction that appends. A key sealed under lately comes from `self.keys` (keycache.py).
+        """
+        moment = now or utcnow()
+        lock_log(session)
+        key_id, key = self._cached_key(session, scope, moment) or self._key_for(
+            session, scope, moment
+        )
         nonce = secrets.token_bytes(_NONCE)
         sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
-        return Sealed(row.id, nonce + sealed)
+        return Sealed(key_id, nonce + sealed)
+
+    def _cached_key(
+        self, session: Session, scope: str, moment: dt.datetime
+    ) -> tuple[str, bytes] | None:
+        """The cached key, once its row says it is still live (and now sealed under at `moment`)."""
+        cached = self.keys.get(scope)
+        if cached is None:
+            return None
+        touched = session.connection().execute(
+            update(_DATA_KEY)
+            .where(_DATA_KEY.c.id == cached[0], _DATA_KEY.c.wrapped.is_not(None))
+            .values(last_sealed_at=moment)
+        )
+        if touched.rowcount != 1:  # destroyed by another process
+            self.keys.drop(scope)
+            return None
+        return cached
+
+    def _key_for(self, session: Session, scope: str, moment: dt.datetime) -> tuple[str, bytes]:
+        row, key = self._live_key(session, scope)
+        row.last_sealed_at = moment
+        after_commit(session, partial(self.keys.put, scope, row.id, key))
+        return row.id, key
 
     def open(self, session: Session, *, data_key_id: str, blob: bytes, context: str) -> str:
         """The plaintext; `ContentErasedError` when its data key was destroyed."""
@@ -157,6 +192,7 @@ class Envelope:
         rows = session.scalars(
             select(DataKey).where(DataKey.scope == scope, DataKey.wrapped.is_not(None))
         ).all()
+        self.keys.drop(scope)
         if not rows:
             return Erasure(scope, (), None)
         for row in rows:
@@ -173,6 +209,7 @@ class Envelope:
 
     def rotate_kek(self, session: Session, *, actor: str) -> Rotation:
         """A new KEK version; every live data key re-wrapped under it. Content is untouched."""
+        self.keys.clear()
         new_kek = self.kek.rotate()
         rows = session.scalars(
             select(DataKey).where(DataKey.wrapped.is_not(None), DataKey.kek_id != new_kek)

@@ -4,8 +4,10 @@ Each data key belongs to a class by its scope (`conversation:` -> chat, `order:`
 `access:` -> access_logs); its period (whole years, from settings) runs from the last content
 sealed under it. `run` crypto-erases every expired scope that no active legal hold covers, each
 with a tombstone entry, and returns what it erased and what a hold kept, as JSON-ready data.
-A hold names a client, a conversation or an order; which scopes it covers is resolved by the
-caller's `HoldResolver` (records knows no conversations or orders).
+A hold names a client, an internal user, a conversation or an order; which conversation and order
+scopes it covers is resolved by the caller's `HoldResolver` (records knows no conversations or
+orders). A hold on a client or a user also keeps that person's access-log scopes
+(`access:<user id>:<YYYY-MM>`, see `records.personal`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dealchat.records import personal
 from dealchat.records.envelope import Envelope
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
 from dealchat.records.retention_models import LegalHold
 from dealchat.records.service import record, record_new
 
-HOLD_KINDS = ("client", "conversation", "order")
+HOLD_KINDS = ("client", "user", "conversation", "order")
+PERSON_KINDS = ("client", "user")  # their target is a user id: the hold keeps their access log
 CLASS_OF_PREFIX = {"conversation": "chat", "order": "orders", "access": "access_logs"}
 
 HoldResolver = Callable[[Session, LegalHold], set[str]]
@@ -61,7 +65,8 @@ def literal_scopes(session: Session, hold: LegalHold) -> set[str]:
 def set_hold(
     session: Session, *, kind: str, target: str, reason: str, actor: str, now: dt.datetime
 ) -> LegalHold:
-    """Put a client, conversation or order on legal hold; audited with its reason."""
+    """Put a client, an internal user, a conversation or an order on legal hold; audited with
+    its reason."""
     if kind not in HOLD_KINDS:
         raise ValueError(f"a legal hold names one of {', '.join(HOLD_KINDS)}, not {kind!r}")
     if not target.strip() or not reason.strip():
@@ -111,9 +116,16 @@ def active_holds(session: Session) -> list[LegalHold]:
 def _held_scopes(session: Session, resolve: HoldResolver) -> dict[str, list[str]]:
     held: dict[str, list[str]] = {}
     for hold in active_holds(session):
-        for scope in resolve(session, hold) | literal_scopes(session, hold):
+        for scope in (
+            resolve(session, hold) | literal_scopes(session, hold) | _person(session, hold)
+        ):
             held.setdefault(scope, []).append(hold.id)
     return held
+
+
+def _person(session: Session, hold: LegalHold) -> set[str]:
+    """The access-log scopes of the person a client or user hold names."""
+    return personal.scopes_of(session, hold.target) if hold.kind in PERSON_KINDS else set()
 
 
 def _last_activity(session: Session) -> dict[str, dt.datetime]:

@@ -14,7 +14,7 @@ class LegalHold(Base):
     __tablename__ = "legal_hold"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(16))  # client | conversation | order
+    kind: Mapped[str] = mapped_column(String(16))  # client | user | conversation | order
     target: Mapped[str] = mapped_column(String(128), index=True)
     reason: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str] = mapped_column(String(200))

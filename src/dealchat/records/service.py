@@ -118,6 +118,13 @@ def _lock_head(session: Session, count: int) -> tuple[int, list[bytes]]:
     return int(seq) - count, split_hashes(bytes(frontier))
 
 
+def lock_log(session: Session) -> None:
+    """Take the log's lock now (the head row on PostgreSQL; SQLite's write lock is already held
+    from BEGIN IMMEDIATE). A writer that locks other rows before appending (a data key it seals
+    under) takes this first, so every transaction locks the head before them: no deadlock."""
+    session.connection().execute(select(HEAD.c.id).where(HEAD.c.id == 1).with_for_update())
+
+
 def split_hashes(packed: bytes) -> list[bytes]:
     size = merkle.HASH_SIZE
     return [packed[i : i + size] for i in range(0, len(packed), size)]

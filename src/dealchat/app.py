@@ -15,7 +15,6 @@ from dealchat.api import (
     admin_views,
     audit_views,
     auth_views,
-    controls_console,
     controls_views,
     documents_views,
     receipt_views,
@@ -32,6 +31,7 @@ from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.console import alerts as console_alerts
+from dealchat.console import holds as console_holds
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations.context import Desk
@@ -183,7 +183,7 @@ def create_app(
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
-    app.include_router(controls_console.router)
+    app.include_router(console_holds.router)
     app.include_router(receipt_views.router)
     app.include_router(upload_views.router)
     app.include_router(documents_views.router)

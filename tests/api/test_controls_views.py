@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
@@ -18,6 +19,7 @@ from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
 from dealchat.identity import sessions
 from dealchat.identity.models import User
+from dealchat.records.models import AuditEntry
 from tests.conftest import Clock
 from tests.controls.rulesets import RATES, ruleset
 from tests.factories.access import give_role, token_for
@@ -182,7 +184,7 @@ def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
     assert f"{ref}: BUY 6,000,000 EUR/USD (open)" in page.text
     assert "big [hold +0]: Large order: 6,600,000.00 USD is above" in page.text
     assert "limit=5000000" in page.text
-    hold_id = page.text.split('action="/console/holds/')[1].split("/abort")[0]
+    hold_id = page.text.split('action="/console/holds/')[1].split("/approve")[0]
     no_csrf = api.post(f"/console/holds/{hold_id}/abort", data={"reason": "no"}, headers=cookie)
     assert no_csrf.status_code == 403
     form = {"reason": "client called", "csrf_token": sessions.csrf_token(token)}
@@ -195,3 +197,35 @@ def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
         f"{ref}: BUY 6,000,000 EUR/USD (aborted)"
         in api.get("/console/holds?state=all", headers=cookie).text
     )
+
+
+def test_the_console_releases_a_hold_with_password_and_code_for_that_order(
+    api: TestClient, desk_platform: Platform, clock: Clock
+) -> None:
+    ref, _ = _held(desk_platform)
+    carol, _auth = _staff(desk_platform, "carol", Right.ORDER_APPROVE)
+    token = _cookie_session(desk_platform, carol.id)
+    cookie = {"Cookie": f"{sessions.COOKIE}={token}"}
+    page = api.get("/console/holds", headers=cookie)
+    assert 'href="/console/holds"' in page.text  # in the console's navigation
+    hold_id = page.text.split('action="/console/holds/')[1].split("/approve")[0]
+    form = {"csrf_token": sessions.csrf_token(token), "comment": "known client"}
+    url = f"/console/holds/{hold_id}/approve"
+    code = carol.code(clock.now.timestamp())
+    no_csrf = {**form, "csrf_token": "", "password": carol.password, "otp": code}
+    assert api.post(url, data=no_csrf, headers=cookie).status_code == 403
+    wrong = api.post(url, data={**form, "password": "guess-again", "otp": code}, headers=cookie)
+    assert wrong.status_code == 401
+    assert "open)" in wrong.text  # still held, and the page says why plainly
+    with unit_of_work(desk_platform.sessions) as session:
+        failed = session.scalars(select(AuditEntry).where(AuditEntry.event == "authn:failed"))
+        assert len(failed.all()) == 1  # committed, so lockout counts it
+    clock.advance(30)
+    right = {**form, "password": carol.password, "otp": carol.code(clock.now.timestamp())}
+    done = api.post(url, data=right, headers=cookie, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    released = api.get("/console/holds?state=all", headers=cookie).text
+    assert f"{ref}: BUY 6,000,000 EUR/USD (released)" in released
+    with unit_of_work(desk_platform.sessions) as session:
+        used = session.scalars(select(AuditEntry).where(AuditEntry.event == "stepup:used"))
+        assert len(used.all()) == 1

@@ -114,35 +114,26 @@ def step_up(
     and the command exits denied; nothing else happens.
     """
     typer.echo(f"Step-up for {operation} as {actor.username} (content sha256 {content_hash})")
-    password = typer.prompt("password", hide_input=True, err=True)
-    otp = typer.prompt("authenticator code", err=True).strip()
-    now = built.desk.clock()
-    user = identity.authenticate(
-        session,
-        sealer=built.desk.sealer,
-        username=actor.username,
-        password=password,
-        otp=otp,
-        now=now,
-        channel="cli",
-        lockout=built.desk.policy.lockout,
-        purpose="stepup",
+    factors = sessions.Factors(
+        password=typer.prompt("password", hide_input=True, err=True),
+        otp=typer.prompt("authenticator code", err=True).strip(),
     )
-    if user is None or user.id != actor.user_id:
+    door = sessions.Door(built.desk.sealer, "cli", None, built.desk.policy.lockout)
+    if not sessions.prove_now(
+        session,
+        actor=actor,
+        factors=factors,
+        content_hash=content_hash,
+        door=door,
+        policy=built.session_policy,
+        now=built.desk.clock(),
+    ):
         context = access.AccessContext("cli", None, f"{operation} step-up")
         access.decide(session, actor=actor, right=None, context=context, denied_because="step-up")
         session.info.pop(access.DECISIONS_KEY, None)
         session.commit()
         typer.echo(f"denied: {identity.LOGIN_FAILED}", err=True)
         raise typer.Exit(EXIT_DENIED)
-    policy = built.session_policy
-    proof = sessions.grant_proof(
-        session, user=user, content_hash=content_hash, policy=policy, now=now
-    )
-    spent = sessions.spend_proof(
-        session, secret=proof, user_id=user.id, content_hash=content_hash, now=now
-    )
-    assert spent, "a proof granted this instant is spendable"
 
 
 def _actor(session: Session, built: Platform, token: str) -> Actor | None:

@@ -19,12 +19,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dealchat.access.policy import Actor
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import StepUpProof, User
-from dealchat.identity.service import store_stepup, use_stepup
+from dealchat.identity.service import authenticate, store_stepup, use_stepup
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
+from dealchat.records.sealing import Sealer
 from dealchat.records.service import record, record_new
 
 COOKIE = "__Host-dealchat"
@@ -320,6 +323,57 @@ def live_proof(session: Session, *, secret: str, user_id: str, now: dt.datetime)
         )
     )
     return found is not None
+
+
+def prove_now(
+    session: Session,
+    *,
+    actor: Actor,
+    factors: Factors,
+    content_hash: str,
+    door: Door,
+    policy: SessionPolicy,
+    now: dt.datetime,
+) -> bool:
+    """Level 2 where the factors are typed with the action itself (a console form, a CLI prompt):
+    the acting user's password and a fresh code, throttled and audited like any login, then the
+    API's single-use proof for exactly `content_hash` granted and spent at once. False on any
+    failure; the caller commits then (so lockout counts it) and does nothing else."""
+    user = authenticate(
+        session,
+        sealer=door.sealer,
+        username=actor.username,
+        password=factors.password,
+        otp=factors.otp,
+        now=now,
+        channel=door.channel,
+        source_ip=door.source_ip,
+        lockout=door.lockout,
+        purpose="stepup",
+    )
+    if user is None or user.id != actor.user_id:
+        return False
+    secret = grant_proof(session, user=user, content_hash=content_hash, policy=policy, now=now)
+    return spend_proof(session, secret=secret, user_id=user.id, content_hash=content_hash, now=now)
+
+
+@dataclass(frozen=True)
+class Factors:
+    password: str
+    otp: str
+
+    def __repr__(self) -> str:  # never the secrets, in a log or a traceback
+        return "Factors(***)"
+
+
+@dataclass(frozen=True)
+class Door:
+    """Where typed factors came in: the sealer of TOTP secrets, channel, source, lockout."""
+
+    sealer: Sealer
+    channel: str
+    source_ip: str | None
+    lockout: LockoutPolicy
 
 
 def spend_proof(

@@ -1,0 +1,175 @@
+"""The desk's page of held orders: each with the rules that held it and their values, an approve
+form and an abort form (CSRF-checked). Approving is level 2 here as over HTTP: the form carries
+the approver's password and a fresh authenticator code, checked for exactly that order's ticket
+hash (`sessions.prove_now`); a wrong answer is committed for lockout and changes nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from dealchat.access import service as access
+from dealchat.access.policy import Actor
+from dealchat.access.rights import Right
+from dealchat.api.deps import (
+    PlatformDep,
+    SessionDep,
+    commit_denial,
+    require,
+    require_form,
+    source_ip,
+)
+from dealchat.console.pages import render
+from dealchat.controls import holds
+from dealchat.conversations import pretrade
+from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import service as identity
+from dealchat.identity import sessions
+from dealchat.orders.models import Order
+
+router = APIRouter(prefix="/console/holds", include_in_schema=False)
+STATES = ("open", "released", "aborted", "expired", "all")
+Approver = Annotated[Actor, Depends(require_form(Right.ORDER_APPROVE))]
+
+
+def _row(view: holds.HoldView) -> dict[str, Any]:
+    detail = json.loads(view.decision.detail)
+    return {
+        "id": view.hold.id,
+        "ref": view.order.ref,
+        "state": view.hold.state,
+        "side": view.order.side.upper(),
+        "quantity": f"{view.order.quantity.normalize():,f}",
+        "instrument": view.order.pair or view.order.isin,
+        "approvals": len(view.approvers),
+        "required": view.hold.required,
+        "expires_at": f"{view.hold.expires_at:%Y-%m-%d %H:%M}",
+        "explanation": view.decision.explanation,
+        "fired": detail["fired"],
+    }
+
+
+def _page(
+    request: Request,
+    db: SessionDep,
+    actor: Actor,
+    *,
+    state: str,
+    notice: str = "",
+    status: int = 200,
+) -> Response:
+    cookie = request.cookies.get(sessions.COOKIE)
+    return render(
+        "holds.html",
+        actor=actor,
+        csrf=sessions.csrf_token(cookie) if cookie else "",
+        status=status,
+        holds=[_row(v) for v in holds.views(db, state=None if state == "all" else state)],
+        state=state,
+        states=STATES,
+        notice=notice,
+    )
+
+
+@router.get("")
+def page(
+    request: Request,
+    db: SessionDep,
+    actor: Annotated[Actor, Depends(require(Right.ORDER_APPROVE))],
+    state: str = "open",
+) -> Response:
+    if state not in STATES:
+        raise DealchatError(ErrorCode.BAD_REQUEST, "state: " + ", ".join(STATES))
+    return _page(request, db, actor, state=state)
+
+
+def _acted(
+    action: Callable[[], object], request: Request, db: SessionDep, actor: Actor
+) -> Response:
+    """Back to the list, or the list saying why the action was refused (a 404 stays a 404)."""
+    try:
+        action()
+    except DealchatError as error:
+        if error.http_status == 404:
+            raise
+        decisions = db.info.pop(access.DECISIONS_KEY, [])
+        db.rollback()  # nothing of the refused action stays; the decisions are kept on their own
+        access.rerecord_decisions(db, decisions)
+        return _page(
+            request, db, actor, state="open", notice=error.message, status=error.http_status
+        )
+    return RedirectResponse("/console/holds", status_code=303)
+
+
+@router.post("/{hold_id}/approve")
+def approve(
+    *,
+    hold_id: str,
+    password: Annotated[str, Form(min_length=1, max_length=128)],
+    otp: Annotated[str, Form(pattern=r"^[0-9]{6}$")],
+    request: Request,
+    db: SessionDep,
+    platform: PlatformDep,
+    actor: Approver,
+    comment: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    found = holds.find(db, hold_or_ref=hold_id[:32])
+    order = db.get(Order, found.order_id) if found is not None else None
+    if found is None or order is None:
+        raise DealchatError(ErrorCode.NOT_FOUND, "no such hold", http_status=404)
+    order_hash = order.ticket_hash
+    now = platform.desk.clock()
+    door = sessions.Door(
+        platform.desk.sealer, "console", source_ip(request), platform.desk.policy.lockout
+    )
+    factors = sessions.Factors(password=password, otp=otp)
+    if not sessions.prove_now(
+        db,
+        actor=actor,
+        factors=factors,
+        content_hash=order_hash,
+        door=door,
+        policy=platform.session_policy,
+        now=now,
+    ):
+        context = access.AccessContext("console", source_ip(request), "approve hold step-up")
+        access.decide(db, actor=actor, right=None, context=context, denied_because="step-up failed")
+        commit_denial(db)  # the failed attempt stays recorded; nothing else happened
+        return _page(request, db, actor, state="open", notice=identity.LOGIN_FAILED, status=401)
+    return _acted(
+        lambda: pretrade.approve_hold(
+            db, desk=platform.desk, hold_id=found.id, actor=actor, comment=comment, now=now
+        ),
+        request,
+        db,
+        actor,
+    )
+
+
+@router.post("/{hold_id}/abort")
+def abort(
+    *,
+    hold_id: str,
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+    request: Request,
+    db: SessionDep,
+    platform: PlatformDep,
+    actor: Approver,
+) -> Response:
+    return _acted(
+        lambda: pretrade.abort_hold(
+            db,
+            desk=platform.desk,
+            hold_id=hold_id[:32],
+            actor=actor,
+            reason=reason,
+            now=platform.desk.clock(),
+        ),
+        request,
+        db,
+        actor,
+    )

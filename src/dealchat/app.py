@@ -31,6 +31,7 @@ from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.console import alerts as console_alerts
+from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
@@ -191,6 +192,7 @@ def create_app(
     app.include_router(admin_views.router)
     app.include_router(console_views.router)
     app.include_router(console_alerts.router)
+    app.include_router(console_documents.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

@@ -22,7 +22,7 @@ from dealchat.access import service as access
 from dealchat.api import multipart
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
-from dealchat.conversations import bodies, replies
+from dealchat.conversations import bodies, replies, reporting
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.documents.clamav import ClamdAddress, ClamdScanner
@@ -338,3 +338,62 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
                 limit=LIMIT,
             )
         )
+
+
+def _console_login(browser: TestClient, user: TestUser, clock: Clock) -> None:
+    page = browser.get("/console/login")
+    form = {
+        "username": user.username,
+        "password": user.password,
+        "otp": user.code(clock.now.timestamp()),
+        "csrf_token": _csrf(page.text),
+    }
+    assert browser.post("/console/login", data=form).status_code == 303
+    clock.advance(30)
+
+
+def test_the_console_lists_and_downloads_for_holders_of_the_right(
+    browser: TestClient,
+    alice_chat: Chat,
+    platform: Platform,
+    clock: Clock,
+    people: dict[str, TestUser],
+) -> None:
+    response, _ = _upload(browser, alice_chat, "trades <q3>.csv", b"pair,amount\nEURUSD,1000000\n")
+    assert response.status_code == 201, response.text
+    ref = re.search(r"DOC-[A-Z0-9]{8}", response.text).group(0)  # type: ignore[union-attr]
+    _console_login(browser, people["carol"], clock)
+    listing = browser.get("/console/documents")
+    assert listing.status_code == 200
+    assert f'href="/console/documents/{ref}"' in listing.text
+    assert "trades_q3_.csv" in listing.text  # the sanitised name, escaped by the template
+    assert 'href="/console/documents"' in listing.text  # in the nav for compliance
+    download = browser.get(f"/console/documents/{ref}")
+    assert download.status_code == 200
+    assert download.content == b"pair,amount\nEURUSD,1000000\n"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    browser.cookies.clear()
+    _console_login(browser, people["dave"], clock)
+    assert browser.get("/console/documents").status_code == 403
+    assert browser.get(f"/console/documents/{ref}").status_code == 403
+    assert [d["via"] for d in _entries(platform, "document:downloaded")] == ["console"]
+
+
+def test_the_conversations_audit_report_lists_its_documents(
+    browser: TestClient, alice_chat: Chat, platform: Platform
+) -> None:
+    response, _ = _upload(browser, alice_chat, "chart.png", files.image("PNG"))
+    assert response.status_code == 201, response.text
+    _upload(browser, alice_chat, "setup.exe", b"MZ")
+    with unit_of_work(platform.sessions) as session:
+        conversation = session.scalars(select(Conversation)).one()
+        document = session.scalars(select(Document)).one()
+        report = reporting.build(
+            session, platform.desk, start=None, end=None, conversation=conversation.id
+        )
+    rows = {row.event: row for row in report.rows}
+    stored = rows["document:stored"]
+    assert stored.text == f"document {document.ref}: chart.png"
+    assert json.loads(stored.payload)["body_sha256"] == document.body_sha256
+    assert json.loads(rows["document:refused"].payload)["rule"] == "extension"

@@ -37,6 +37,7 @@ NAV: list[NavItem] = [
     NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
     NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
     NavItem("Held orders", "/console/holds", Right.ORDER_APPROVE),
+    NavItem("Documents", "/console/documents", Right.DOCUMENT_DOWNLOAD),
 ]
 
 

@@ -14,8 +14,11 @@ from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
+from dealchat.documents import service as documents
+from dealchat.documents.models import Document
 from dealchat.records import reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
+from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
 from dealchat.records.reports_pdf import as_pdf
 
@@ -53,23 +56,50 @@ def query(
 
 def texts_for(desk: Desk) -> reports.Texts:
     def texts(session: Session, entries: Sequence[AuditEntry]) -> Mapping[int, str]:
-        wanted = {
-            entry.seq: json.loads(entry.payload).get("message")
-            for entry in entries
-            if entry.event in MESSAGE_EVENTS
-        }
-        ids = [message_id for message_id in wanted.values() if message_id]
-        found = (
-            {row.id: row for row in session.scalars(select(Message).where(Message.id.in_(ids)))}
-            if ids
-            else {}
-        )
-        return {
-            seq: bodies.text_of(session, desk, found[message_id])
-            for seq, message_id in wanted.items()
-            if message_id in found
-        }
+        return {**_message_texts(session, desk, entries), **_document_texts(session, desk, entries)}
 
+    return texts
+
+
+def _message_texts(session: Session, desk: Desk, entries: Sequence[AuditEntry]) -> dict[int, str]:
+    wanted = {
+        entry.seq: json.loads(entry.payload).get("message")
+        for entry in entries
+        if entry.event in MESSAGE_EVENTS
+    }
+    ids = [message_id for message_id in wanted.values() if message_id]
+    found = (
+        {row.id: row for row in session.scalars(select(Message).where(Message.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    return {
+        seq: bodies.text_of(session, desk, found[message_id])
+        for seq, message_id in wanted.items()
+        if message_id in found
+    }
+
+
+def _document_texts(session: Session, desk: Desk, entries: Sequence[AuditEntry]) -> dict[int, str]:
+    """A stored document's entry reads "document DOC-...: <its name>" (the name is sealed, so it
+    is opened here for the reader, like a message's words; erased, it says so)."""
+    wanted = {
+        entry.seq: json.loads(entry.payload).get("document")
+        for entry in entries
+        if entry.event == AuditEvent.DOCUMENT_STORED
+    }
+    ids = [document_id for document_id in wanted.values() if document_id]
+    found = (
+        {row.id: row for row in session.scalars(select(Document).where(Document.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    texts = {}
+    for seq, document_id in wanted.items():
+        document = found.get(document_id)
+        if document is not None:
+            name = documents.display_name(session, envelope=desk.envelope, document=document)
+            texts[seq] = f"document {document.ref}: {name or bodies.ERASED}"
     return texts
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyotp
 import pytest
 from typer.testing import CliRunner
 
+from dealchat.cli.demo import with_demo_rates
 from dealchat.cli.main import app
-from dealchat.settings import Settings
+from dealchat.controls.engine import decide
+from dealchat.controls.service import PreTrade
+from dealchat.settings import ControlsSettings, Settings
+from tests.controls.rulesets import FACTS
 
 
 @pytest.fixture
@@ -81,6 +87,24 @@ def test_demo_seeds_once_and_prints_the_same_logins(env: Settings) -> None:
     assert stored.stat().st_mode & 0o777 == 0o600
     assert set(json.loads(stored.read_text())) == {"admin", "dealer", "compliance", "alice", "bob"}
     assert (Path(env.data_dir) / "keys" / "sealing.key").stat().st_mode & 0o777 == 0o600
+    assert (Path(env.data_dir) / "demo-rates.yaml").exists()
     verified = CliRunner().invoke(app, ["audit", "verify"])
     assert verified.exit_code == 0
     assert "3 entries verified" in verified.output
+
+
+def test_the_demo_states_its_rates_as_of_its_start(tmp_path: Path) -> None:
+    start = dt.datetime(2027, 3, 6, 12, tzinfo=dt.UTC)  # long after the shipped fixing's date
+    env = Settings(data_dir=tmp_path / "var")
+    demo = with_demo_rates(env, now=start)
+    assert demo.controls.rates_file == tmp_path / "var" / "demo-rates.yaml"
+    pretrade = PreTrade.load(rates_file=demo.controls.rates_file)
+    assert {rate.as_of for rate in pretrade.rates.rates} == {start}
+    order = replace(FACTS, desk="FX-24H", at=start + dt.timedelta(hours=1))
+    fired = decide(pretrade.fallback, order, rates=pretrade.rates).fired
+    assert "rate-known" not in [f.rule_id for f in fired]
+    later = replace(order, at=start + dt.timedelta(hours=73))  # nobody restarted the demo
+    fired = decide(pretrade.fallback, later, rates=pretrade.rates).fired
+    assert "rate-known" in [f.rule_id for f in fired]
+    named = env.model_copy(update={"controls": ControlsSettings(rates_file=tmp_path / "r.yaml")})
+    assert with_demo_rates(named, now=start) is named  # the operator's own rates stay

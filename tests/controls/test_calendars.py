@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from dealchat.controls.calendars import closed_because, desk_calendars
+from dealchat.controls.calendars import closed_because, desk_calendars, next_open, opening_words
 from dealchat.controls.definitions import Calendar
 from tests.controls.rulesets import ruleset
 
@@ -57,6 +57,24 @@ def test_overnight_sessions_and_24h_desks_and_currency_calendars() -> None:
     )
     assert closed_because(tokyo, utc(2026, 11, 23, 1), "EUR") is None
     assert "is a holiday" in str(closed_because(tokyo, utc(2026, 11, 23, 1), "JPY"))
+
+
+def test_a_closed_calendar_says_when_it_next_opens() -> None:
+    saturday = utc(2026, 11, 28, 12)
+    assert next_open(LDN, saturday, "EUR") == utc(2026, 11, 30, 7)
+    assert opening_words(LDN, next_open(LDN, saturday, "EUR")) == (
+        "opens Mon 30 Nov 07:00 Europe/London"
+    )
+    assert next_open(LDN, utc(2026, 11, 24, 6, 30), "EUR") == utc(2026, 11, 24, 7)
+    assert next_open(LDN, utc(2026, 11, 24, 9, 30), "JPY") == utc(2026, 11, 25, 7)  # cut-off
+    assert next_open(LDN, utc(2026, 12, 24, 18, 30), "EUR") == utc(2026, 12, 28, 7)  # Christmas
+    summer = next_open(LDN, utc(2026, 7, 4, 12), "EUR")  # a Saturday in British Summer Time
+    assert summer == utc(2026, 7, 6, 6)
+    sydney = Calendar(name="SYD-NIGHT", timezone="Australia/Sydney", open="22:00", close="06:00")
+    assert next_open(sydney, utc(2026, 11, 24, 20), None) == utc(2026, 11, 25, 11)  # 22:00 AEDT
+    shut = Calendar(name="SHUT", timezone="UTC", cutoffs={"JPY": "00:00"})  # never for JPY
+    assert next_open(shut, saturday, "JPY") is None
+    assert opening_words(shut, None) == "does not reopen within 31 days"
 
 
 def test_each_desk_has_its_calendars_and_unknown_desks_use_the_default() -> None:

@@ -92,6 +92,8 @@ def test_hours_reject_outside_the_desk_calendar_and_24h_desks_never_close() -> N
     assert decision.action is Action.REJECT
     assert "outside 07:00-18:00" in decision.fired[0].because
     assert decision.fired[0].values["calendar"] == "LDN"
+    assert decision.fired[0].values["opens_at"] == "2026-11-25T07:00:00+00:00"
+    assert decision.fired[0].because.endswith("; opens Wed 25 Nov 07:00 Europe/London")
     assert decide(rules, facts(desk="FX-24H", at=evening.at), rates=RATES).action is Action.ALLOW
 
 

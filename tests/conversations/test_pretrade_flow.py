@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform, create_app
 from dealchat.db.session import unit_of_work
+from dealchat.identity.models import User
 from dealchat.orders.models import Order
 from dealchat.records.models import AuditEntry
 from dealchat.settings import ControlsSettings, Settings
@@ -24,8 +26,11 @@ from tests.factories.identity import make_user
 
 RULES = {
     "name": "chat",
-    "calendars": [{"name": "ALWAYS", "timezone": "UTC", "weekdays": [0, 1, 2, 3, 4, 5, 6]}],
-    "desks": {"*": ["ALWAYS"]},
+    "calendars": [
+        {"name": "ALWAYS", "timezone": "UTC", "weekdays": [0, 1, 2, 3, 4, 5, 6]},
+        {"name": "LDN", "timezone": "Europe/London", "open": "07:00", "close": "18:00"},
+    ],
+    "desks": {"*": ["ALWAYS"], "FX-LDN": ["LDN"]},
     "rules": [
         {"id": "hours", "kind": "hours", "title": "Business hours", "action": "reject"},
         {"id": "big", "kind": "limit", "title": "Large order", "max_amount": "5000000"},
@@ -109,3 +114,25 @@ def test_allowed_held_and_rejected_orders_in_the_chat(
         "currency": "USD",
     }
     assert placed == {f"order:{orders[0].id}"}  # only the allowed order reached the counterparty
+
+
+def test_a_closed_desk_rejects_and_says_when_it_opens(
+    chat_platform: Platform, clock: Clock
+) -> None:
+    clock.now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Saturday
+    with TestClient(create_app(platform=chat_platform)) as http:
+        alice = make_user(chat_platform)
+        with unit_of_work(chat_platform.sessions) as session:
+            user = session.get(User, alice.id)
+            assert user is not None
+            user.desk = "FX-LDN"
+        chat = Chat(http, clock)
+        chat.link_and_log_in(alice)
+        rejected = _confirm(chat, alice, "buy 1m eurusd")
+    with unit_of_work(chat_platform.sessions) as session:
+        order = session.scalars(select(Order)).one()
+    assert order.state == "rejected"
+    assert rejected == (
+        f"{order.ref} was not sent to the market: business hours (the desk opens Mon 30 Nov "
+        "07:00 Europe/London). Nothing was traded."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -10,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import typer
+import yaml
 from sqlalchemy import select
 
 from dealchat.api.deps import Platform
@@ -17,6 +19,9 @@ from dealchat.cli.common import platform
 from dealchat.cli.demo_access import seed_access
 from dealchat.cli.guard import host_operator
 from dealchat.cli.serve import HostOption, PortOption, run, settings_for
+from dealchat.controls.definitions import parse_rates
+from dealchat.controls.service import shipped_text
+from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.documents.clamav import ClamdScanner
 from dealchat.documents.local_clamd import (
@@ -47,7 +52,7 @@ def demo(
     serve: bool = typer.Option(True, help="Start the server after seeding."),
 ) -> None:
     """Create the demo users (once), print their logins and TOTP secrets, then serve."""
-    settings = settings_for(host, port)
+    settings = with_demo_rates(settings_for(host, port), now=utcnow())
     with platform(settings) as built:
         credentials = seed(built)
     _print(credentials, settings.public_url, settings.auth.totp_issuer)
@@ -87,6 +92,26 @@ def demo_scanner(settings: Settings) -> Iterator[tuple[Settings, str]]:
             "by freshclam."
         )
         yield settings.model_copy(update={"documents": documents}), message
+
+
+def with_demo_rates(settings: Settings, *, now: dt.datetime) -> Settings:
+    """The shipped demo fixing, stated as of `now` (each start of the demo is its morning load)
+    in data_dir/demo-rates.yaml, so `rate-known` finds fresh rates as on a real desk. A rates file
+    the operator named is theirs and is left alone."""
+    if settings.controls.rates_file is not None:
+        return settings
+    shipped = parse_rates(shipped_text("rates.yaml"))
+    stated = shipped.model_copy(
+        update={"rates": tuple(r.model_copy(update={"as_of": now}) for r in shipped.rates)}
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = settings.data_dir / "demo-rates.yaml"
+    text = yaml.safe_dump(stated.model_dump(mode="json"), sort_keys=False)
+    path.write_text(
+        f"# The demo fixing, restated by `dealchat demo` at each start.\n{text}", "utf-8"
+    )
+    controls = settings.controls.model_copy(update={"rates_file": path})
+    return settings.model_copy(update={"controls": controls})
 
 
 def seed(built: Platform) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ import datetime as dt
 from dealchat.controls.definitions import Calendar, RuleSet
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_LOOK_AHEAD_DAYS = 31  # a calendar closed for longer than this is reported as not reopening
 
 
 def closed_because(calendar: Calendar, at: dt.datetime, currency: str | None) -> str | None:
@@ -28,6 +29,27 @@ def closed_because(calendar: Calendar, at: dt.datetime, currency: str | None) ->
     if cutoff is not None and local.time() >= cutoff:
         return f"{where} is past the {currency} cut-off of {cutoff:%H:%M}"
     return None
+
+
+def next_open(calendar: Calendar, at: dt.datetime, currency: str | None) -> dt.datetime | None:
+    """The first instant after `at` at which `calendar` takes an order in `currency`: a day's
+    opening time (midnight on a 24h desk), skipping weekends and holidays; None within a month."""
+    zone = calendar.zone
+    start = at.astimezone(zone).date()
+    opening = calendar.open or dt.time()
+    for offset in range(_LOOK_AHEAD_DAYS + 1):
+        day = start + dt.timedelta(days=offset)
+        candidate = dt.datetime.combine(day, opening, tzinfo=zone)
+        if candidate > at and closed_because(calendar, candidate, currency) is None:
+            return candidate.astimezone(dt.UTC)
+    return None
+
+
+def opening_words(calendar: Calendar, opens: dt.datetime | None) -> str:
+    """'opens Mon 30 Nov 07:00 Europe/London' (local to the calendar), or that it does not soon."""
+    if opens is None:
+        return f"does not reopen within {_LOOK_AHEAD_DAYS} days"
+    return f"opens {opens.astimezone(calendar.zone):%a %d %b %H:%M} {calendar.timezone}"
 
 
 def _session_day(calendar: Calendar, local: dt.datetime) -> dt.date:

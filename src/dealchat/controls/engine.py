@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
-from dealchat.controls.calendars import closed_because, desk_calendars
+from dealchat.controls.calendars import closed_because, desk_calendars, next_open, opening_words
 from dealchat.controls.definitions import (
     Action,
     FirstUseRule,
@@ -245,12 +245,15 @@ def _hours(rule: Rule, c: _Context) -> Fired | None:
     for calendar in calendars:
         reason = closed_because(calendar, c.facts.at, c.facts.currency)
         if reason is not None:
+            opens = next_open(calendar, c.facts.at, c.facts.currency)
             values = {
                 "calendar": calendar.name,
                 "at": c.facts.at.isoformat(),
                 "desk": str(c.facts.desk),
+                "opens_at": "" if opens is None else opens.isoformat(),
+                "opens": opening_words(calendar, opens),
             }
-            return _fire(rule, values, reason)
+            return _fire(rule, values, f"{reason}; {values['opens']}")
     return None
 
 

@@ -37,11 +37,15 @@ EXPIRED = "{ref} was not approved in time and was not sent to the market. Nothin
 
 
 def client_reasons(decision: Decision) -> str:
-    """The fired rules' titles (plain words, no limit figures) for the client."""
+    """The fired rules' titles (plain words, no limit figures) for the client; a closed desk
+    also says when it opens."""
     titles: list[str] = []
     for fired in decision.fired:
-        if fired.title.lower() not in titles:
-            titles.append(fired.title.lower())
+        title = fired.title.lower()
+        if fired.kind == "hours" and fired.values.get("opens"):
+            title = f"{title} (the desk {fired.values['opens']})"
+        if title not in titles:
+            titles.append(title)
     return ", ".join(titles) or "a pre-trade check"
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dealchat.access.policy import Actor
 from dealchat.api.deps import Platform
+from dealchat.app import create_app
 from dealchat.controls import holds, limits
 from dealchat.controls.models import HoldStep, Reservation
 from dealchat.controls.service import PreTrade
@@ -98,6 +103,24 @@ def _last_bot_text(platform: Platform, order: Order) -> str:
         return "" if last is None else text_of(session, platform.desk, last)
 
 
+def _follow_receipt_link(platform: Platform, order: Order) -> dict[str, Any]:
+    """The link in the bot's last message, opened from its seal and fetched once."""
+    with unit_of_work(platform.sessions) as session:
+        last = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == order.conversation_id, Message.direction == "out")
+            .order_by(Message.created_at.desc())
+        ).first()
+        assert last is not None
+        assert last.link is not None
+        link = platform.desk.sealer.open(last.link, context=f"message:{last.id}")
+    with TestClient(create_app(platform=platform)) as http:
+        response = http.get(urlparse(link).path)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+
 def test_a_held_order_needs_two_distinct_approvers_then_is_placed_and_the_client_told(
     platform: Platform,
 ) -> None:
@@ -118,7 +141,12 @@ def test_a_held_order_needs_two_distinct_approvers_then_is_placed_and_the_client
         _act(platform, pretrade.approve_hold, hold_id, carol)
     filled = _act(platform, pretrade.approve_hold, hold_id, dave)
     assert filled.state == "filled"
-    assert _last_bot_text(platform, filled).startswith(f"FILLED {ref}")
+    told = _last_bot_text(platform, filled)
+    assert told.startswith(f"FILLED {ref}")
+    assert "Your signed receipt" in told
+    receipt = _follow_receipt_link(platform, filled)
+    assert receipt["content_hash"] == filled.ticket_hash
+    assert ref in json.dumps(receipt)
     with unit_of_work(platform.sessions) as session:
         (view,) = holds.views(session, state="released")
         assert view.approvers == (carol.user_id, dave.user_id)

@@ -19,6 +19,7 @@ from dealchat.controls.service import check_order
 from dealchat.conversations import desk as chat_desk  # desk -> flow -> here: used at call time
 from dealchat.conversations import replies
 from dealchat.conversations.context import Desk
+from dealchat.conversations.receipt_reply import receipt_message
 from dealchat.identity.models import User
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order
@@ -97,7 +98,7 @@ def approve_hold(
     assert order is not None
     if hold.state == holds.RELEASED:
         text = _place(session, desk, order, now)
-        _tell(session, desk, order, text)
+        _tell(session, desk, order, receipt_message(session, desk, order, text, now=now))
     return order
 
 
@@ -107,21 +108,16 @@ def abort_hold(
     hold = holds.abort(session, hold_id=hold_id, actor=actor, reason=reason, now=now)
     order = session.get(Order, hold.order_id)
     assert order is not None
-    _tell(session, desk, order, ABORTED.format(ref=order.ref))
+    _tell(session, desk, order, OutboundMessage(ABORTED.format(ref=order.ref)))
     return order
 
 
 def expire_holds(session: Session, *, desk: Desk, now: dt.datetime) -> list[Order]:
     expired = holds.expire_due(session, now=now)
     for _hold, order in expired:
-        _tell(session, desk, order, EXPIRED.format(ref=order.ref))
+        _tell(session, desk, order, OutboundMessage(EXPIRED.format(ref=order.ref)))
     return [order for _hold, order in expired]
 
 
-def _tell(session: Session, desk: Desk, order: Order, text: str) -> None:
-    chat_desk.notify(
-        session,
-        desk=desk,
-        conversation_id=order.conversation_id,
-        answer=OutboundMessage(text=text),
-    )
+def _tell(session: Session, desk: Desk, order: Order, answer: OutboundMessage) -> None:
+    chat_desk.notify(session, desk=desk, conversation_id=order.conversation_id, answer=answer)

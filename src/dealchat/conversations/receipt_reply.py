@@ -3,11 +3,13 @@ single-use link to its signed receipt, which the client can keep and verify offl
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import replies
-from dealchat.conversations.context import Turn
+from dealchat.conversations.context import Desk, Turn
 from dealchat.orders.models import Order
 from dealchat.records import receipts, reports_links
 from dealchat.records.checkpoints import CheckpointKeys
@@ -17,22 +19,28 @@ LINK_PATH = "/api/v1/receipts/links/"
 
 def with_receipt(turn: Turn, order: Order, text: str) -> list[OutboundMessage]:
     """`text`, plus the receipt line and link when the order reached the counterparty."""
-    if receipts.placement(turn.session, order.id) is None:
-        return [OutboundMessage(text=text)]
-    ttl = turn.desk.policy.link_ttl
+    return [receipt_message(turn.session, turn.desk, order, text, now=turn.now)]
+
+
+def receipt_message(
+    session: Session, desk: Desk, order: Order, text: str, *, now: dt.datetime
+) -> OutboundMessage:
+    """One message: `text` and, once the order is placed, a single-use link to its receipt
+    (also for a held order released later, told through `desk.notify`)."""
+    if receipts.placement(session, order.id) is None:
+        return OutboundMessage(text=text)
+    ttl = desk.policy.link_ttl
     token = reports_links.issue(
-        turn.session,
+        session,
         user_id=order.client_id,
         params={"order": order.id},
         ttl=ttl,
-        now=turn.now,
+        now=now,
         actor=f"user:{order.client_id}",
         purpose="receipt",
     )
     line = replies.RECEIPT_LINE.format(minutes=int(ttl.total_seconds() // 60))
-    return [
-        OutboundMessage(text=f"{text}\n{line}", link=f"{turn.desk.public_url}{LINK_PATH}{token}")
-    ]
+    return OutboundMessage(text=f"{text}\n{line}", link=f"{desk.public_url}{LINK_PATH}{token}")
 
 
 def receipt_of(

@@ -29,13 +29,13 @@ from dealchat.documents.clamav import ClamdAddress, ClamdScanner
 from dealchat.documents.models import Document
 from dealchat.documents.service import size_text
 from dealchat.documents.sniff import TYPES
-from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
 from dealchat.settings import Settings
 from tests.conftest import Clock
 from tests.documents.clamd import EICAR_SIGNATURE, Clamd, eicar
 from tests.factories import documents as files
 from tests.factories.access import token_for
+from tests.factories.audit import entries
 from tests.factories.chat import Chat
 from tests.factories.identity import TestUser, make_user
 
@@ -112,9 +112,7 @@ def _upload(
 
 
 def _entries(platform: Platform, event: str) -> list[dict[str, Any]]:
-    with unit_of_work(platform.sessions) as session:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.event == event)).all()
-        return [json.loads(row.payload) for row in rows]
+    return entries(platform, event)  # sealed access-log details opened, as the log reads them
 
 
 def _bearer(platform: Platform, user: TestUser) -> dict[str, str]:

@@ -125,7 +125,7 @@ def test_reordered_entries_are_named(
             "subject",
             "payload",
             "stream_seq",
-            "stream_prev",
+            "prev_seq",
             "leaf_hash",
         )
         swapped = {name: getattr(third, name) for name in columns}

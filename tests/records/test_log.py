@@ -21,9 +21,11 @@ from dealchat.records.service import (
     NewEntry,
     append,
     consistency_proof,
+    in_stream,
     inclusion_proof,
     record,
     root_at,
+    stream_entries,
     tree_size,
     verify,
 )
@@ -173,3 +175,50 @@ def test_after_record_hooks_see_every_new_entry(sessions: sessionmaker[Session])
         record(session, event=AuditEvent.ORDER_FILLED, actor="lp", subject="order:o", payload={})
     assert seen == [(1, "message:received"), (2, "message:received"), (3, "message:received"),
                     (4, "order:filled")]  # fmt: skip
+
+
+def test_a_stream_is_read_along_its_links(sessions: sessionmaker[Session]) -> None:
+    _fill(sessions, 25, subjects=4)
+    _fill(sessions, 7, subjects=2)
+    with unit_of_work(sessions) as session:
+        for subject in ("conversation:c0", "conversation:c1", "conversation:c3", "nobody"):
+            scanned = session.scalars(
+                select(AuditEntry.seq).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
+            ).all()
+            walked = session.scalars(
+                select(AuditEntry.seq).where(in_stream(subject)).order_by(AuditEntry.seq)
+            ).all()
+            assert walked == scanned
+            assert [fields.seq for fields in stream_entries(session, subject)] == scanned
+
+
+def test_proofs_after_a_rolled_back_append_use_the_nodes_committed_since(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The node cache keeps only committed nodes: a proof taken inside an append that rolls back
+    leaves nothing behind for the entries appended in its place."""
+    _fill(sessions, 40)
+    with unit_of_work(sessions) as session:
+        inclusion_proof(session, 3)  # fills the cache from committed nodes
+    with sessions() as session:
+        session.begin()
+        _append_more(session, "rolled back")
+        assert inclusion_proof(session, 50).tree_size == 80
+        session.rollback()
+    with unit_of_work(sessions) as session:
+        _append_more(session, "kept")
+    with unit_of_work(sessions) as session:
+        tree = merkle.MemoryTree(_leaves(session))
+        for seq in (3, 41, 50, 80):
+            assert inclusion_proof(session, seq).path == tree.inclusion_proof(seq - 1)
+        assert root_at(session, 80) == tree.root()
+
+
+def _append_more(session: Session, text_: str) -> None:
+    append(
+        session,
+        entries=[
+            NewEntry(AuditEvent.MESSAGE_RECEIVED, "client", "conversation:c9", {"text": text_})
+            for _ in range(40)
+        ],
+    )

@@ -19,6 +19,7 @@ from dealchat.records.leaf import LeafFields, entry_leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.notes import Signer, checkpoint_body, sign_note
 from dealchat.records.service import NewEntry, VerifyResult, append, verify
+from dealchat.records.verify import verify_log
 from dealchat.settings import Settings
 
 _MIGRATION = importlib.import_module(
@@ -55,8 +56,12 @@ def logged(platform: Platform, keys: CheckpointKeys) -> Platform:
 
 
 def _verify(platform: Platform, keys: CheckpointKeys) -> VerifyResult:
+    """The verdict, the same whether the 40 entries are checked as one chunk or as three (16,
+    16 and 8 entries, joined across the chunks)."""
     with unit_of_work(platform.sessions) as session:
-        return verify(session, keys=keys.keyring)
+        whole = verify(session, keys=keys.keyring)
+        assert verify_log(session, keys=keys.keyring, workers=1, chunk_level=4) == whole
+        return whole
 
 
 def _fields(entry: AuditEntry, **changes: object) -> LeafFields:
@@ -181,3 +186,15 @@ def test_a_truncated_log_behind_a_checkpoint_is_named(
     result = _verify(logged, keys)
     assert (result.ok, result.first_bad_seq) == (False, 36)
     assert "missing" in str(result.problem)
+
+
+def test_worker_processes_give_the_same_verdict(logged: Platform, keys: CheckpointKeys) -> None:
+    """Chunks checked by two worker processes, each on its own connection, joined here."""
+    with unit_of_work(logged.sessions) as session:
+        assert verify_log(session, keys=keys.keyring, workers=2, chunk_level=4).ok
+    with unit_of_work(logged.sessions) as session:
+        session.execute(update(AuditEntry).where(AuditEntry.seq == 21).values(payload='{"n":-1}'))
+    with unit_of_work(logged.sessions) as session:
+        result = verify_log(session, keys=keys.keyring, workers=2, chunk_level=4)
+    assert (result.ok, result.first_bad_seq) == (False, 21)
+    assert "altered" in str(result.problem)

@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dealchat.records.events import AuditEvent
-from dealchat.records.models import AuditEntry
+from dealchat.records.models import ACCESS_DECISIONS, ACCESS_INDEXED, AuditEntry
 from dealchat.records.personal import reveal
 
-DECISIONS = (AuditEvent.ACCESS_ALLOWED.value, AuditEvent.ACCESS_DENIED.value)
+DECISIONS = ACCESS_DECISIONS
 MAX_LIMIT = 500
 
 
@@ -32,7 +31,7 @@ def decisions(
     events = DECISIONS if result is None else (f"access:{result}",)
     query = (
         select(AuditEntry)
-        .where(AuditEntry.event.in_(events))
+        .where(ACCESS_INDEXED, AuditEntry.event.in_(events))
         .order_by(AuditEntry.seq.desc())
         .limit(max(1, min(limit, MAX_LIMIT)))
     )

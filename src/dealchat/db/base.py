@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -41,6 +41,35 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def to_micros(value: dt.datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (a datetime has no finer precision)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return (value - EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=value)
+
+
+class UtcMicros(TypeDecorator[dt.datetime]):
+    """A UTC time stored as an integer, microseconds since the epoch: 8 bytes instead of SQLite's
+    26-character text, and no parsing on the way out. Timezone-aware UTC in and out."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else from_micros(value)
 
 
 # Money, prices and quantities: exact decimals, never floats.

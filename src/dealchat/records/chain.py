@@ -13,9 +13,7 @@ GENESIS = "0" * 64
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, Decimals and datetimes as strings: the same bytes every time."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
-    )
+    return _CANONICAL.encode(value)
 
 
 def _plain(value: Any) -> str:
@@ -24,6 +22,13 @@ def _plain(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
     raise TypeError(f"not canonical JSON: {type(value).__name__}")
+
+
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+# default=_plain) builds on every call, built once.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+)
 
 
 def decimal_text(value: Decimal) -> str:

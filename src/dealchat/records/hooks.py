@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from dealchat.records.leaf import Recorded
 
 # Each `Recorded` has the entry's seq, at, event, actor, subject, payload, stream_seq,
-# stream_prev and leaf_hash.
+# stream_prev, leaf_hash and prev_seq.
 AfterRecord = Callable[[Session, Sequence["Recorded"]], None]
 _KEY = "dealchat_after_record"
 

@@ -43,7 +43,8 @@ def range_nodes(start: int, end: int) -> list[Node]:
     while start < end:
         level = (end - start).bit_length() - 1
         if start:
-            level = min(level, (start & -start).bit_length() - 1)
+            aligned = (start & -start).bit_length() - 1
+            level = min(level, aligned)
         nodes.append((level, start >> level))
         start += 1 << level
     return nodes
@@ -119,14 +120,23 @@ def append_leaf(
     itself at level 0.
     """
     stack = list(frontier)
-    created = [(0, size, leaf)]
+    return stack, [(0, size, leaf), *push_leaf(stack, size, leaf)]
+
+
+def push_leaf(
+    frontier: list[bytes], size: int, leaf: bytes, *, min_level: int = 1
+) -> list[tuple[int, int, bytes]]:
+    """`append_leaf` in place: add leaf number `size` to `frontier`; return the complete subtrees
+    it completes from `min_level` up (the appender's hot path: no copy of the frontier)."""
+    created = []
     current, index, level = leaf, size, 0
     while index & 1:
-        current = node_hash(stack.pop(), current)
+        current = node_hash(frontier.pop(), current)
         index, level = index >> 1, level + 1
-        created.append((level, index, current))
-    stack.append(current)
-    return stack, created
+        if level >= min_level:
+            created.append((level, index, current))
+    frontier.append(current)
+    return created
 
 
 # ---- an in-memory tree: the reference for tests, bundles and the benchmark's proofs ----

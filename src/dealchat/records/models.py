@@ -1,36 +1,86 @@
 """The audit log's tables: entries (the leaves), stored tree nodes, subject streams, checkpoints.
 
 `audit_entry`, `audit_node` and `audit_checkpoint` are append-only in the database (triggers);
-`audit_head` (the tree's size, root and right edge) and `audit_stream` (each subject's last number
-and leaf hash) are the two small mutable rows an append moves forward, and both are re-derived from
-the append-only tables by `dealchat audit verify`.
+`audit_head` (the tree's size, root and right edge) and `audit_stream` (each subject's last number,
+leaf hash and entry) are the two small mutable rows an append moves forward, and both are re-derived
+from the append-only tables by `dealchat audit verify`.
+
+An entry stores what its leaf commits to once: `at` as microseconds since the epoch, and its
+stream's previous leaf hash not as a copy but as the number of that entry (`prev_seq`), whose own
+`leaf_hash` it is. The stream of a subject is the chain of `prev_seq` links back from its
+`audit_stream.last_entry` (`records.service.in_stream`), so no index on subject is kept; the one
+index beside the primary key holds only access decisions (what the access log reads by event).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, SmallInteger, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    select,
+)
+from sqlalchemy import text as text_clause
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from dealchat.db.base import Base, UtcDateTime
+from dealchat.db.base import Base, UtcDateTime, UtcMicros
+from dealchat.records.events import AuditEvent
+from dealchat.records.leaf import STREAM_GENESIS
 
 SEQ = BigInteger().with_variant(Integer, "sqlite")
 HASH = LargeBinary(32)
 
 
+# The events the access log reads (`access.accesslog`): the only ones indexed by event.
+ACCESS_DECISIONS = (AuditEvent.ACCESS_ALLOWED.value, AuditEvent.ACCESS_DENIED.value)
+_DECISIONS_SQL = "event IN ({})".format(", ".join(f"'{name}'" for name in ACCESS_DECISIONS))
+# The index's condition as a query term: a query that includes it may use the partial index.
+ACCESS_INDEXED = text_clause(_DECISIONS_SQL)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index(
+            "ix_audit_entry_access",
+            "event",
+            sqlite_where=text_clause(_DECISIONS_SQL),
+            postgresql_where=text_clause(_DECISIONS_SQL),
+        ),
+    )
 
     seq: Mapped[int] = mapped_column(SEQ, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
-    event: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcMicros())
+    event: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(200), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
     payload: Mapped[str] = mapped_column(Text)
     stream_seq: Mapped[int] = mapped_column(SEQ)
-    stream_prev: Mapped[bytes] = mapped_column(HASH)
+    prev_seq: Mapped[int] = mapped_column(SEQ)  # the stream's previous entry; 0 for its first
     leaf_hash: Mapped[bytes] = mapped_column(HASH)
+    if TYPE_CHECKING:
+        prev_leaf_hash: bytes | None  # a column_property, set up below the class
+
+    @property
+    def stream_prev(self) -> bytes:
+        """The leaf hash of the stream's previous entry (what this leaf commits to), read with
+        the entry; the stream's genesis value for its first entry."""
+        previous = self.prev_leaf_hash
+        return STREAM_GENESIS if previous is None else bytes(previous)
+
+
+_PREVIOUS = AuditEntry.__table__.alias("stream_previous")
+AuditEntry.prev_leaf_hash = column_property(  # type: ignore[assignment]
+    select(_PREVIOUS.c.leaf_hash).where(_PREVIOUS.c.seq == AuditEntry.prev_seq).scalar_subquery()
+)
 
 
 class AuditNode(Base):
@@ -57,13 +107,14 @@ class AuditHead(Base):
 
 
 class AuditStream(Base):
-    """The head of one subject's stream: its last entry's stream number and leaf hash."""
+    """The head of one subject's stream: its last entry's stream number, leaf hash and seq."""
 
     __tablename__ = "audit_stream"
 
     subject: Mapped[str] = mapped_column(String(200), primary_key=True)
     seq: Mapped[int] = mapped_column(SEQ)
     last: Mapped[bytes] = mapped_column(HASH)
+    last_entry: Mapped[int] = mapped_column(SEQ)
 
 
 class AuditCheckpoint(Base):

@@ -25,7 +25,7 @@ from dealchat.records.receipts_verify import (
     proof_json,
     signed_bytes,
 )
-from dealchat.records.service import inclusion_proof, latest_checkpoint, record
+from dealchat.records.service import in_stream, inclusion_proof, latest_checkpoint, record
 
 
 def fields_of(entry: AuditEntry) -> LeafFields:
@@ -45,7 +45,7 @@ def placement(session: Session, order_id: str) -> AuditEntry | None:
     """The entry that recorded the order going to the counterparty, if it did."""
     return session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.subject == f"order:{order_id}", AuditEntry.event == "order:placed")
+        .where(in_stream(f"order:{order_id}"), AuditEntry.event == "order:placed")
         .order_by(AuditEntry.seq)
         .limit(1)
     ).first()

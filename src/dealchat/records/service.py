@@ -3,31 +3,32 @@
 Each entry is a leaf of an RFC 9162 Merkle tree (`records.merkle`) and the next link of its
 subject's stream (`records.leaf`). An append locks the one head row, so appends never interleave;
 it writes the entry, the complete subtrees the entry completes (`audit_node`), the stream's new head
-and the tree's new size, root and right edge, all in the caller's transaction.
+and the tree's new size, root and right edge, all in the caller's transaction, as plain driver rows
+(the hot paths use no ORM and no per-row type processing).
+
+Proofs read at most one stored node per path element, in one query, and keep the nodes they read
+in a bounded per-engine cache (`_NodeCache`: stored nodes never change once committed).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, ClassVar, NamedTuple, Protocol, cast
 
-from sqlalchemy import (
-    Connection,
-    Table,
-    bindparam,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
-from dealchat.db.base import utcnow
+from dealchat.db.base import to_micros, utcnow
 from dealchat.records import merkle
 from dealchat.records.chain import canonical_json
 from dealchat.records.events import AuditEvent
 from dealchat.records.hooks import run_after_record
-from dealchat.records.leaf import STREAM_GENESIS, LeafFields, Recorded, entry_leaf_hash
+from dealchat.records.leaf import STREAM_GENESIS, LeafFields, Recorded, at_text, leaf_data
+from dealchat.records.merkle import leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.notes import Keyring
 
@@ -45,49 +46,61 @@ def record(
 ) -> AuditEntry:
     """Append one entry as the next leaf of the tree and the next link of its subject's stream."""
     done = append(session, entries=[NewEntry(event, actor, subject, payload)])[0]
-    return AuditEntry(**{key: getattr(done, key) for key in _ENTRY_KEYS})
+    entry = AuditEntry(
+        seq=done.seq, at=done.at, event=done.event, actor=done.actor, subject=done.subject,
+        payload=done.payload, stream_seq=done.stream_seq, prev_seq=done.prev_seq,
+        leaf_hash=done.leaf_hash,
+    )  # fmt: skip
+    entry.prev_leaf_hash = done.stream_prev
+    return entry
 
 
 def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
-    """Append entries in order, in one go (the batched path; `record` is a batch of one)."""
+    """Append entries in order, in one go (the batched path; `record` is a batch of one).
+
+    Entries and nodes go to the database as plain DBAPI rows (`executemany`), in the caller's
+    transaction, after the head row is locked.
+    """
     if not entries:
         return []
     size, frontier = _lock_head(session, len(entries))
+    session.info[_APPENDED] = True
     subjects = {item.subject for item in entries}
     known = _stream_heads(session, subjects)
     streams = dict(known)
     at = utcnow()
-    rows: list[Recorded] = []
-    nodes: list[dict[str, Any]] = []
-    for offset, item in enumerate(entries):
-        stream_seq, stream_prev = streams.get(item.subject, (0, STREAM_GENESIS))
-        seq, event, payload = size + offset + 1, item.event.value, canonical_json(item.payload)
-        fields = LeafFields(
-            seq, at, event, item.actor, item.subject, payload, stream_seq + 1, stream_prev
+    at_us, when = to_micros(at), at_text(at)
+    done: list[Recorded] = []
+    rows: list[tuple[Any, ...]] = []
+    nodes: list[tuple[int, int, bytes]] = []
+    for seq, item in enumerate(entries, start=size + 1):
+        subject, actor, event = item.subject, item.actor, item.event.value
+        stream_seq, stream_prev, prev_seq = streams.get(subject, _NEW_STREAM)
+        stream_seq += 1
+        payload = canonical_json(item.payload)
+        leaf = leaf_hash(
+            leaf_data(seq, when, event, actor, subject, payload, stream_seq, stream_prev)
         )
-        leaf = entry_leaf_hash(fields)
-        rows.append(
+        done.append(
             Recorded(
-                seq, at, event, item.actor, item.subject, payload, stream_seq + 1, stream_prev, leaf
+                seq, at, event, actor, subject, payload, stream_seq, stream_prev, leaf, prev_seq
             )
         )
-        streams[item.subject] = (stream_seq + 1, leaf)
-        frontier, created = merkle.append_leaf(frontier, size + offset, leaf)
-        nodes.extend(
-            {"level": lv, "idx": ix, "hash": h} for lv, ix, h in created if lv >= TILE_LEVEL
-        )
+        rows.append((seq, at_us, event, actor, subject, payload, stream_seq, prev_seq, leaf))
+        streams[subject] = (stream_seq, leaf, seq)
+        nodes.extend(merkle.push_leaf(frontier, seq - 1, leaf, min_level=TILE_LEVEL))
     connection = session.connection()
-    connection.execute(insert(ENTRY), [_columns(row) for row in rows])
+    connection.exec_driver_sql(driver_sql(connection, _INSERT_ENTRY), rows)
     if nodes:
-        connection.execute(insert(NODE), nodes)
+        connection.exec_driver_sql(driver_sql(connection, _INSERT_NODE), nodes)
     _save_streams(connection, streams, subjects=subjects, known=set(known))
     connection.execute(
         update(HEAD)
         .where(HEAD.c.id == 1)
         .values(root=merkle.fold(frontier), frontier=b"".join(frontier))
     )
-    run_after_record(session, rows)
-    return rows
+    run_after_record(session, done)
+    return done
 
 
 # Complete subtrees of 2**TILE_LEVEL leaves or more are stored; smaller ones are hashed from their
@@ -99,11 +112,20 @@ ENTRY = cast(Table, AuditEntry.__table__)
 NODE = cast(Table, AuditNode.__table__)
 HEAD = cast(Table, AuditHead.__table__)
 STREAM = cast(Table, AuditStream.__table__)
-_ENTRY_KEYS = tuple(column.key for column in ENTRY.columns)
+
+_NEW_STREAM = (0, STREAM_GENESIS, 0)
+_INSERT_ENTRY = (
+    "INSERT INTO audit_entry (seq, at, event, actor, subject, payload, stream_seq, prev_seq, "
+    "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_NODE = "INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)"
+_INSERT_STREAM = "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES (?, ?, ?, ?)"
+_UPDATE_STREAM = "UPDATE audit_stream SET seq = ?, last = ?, last_entry = ? WHERE subject = ?"
 
 
-def _columns(row: Recorded) -> dict[str, Any]:
-    return {key: getattr(row, key) for key in _ENTRY_KEYS}
+def driver_sql(connection: Connection, statement: str) -> str:
+    """A statement written with `?` placeholders, in the driver's style (psycopg takes %s)."""
+    return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
 def _lock_head(session: Session, count: int) -> tuple[int, list[bytes]]:
@@ -130,33 +152,33 @@ def split_hashes(packed: bytes) -> list[bytes]:
     return [packed[i : i + size] for i in range(0, len(packed), size)]
 
 
-def _stream_heads(session: Session, subjects: set[str]) -> dict[str, tuple[int, bytes]]:
-    found = session.connection().execute(
-        select(STREAM.c.subject, STREAM.c.seq, STREAM.c.last).where(STREAM.c.subject.in_(subjects))
-    )
-    return {subject: (int(seq), bytes(last)) for subject, seq, last in found}
+def _stream_heads(session: Session, subjects: set[str]) -> dict[str, tuple[int, bytes, int]]:
+    """Each known subject's stream number, last leaf hash and last entry."""
+    connection = session.connection()
+    marks = ", ".join("?" * len(subjects))
+    query = f"SELECT subject, seq, last, last_entry FROM audit_stream WHERE subject IN ({marks})"  # noqa: S608 - placeholders only
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(driver_sql(connection, query), tuple(subjects))
+        found = cursor.fetchall()
+    finally:
+        cursor.close()
+    return {subject: (int(seq), bytes(last), int(entry)) for subject, seq, last, entry in found}
 
 
 def _save_streams(
     connection: Connection,
-    streams: dict[str, tuple[int, bytes]],
+    streams: dict[str, tuple[int, bytes, int]],
     *,
     subjects: set[str],
     known: set[str],
 ) -> None:
-    fresh = [{"subject": s, "seq": streams[s][0], "last": streams[s][1]} for s in subjects - known]
+    fresh = [(*streams[s], s) for s in subjects - known]
     if fresh:
-        connection.execute(insert(STREAM), fresh)
-    moved = [
-        {"key": s, "new_seq": streams[s][0], "new_last": streams[s][1]} for s in subjects & known
-    ]
+        connection.exec_driver_sql(driver_sql(connection, _INSERT_STREAM), fresh)
+    moved = [(*streams[s], s) for s in subjects & known]
     if moved:
-        connection.execute(
-            update(STREAM)
-            .where(STREAM.c.subject == bindparam("key"))
-            .values(seq=bindparam("new_seq"), last=bindparam("new_last")),
-            moved,
-        )
+        connection.exec_driver_sql(driver_sql(connection, _UPDATE_STREAM), moved)
 
 
 class Identified(Protocol):
@@ -183,44 +205,133 @@ def record_new(
 
 
 def tree_size(session: Session) -> int:
-    size = session.connection().exec_driver_sql("SELECT seq FROM audit_head WHERE id = 1").scalar()
-    return int(size or 0)
+    return _Tree(session).size()
 
 
 def stored_nodes(session: Session, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """The hashes of the given complete subtrees in one indexed read.
+    """The hashes of the given complete subtrees, from the node cache and one indexed read."""
+    return _Tree(session).nodes(wanted)
 
-    Subtrees of TILE_LEVEL or more come from audit_node (`level = l AND idx IN (...)` on the
-    primary key); smaller ones are hashed from their tile's leaf hashes (`seq BETWEEN`, at most
-    2**TILE_LEVEL rows per tile). Plain SQL on purpose: building the expression with SQLAlchemy
-    cost ~20x the query itself; only integers computed here are spliced into the text.
+
+class _Tree:
+    """The stored tree as one session sees it: plain SQL on the driver's cursor (building the
+    statements with SQLAlchemy cost ~20x the queries themselves; only integers computed here are
+    spliced into the text), and the engine's cache of stored nodes."""
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self._dbapi = connection.connection
+        self._cache = _NodeCache.of(connection.engine)
+        self._keep = not session.info.get(_APPENDED)
+
+    def fetch(self, sql: str) -> list[Any]:
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def size(self, wanted: int | None = None) -> int:
+        found = self.fetch("SELECT seq FROM audit_head WHERE id = 1")
+        current = int(found[0][0]) if found else 0
+        if wanted is None:
+            return current
+        if not 0 <= wanted <= current:
+            raise LookupError(f"the audit tree has {current} entries, not {wanted}")
+        return wanted
+
+    def hashes(self, ranges: list[merkle.Range]) -> list[bytes]:
+        per_range = [merkle.range_nodes(start, end) for start, end in ranges]
+        found = self.nodes({node for nodes in per_range for node in nodes})
+        return [merkle.fold([found[node] for node in nodes]) for nodes in per_range]
+
+    def nodes(self, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
+        """Subtrees of TILE_LEVEL or more from the cache or audit_node (`level = l AND idx IN
+        (...)` on the primary key); smaller ones hashed from their tile's leaf hashes (`seq
+        BETWEEN`, at most 2**TILE_LEVEL rows per tile). One read for all that is not cached."""
+        cached = self._cache.nodes.get
+        found: dict[merkle.Node, bytes] = {}
+        tiles: set[int] = set()
+        by_level: dict[int, list[str]] = {}
+        for node in wanted:
+            level, index = node
+            if level < TILE_LEVEL:
+                tiles.add(index >> (TILE_LEVEL - level))
+            elif (value := cached(node)) is not None:
+                found[node] = value
+            else:
+                by_level.setdefault(int(level), []).append(str(int(index)))
+        parts = []
+        if tiles:
+            ranges = " OR ".join(
+                f"seq BETWEEN {(tile << TILE_LEVEL) + 1} AND {(tile + 1) << TILE_LEVEL}"
+                for tile in sorted(tiles)
+            )
+            parts.append("SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE " + ranges)  # noqa: S608 - integers only
+        if by_level:
+            wheres = " OR ".join(
+                f"(level = {lv} AND idx IN ({','.join(ix)}))" for lv, ix in by_level.items()
+            )
+            parts.append("SELECT level, idx, hash FROM audit_node WHERE " + wheres)  # noqa: S608 - integers only
+        if parts:
+            read = {
+                (int(level), int(idx)): bytes(value)
+                for level, idx, value in self.fetch(" UNION ALL ".join(parts))
+            }
+            if self._keep:
+                self._cache.keep({node: value for node, value in read.items() if node[0]})
+            found.update(read)
+        found.update(_from_leaves(found, {node for node in wanted if 0 < node[0] < TILE_LEVEL}))
+        if len(found) < len(wanted) or not wanted <= found.keys():
+            missing = sorted(wanted - set(found))
+            raise LookupError(f"audit tree nodes missing: {missing[:3]}")
+        return found
+
+
+class _NodeCache:
+    """Stored complete subtrees already read, per engine, at most MAX of them (oldest dropped).
+
+    Sound because a stored node never changes once committed (the table is append-only by
+    trigger): only nodes read by a session that has appended nothing are kept, so everything
+    kept was committed (isolation shows a session no other uncommitted rows), and a rolled-back
+    append can never leave a node here. A session that appended reads from the cache as well:
+    its own new nodes lie beyond every committed one. `records.verify` never uses it.
     """
-    tiles = {index >> (TILE_LEVEL - level) for level, index in wanted if level < TILE_LEVEL}
-    by_level: dict[int, list[str]] = {}
-    for level, index in wanted:
-        if level >= TILE_LEVEL:
-            by_level.setdefault(int(level), []).append(str(int(index)))
-    parts = []
-    if tiles:
-        ranges = " OR ".join(
-            f"seq BETWEEN {(tile << TILE_LEVEL) + 1} AND {(tile + 1) << TILE_LEVEL}"
-            for tile in sorted(tiles)
-        )
-        parts.append("SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE " + ranges)  # noqa: S608 - integers only
-    if by_level:
-        wheres = " OR ".join(
-            f"(level = {lv} AND idx IN ({','.join(ix)}))" for lv, ix in by_level.items()
-        )
-        parts.append("SELECT level, idx, hash FROM audit_node WHERE " + wheres)  # noqa: S608 - integers only
-    found: dict[merkle.Node, bytes] = {}
-    if parts:
-        rows = session.connection().exec_driver_sql(" UNION ALL ".join(parts))
-        found.update(((int(level), int(idx)), bytes(value)) for level, idx, value in rows)
-    found.update(_from_leaves(found, {node for node in wanted if 0 < node[0] < TILE_LEVEL}))
-    missing = wanted - set(found)
-    if missing:
-        raise LookupError(f"audit tree nodes missing: {sorted(missing)[:3]}")
-    return found
+
+    MAX = 1 << 17  # ~15 MB; a 1,000,000-entry log has 125,000 stored nodes
+
+    _all: ClassVar[weakref.WeakKeyDictionary[Engine, _NodeCache]] = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.nodes: OrderedDict[merkle.Node, bytes] = OrderedDict()  # read without the lock
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> _NodeCache:
+        cache = cls._all.get(engine)
+        if cache is None:
+            cache = cls._all.setdefault(engine, cls())
+        return cache
+
+    def keep(self, nodes: dict[merkle.Node, bytes]) -> None:
+        if not nodes:
+            return
+        with self._lock:
+            self.nodes.update(nodes)
+            while len(self.nodes) > self.MAX:
+                self.nodes.popitem(last=False)
+
+
+_APPENDED = "dealchat_audit_appended"  # session.info: this transaction appended to the log
+
+
+def _forget_appends(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (savepoints do not count)
+        session.info.pop(_APPENDED, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_appends)
 
 
 def _from_leaves(
@@ -230,23 +341,18 @@ def _from_leaves(
     computed: dict[merkle.Node, bytes] = {}
     for level, index in wanted:
         first = index << level
-        row = [found.get((0, leaf)) for leaf in range(first, first + (1 << level))]
-        if any(value is None for value in row):
+        hashes = [found.get((0, leaf)) for leaf in range(first, first + (1 << level))]
+        if None in hashes:
             continue  # reported as missing
-        hashes = [value for value in row if value is not None]
         while len(hashes) > 1:
-            hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
-        computed[(level, index)] = hashes[0]
+            hashes = list(map(merkle.node_hash, hashes[0::2], hashes[1::2]))  # type: ignore[arg-type]
+        computed[(level, index)] = hashes[0]  # type: ignore[assignment]
     return computed
-
-
-def _hashes(session: Session, ranges: list[merkle.Range]) -> list[bytes]:
-    return merkle.hash_ranges(ranges, stored_nodes(session, merkle.nodes_for(ranges)))
 
 
 def root_at(session: Session, size: int) -> bytes:
     """The root of the first `size` leaves, from at most one stored node per level."""
-    return _hashes(session, [(0, size)])[0] if size else merkle.EMPTY_ROOT
+    return _Tree(session).hashes([(0, size)])[0] if size else merkle.EMPTY_ROOT
 
 
 class InclusionProof(NamedTuple):
@@ -257,29 +363,22 @@ class InclusionProof(NamedTuple):
 
 def inclusion_proof(session: Session, seq: int, *, tree_size: int | None = None) -> InclusionProof:
     """The path proving entry `seq` (leaf `seq - 1`) is in the tree of `tree_size` (default now)."""
-    size = _size(session, tree_size)
+    tree = _Tree(session)
+    size = tree.size(tree_size)
     if not 1 <= seq <= size:
         raise LookupError(f"entry {seq} is not in the audit tree of size {size}")
-    return InclusionProof(seq - 1, size, _hashes(session, merkle.inclusion_ranges(seq - 1, size)))
+    return InclusionProof(seq - 1, size, tree.hashes(merkle.inclusion_ranges(seq - 1, size)))
 
 
 def consistency_proof(
     session: Session, *, old_size: int, new_size: int | None = None
 ) -> list[bytes]:
     """The path proving the tree of `new_size` (default: now) extends the one of `old_size`."""
-    size = _size(session, new_size)
+    tree = _Tree(session)
+    size = tree.size(new_size)
     if not 0 <= old_size <= size:
         raise LookupError(f"no consistency proof from size {old_size} to {size}")
-    return _hashes(session, merkle.consistency_ranges(old_size, size))
-
-
-def _size(session: Session, wanted: int | None) -> int:
-    current = tree_size(session)
-    if wanted is None:
-        return current
-    if not 0 <= wanted <= current:
-        raise LookupError(f"the audit tree has {current} entries, not {wanted}")
-    return wanted
+    return tree.hashes(merkle.consistency_ranges(old_size, size))
 
 
 def leaf_fields(entry: AuditEntry) -> LeafFields:
@@ -299,10 +398,22 @@ def leaf_fields(entry: AuditEntry) -> LeafFields:
 def stream_entries(session: Session, subject: str) -> list[LeafFields]:
     """Every entry of one subject's stream, in order: with the last one's inclusion proof,
     `records.offline.check_stream` shows none is missing from the conversation or order."""
-    rows = session.scalars(
-        select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
-    )
+    rows = session.scalars(select(AuditEntry).where(in_stream(subject)).order_by(AuditEntry.seq))
     return [leaf_fields(row) for row in rows]
+
+
+def in_stream(subject: str) -> ColumnElement[bool]:
+    """A condition on AuditEntry: the entry is in `subject`'s stream. The stream is walked back
+    along its links from its head (`audit_stream.last_entry`), one primary-key read per entry:
+    no index on subject is kept. Links only point back, so a damaged link ends the walk."""
+    start = select(STREAM.c.last_entry.label("seq")).where(STREAM.c.subject == subject)
+    chain = start.cte("stream_chain", recursive=True)
+    chain = chain.union_all(
+        select(ENTRY.c.prev_seq).where(
+            ENTRY.c.seq == chain.c.seq, ENTRY.c.prev_seq > 0, ENTRY.c.prev_seq < ENTRY.c.seq
+        )
+    )
+    return and_(AuditEntry.seq.in_(select(chain.c.seq)), AuditEntry.subject == subject)
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -315,12 +426,13 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
 # ---- verification (records.verify re-derives everything) ----
 
 
-def verify(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
+def verify(session: Session, *, keys: Keyring | None = None, workers: int = 1) -> VerifyResult:
     """Re-derive the whole log: leaves, streams, stored nodes, head and checkpoints (their
-    signatures too when `keys` are given)."""
+    signatures too when `keys` are given); `workers` > 1 only from a transaction that has
+    written nothing (see `records.verify.verify_log`)."""
     from dealchat.records.verify import verify_log  # noqa: PLC0415 - verify imports this module
 
-    return verify_log(session, keys=keys)
+    return verify_log(session, keys=keys, workers=workers)
 
 
 @dataclass(frozen=True)

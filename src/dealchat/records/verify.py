@@ -1,41 +1,77 @@
 """`dealchat audit verify`: re-derive the whole log and name the first entry that fails.
 
-Pass 1 walks the entries in order: contiguous numbers, each leaf hash recomputed from the entry's
-fields, each subject stream's number and link. Pass 2 recomputes the tree level by level from the
-leaves and compares every stored node. Then every checkpoint: its root against the recomputed tree
-at its size, its signed text (and signature, when a keyring is given); the head (size, root, right
-edge) and the stream heads. A failure names the lowest entry it touches: for a node, the first leaf
-under it; for a checkpoint that no longer matches, the first entry after the last one that does.
+The log is checked in chunks of 2**CHUNK_LEVEL entries, read straight from the driver's cursor.
+For each chunk (`check_chunk`): contiguous numbers; each leaf hash recomputed from the entry's
+fields; each entry's stream link (its stream number and `prev_seq`, the entry it follows) against
+the entries before it in the chunk, the first link of each subject in the chunk being handed back
+to be joined to the chunks before (the leaf it commits to is then the stored leaf hash of the entry
+it names, which that entry's own chunk re-derives); every complete subtree inside the chunk
+recomputed level by level and every stored one (TILE_LEVEL and up) compared; the hash of the chunk
+up to each checkpoint's size that falls in it.
+
+`verify_log` joins the chunks in order: the stream links across chunks, the chunks' roots into the
+upper levels (compared with the stored ones), each checkpoint's root against the recomputed tree at
+its size and its signed text (and signature, when a keyring is given); then the head (size, root,
+right edge), the stream heads and the count of stored nodes (none extra). Chunks are independent,
+so with `workers` > 1 they are checked by that many processes, each reading from its own
+connection (a file or server database only); the joining stays in the caller's transaction.
+
+Only a chunk's levels per process, the right edge of the tree and the stream heads are held in
+memory. A failure names the lowest entry it touches: for a node, the first leaf under it; for a
+checkpoint that no longer matches, the first entry after the last one that does.
 """
 
 from __future__ import annotations
 
+import bisect
 import hmac
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dealchat.records import merkle
-from dealchat.records.leaf import STREAM_GENESIS, LeafFields, entry_leaf_hash
-from dealchat.records.models import AuditCheckpoint, AuditHead, AuditStream
+from dealchat.records.leaf import STREAM_GENESIS
 from dealchat.records.notes import OTHER_ROOT as _OTHER_ROOT
 from dealchat.records.notes import Keyring, check_checkpoint_note
-from dealchat.records.service import ENTRY, NODE, TILE_LEVEL, VerifyResult, split_hashes
+from dealchat.records.service import TILE_LEVEL, VerifyResult, split_hashes
+from dealchat.records.verify_chunk import (
+    Chunk,
+    Fetch,
+    Task,
+    broken,
+    check_chunk,
+    fetch_on,
+    node_failure,
+    worker_chunk,
+    worker_start,
+)
 
-_BATCH = 5000
-_H = merkle.HASH_SIZE
+CHUNK_LEVEL = 15  # 32,768 entries per chunk: ~2 MB of levels per process
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+# ---- joining the chunks, in the caller's transaction ----
 
 
 @dataclass
-class _Walk:
+class _Join:
     keys: Keyring | None
+    chunk_level: int
     size: int = 0
-    leaves: bytearray = field(default_factory=bytearray)
-    levels: list[bytes] = field(default_factory=list)
-    streams: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    streams: dict[str, tuple[int, bytes, int]] = field(default_factory=dict)
+    upper: list[bytes] = field(default_factory=list)  # the right edge over whole chunks
+    upper_nodes: dict[merkle.Node, bytes] = field(default_factory=dict)  # levels > CHUNK_LEVEL
+    tail: list[bytes] = field(default_factory=list)  # range_nodes of a last, partial chunk
     failure: tuple[int, str] | None = None
     signed_up_to: int = 0  # the size of the last checkpoint that matched
 
@@ -43,168 +79,204 @@ class _Walk:
         if self.failure is None or seq < self.failure[0]:
             self.failure = (seq, problem)
 
-    def root(self, size: int) -> bytes:
-        nodes = merkle.range_nodes(0, size)
-        return merkle.fold([self.levels[lv][ix * _H : (ix + 1) * _H] for lv, ix in nodes])
+
+def verify_log(
+    session: Session,
+    *,
+    keys: Keyring | None = None,
+    workers: int = 1,
+    chunk_level: int = CHUNK_LEVEL,
+) -> VerifyResult:
+    """Re-derive the log in chunks of 2**chunk_level entries. With `workers` > 1 (and a file or
+    server database) that many processes check the chunks, each on its own connection, so they
+    see committed rows only: use them from a transaction that has written nothing (as
+    `dealchat audit verify` does); the default checks every chunk on the session's connection."""
+    if chunk_level < TILE_LEVEL:
+        raise ValueError(f"chunks must hold whole tiles (chunk_level >= {TILE_LEVEL})")
+    connection = session.connection()
+    dbapi = connection.connection
+
+    def fetch(sql: str) -> list[tuple[Any, ...]]:
+        return fetch_on(dbapi, sql)
+
+    join = _Join(keys, chunk_level)
+    last = int(fetch("SELECT MAX(seq) FROM audit_entry")[0][0] or 0)
+    sizes = [int(size) for (size,) in fetch("SELECT size FROM audit_checkpoint ORDER BY size")]
+    tasks = _tasks(last, sizes, chunk_level)
+    pool = _pool(connection.engine, workers, last >> chunk_level)
+    try:
+        if pool is None:
+            _join_all(join, (check_chunk(fetch, *task) for task in tasks), fetch)
+        else:
+            _join_all(join, _in_order(pool, tasks, ahead=2 * pool._max_workers), fetch)  # type: ignore[attr-defined]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if join.failure is None:
+        _finish(join, fetch, sizes, last)
+    if join.failure is not None:
+        seq, problem = join.failure
+        return VerifyResult(False, min(join.size, seq - 1), seq, problem)
+    return VerifyResult(True, join.size)
 
 
-def verify_log(session: Session, *, keys: Keyring | None = None) -> VerifyResult:
-    walk = _Walk(keys)
-    for row in _rows(session, select(*_ENTRY_COLUMNS), ENTRY.c.seq):
-        if not _step(walk, row):
-            break
-    for check in (_check_nodes, _check_checkpoints, _check_head, _check_streams):
-        if walk.failure is not None:
-            break
-        check(session, walk)
-    if walk.failure is not None:
-        seq, problem = walk.failure
-        return VerifyResult(False, min(walk.size, seq - 1), seq, problem)
-    return VerifyResult(True, walk.size)
+def _tasks(last: int, sizes: list[int], chunk_level: int) -> Iterator[Task]:
+    """The chunks up to the last entry this transaction sees (a worker sees no further)."""
+    step = 1 << chunk_level
+    for start in range(0, last, step):
+        end = min(start + step, last)
+        inside = sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, end)]
+        yield start, end, inside, chunk_level, TILE_LEVEL
 
 
-_ENTRY_COLUMNS = tuple(
-    ENTRY.c[name]
-    for name in (
-        "seq", "at", "event", "actor", "subject", "payload", "stream_seq", "stream_prev",
-        "leaf_hash",
+def _in_order(pool: Executor, tasks: Iterator[Task], *, ahead: int) -> Iterator[Chunk]:
+    """The chunks' results in order, with at most `ahead` chunks queued at a time."""
+    pending: deque[Future[Chunk]] = deque()
+    for task in tasks:
+        pending.append(pool.submit(worker_chunk, task))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _pool(engine: Engine, workers: int, chunks: int) -> Executor | None:
+    count = min(workers, chunks)
+    url = engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if count < 2 or in_memory:
+        return None
+    args, kwargs = engine.dialect.create_connect_args(url)
+    driver: str = engine.dialect.loaded_dbapi.__name__
+    connect: tuple[str, list[Any], dict[str, Any]] = (driver, list(args), _plain(kwargs))
+    return ProcessPoolExecutor(
+        count,
+        mp_context=get_context("spawn"),
+        initializer=worker_start,
+        initargs=connect,
     )
-)  # fmt: skip
 
 
-def _rows(session: Session, statement: Any, key: Any) -> Iterator[Any]:
-    """Rows in key order, a batch at a time (keyset pages: no cursor is left open)."""
-    after = -1
-    while True:
-        page = statement.where(key > after).order_by(key).limit(_BATCH)
-        batch = session.connection().execute(page).all()
-        yield from batch
-        if len(batch) < _BATCH:
+def _plain(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The connect arguments a worker needs: the address and credentials, not the dialect's
+    adapter objects (plain SQL on integers, text and bytes needs none)."""
+    return {k: v for k, v in kwargs.items() if v is None or isinstance(v, str | int | float)}
+
+
+def _join_all(join: _Join, chunks: Iterator[Chunk], fetch: Fetch) -> None:
+    full = 1 << join.chunk_level
+    for chunk in chunks:
+        _join_streams(join, chunk)
+        if chunk.failure is not None:
+            join.fail(*chunk.failure)
+        checkpoints = fetch(
+            "SELECT size, root, note FROM audit_checkpoint "  # noqa: S608 - integers only
+            f"WHERE size > {chunk.start} AND size <= {chunk.start + chunk.count} ORDER BY size"
+        )
+        for size, root, note in checkpoints:
+            whole = merkle.fold([*join.upper, chunk.partial[int(size)]])
+            _check_checkpoint(join, int(size), bytes(root), str(note), whole)
+        join.size = chunk.start + chunk.count
+        if join.failure is not None:
             return
-        after = getattr(batch[-1], key.key)
+        if chunk.count < full:
+            join.tail = chunk.top
+            return
+        index = chunk.start >> join.chunk_level
+        for level, idx, value in merkle.push_leaf(join.upper, index, chunk.top[0]):
+            join.upper_nodes[(level + join.chunk_level, idx)] = value
 
 
-def _step(walk: _Walk, row: Any) -> bool:
-    """Check one entry; False stops the walk (the entry is named)."""
-    seq = int(row.seq)
-    expected = walk.size + 1
-    if seq != expected:
-        walk.fail(expected, f"entry {expected} is missing (next stored entry is {seq})")
-        return False
-    stream_seq, stream_prev = walk.streams.get(row.subject, (0, STREAM_GENESIS))
-    if row.stream_seq != stream_seq + 1 or not _same(bytes(row.stream_prev), stream_prev):
-        walk.fail(seq, f"entry {seq} breaks the stream of {row.subject} (entry {stream_seq + 1})")
-        return False
-    fields = LeafFields(
-        seq, row.at, row.event, row.actor, row.subject, row.payload, row.stream_seq, stream_prev
-    )
-    leaf = entry_leaf_hash(fields)
-    if not _same(leaf, bytes(row.leaf_hash)):
-        walk.fail(seq, f"entry {seq} was altered (its leaf hash does not match its content)")
-        return False
-    walk.streams[row.subject] = (stream_seq + 1, leaf)
-    walk.leaves += leaf
-    walk.size = seq
-    return True
+def _join_streams(join: _Join, chunk: Chunk) -> None:
+    """Each subject's first entry in the chunk follows its last entry before the chunk."""
+    streams = join.streams
+    for subject, (seq, stream_seq, prev_seq) in chunk.first.items():
+        number, _leaf, last = streams.get(subject, _NEW_STREAM)
+        if stream_seq != number + 1 or prev_seq != last:
+            join.fail(seq, broken(seq, subject, number))
+    streams.update(chunk.last)
 
 
-def _check_checkpoint(walk: _Walk, checkpoint: AuditCheckpoint, root: bytes) -> None:
-    size, first = checkpoint.size, walk.signed_up_to + 1
-    problem = check_checkpoint_note(checkpoint.note, size=size, root=root, keys=walk.keys)
-    if not _same(bytes(checkpoint.root), root) or problem == _OTHER_ROOT:
+_NEW_STREAM = (0, STREAM_GENESIS, 0)
+
+
+def _finish(join: _Join, fetch: Fetch, sizes: list[int], last: int) -> None:
+    if last > join.size:
+        after = fetch(f"SELECT MIN(seq) FROM audit_entry WHERE seq > {join.size}")[0][0]  # noqa: S608 - integers only
+        missing = join.size + 1
+        join.fail(missing, f"entry {missing} is missing (next stored entry is {after})")
+        return
+    if sizes and sizes[-1] > join.size:
+        join.fail(
+            join.size + 1,
+            f"entries after {join.size} are missing (a checkpoint covers {sizes[-1]})",
+        )
+        return
+    for check in (_check_upper_nodes, _check_node_count, _check_head, _check_streams):
+        check(join, fetch)
+        if join.failure is not None:
+            return
+
+
+def _check_upper_nodes(join: _Join, fetch: Fetch) -> None:
+    """The stored subtrees above CHUNK_LEVEL against the ones combined from chunk roots."""
+    above = join.chunk_level
+    stored = fetch(f"SELECT level, idx, hash FROM audit_node WHERE level > {above}")  # noqa: S608 - integers only
+    found = {(int(level), int(idx)): bytes(value) for level, idx, value in stored}
+    for level, index in sorted(join.upper_nodes, key=lambda node: node[1] << node[0]):
+        if found.get((level, index)) != join.upper_nodes[(level, index)]:
+            join.fail(*node_failure(level, index))
+            return
+
+
+def _check_node_count(join: _Join, fetch: Fetch) -> None:
+    """Each expected node was found; as many are stored, so none is extra."""
+    for level, count in sorted(fetch("SELECT level, COUNT(*) FROM audit_node GROUP BY level")):
+        expected = join.size >> level if level >= TILE_LEVEL else 0
+        if count != expected:
+            join.fail(join.size + 1, f"a stored tree node at level {level} covers no entries")
+            return
+
+
+def _check_checkpoint(join: _Join, size: int, stored: bytes, note: str, root: bytes) -> None:
+    first = join.signed_up_to + 1
+    problem = check_checkpoint_note(note, size=size, root=root, keys=join.keys)
+    if not _same(stored, root) or problem == _OTHER_ROOT:
         # the entries were rewritten consistently; the change lies after the last good checkpoint
-        walk.fail(first, f"entries {first}-{size} do not match the checkpoint signed at {size}")
+        join.fail(first, f"entries {first}-{size} do not match the checkpoint signed at {size}")
     elif problem is not None:
-        walk.fail(size, f"the checkpoint at size {size}: {problem}")
+        join.fail(size, f"the checkpoint at size {size}: {problem}")
     else:
-        walk.signed_up_to = size
+        join.signed_up_to = size
 
 
-def _check_checkpoints(session: Session, walk: _Walk) -> None:
-    for checkpoint in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)):
-        if checkpoint.size > walk.size:
-            walk.fail(
-                walk.size + 1,
-                f"entries after {walk.size} are missing (a checkpoint covers {checkpoint.size})",
-            )
-            return
-        _check_checkpoint(walk, checkpoint, walk.root(checkpoint.size))
-
-
-def _check_nodes(session: Session, walk: _Walk) -> None:
-    """Recompute every level from the one below; compare the stored ones (TILE_LEVEL and up)."""
-    below, level = bytes(walk.leaves), 1
-    walk.levels = [below]
-    while len(below) >= 2 * _H:
-        pairs = range(0, len(below) // (2 * _H) * 2 * _H, 2 * _H)
-        computed = b"".join(
-            merkle.node_hash(below[i : i + _H], below[i + _H : i + 2 * _H]) for i in pairs
-        )
-        walk.levels.append(computed)
-        if level >= TILE_LEVEL and not _compare_level(session, walk, level, computed):
-            return
-        below, level = computed, level + 1
-    extra = (
-        session.connection()
-        .execute(
-            select(NODE.c.level)
-            .where((NODE.c.level < TILE_LEVEL) | (NODE.c.level >= level))
-            .limit(1)
-        )
-        .first()
-    )
-    if extra is not None:
-        walk.fail(walk.size + 1, f"a stored tree node at level {extra.level} covers no entries")
-
-
-def _compare_level(session: Session, walk: _Walk, level: int, computed: bytes) -> bool:
-    stored = _rows(
-        session, select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == level), NODE.c.idx
-    )
-    for index in range(len(computed) // _H):
-        value = computed[index * _H : (index + 1) * _H]
-        row = next(stored, None)
-        if row is None or row.idx != index or not _same(bytes(row.hash), value):
-            first = (index << level) + 1
-            walk.fail(first, f"the tree node over entries {first}-{(index + 1) << level} "
-                      "is missing or altered")  # fmt: skip
-            return False
-    if next(stored, None) is not None:
-        walk.fail(walk.size + 1, f"a stored tree node at level {level} covers no entries")
-        return False
-    return True
-
-
-def _check_head(session: Session, walk: _Walk) -> None:
-    head = session.get(AuditHead, 1)
-    if head is None:
-        walk.fail(walk.size + 1 if walk.size else 1, "the log head is missing")
+def _check_head(join: _Join, fetch: Fetch) -> None:
+    head = fetch("SELECT seq, root, frontier FROM audit_head WHERE id = 1")
+    if not head:
+        join.fail(join.size + 1 if join.size else 1, "the log head is missing")
         return
-    if head.seq != walk.size:
-        walk.fail(walk.size + 1, f"entries after {walk.size} are missing (head is at {head.seq})")
-        return
-    frontier = split_hashes(bytes(head.frontier))
-    expected = [
-        walk.levels[lv][ix * _H : (ix + 1) * _H] for lv, ix in merkle.range_nodes(0, walk.size)
-    ]
-    if frontier != expected or not _same(bytes(head.root), walk.root(walk.size)):
-        walk.fail(walk.size + 1, f"the log head's root does not match entries 1-{walk.size}")
+    seq, root, stored = head[0]
+    frontier = [*join.upper, *join.tail]
+    if seq != join.size:
+        join.fail(join.size + 1, f"entries after {join.size} are missing (head is at {seq})")
+    elif split_hashes(bytes(stored)) != frontier or not _same(bytes(root), merkle.fold(frontier)):
+        join.fail(join.size + 1, f"the log head's root does not match entries 1-{join.size}")
 
 
-def _check_streams(session: Session, walk: _Walk) -> None:
+def _check_streams(join: _Join, fetch: Fetch) -> None:
     stored = {
-        subject: (int(seq), bytes(last))
-        for subject, seq, last in session.execute(
-            select(AuditStream.subject, AuditStream.seq, AuditStream.last)
+        str(subject): (int(seq), bytes(last), int(entry))
+        for subject, seq, last, entry in fetch(
+            "SELECT subject, seq, last, last_entry FROM audit_stream"
         )
     }
-    for subject in sorted(set(stored) | set(walk.streams)):
-        if stored.get(subject) != walk.streams.get(subject):
-            seq = stored.get(subject, (0, b""))[0]
-            walk.fail(
-                walk.size + 1,
+    for subject in sorted(set(stored) | set(join.streams)):
+        if stored.get(subject) != join.streams.get(subject):
+            seq = stored.get(subject, (0, b"", 0))[0]
+            join.fail(
+                join.size + 1,
                 f"the stream of {subject} is at {seq} but its entries end at "
-                f"{walk.streams.get(subject, (0, b''))[0]}",
+                f"{join.streams.get(subject, (0, b'', 0))[0]}",
             )
             return
 

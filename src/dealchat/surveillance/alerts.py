@@ -23,7 +23,7 @@ from dealchat.db.base import utcnow
 from dealchat.identity.models import User
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
-from dealchat.records.service import record
+from dealchat.records.service import in_stream, record
 from dealchat.surveillance import guard
 from dealchat.surveillance.interfaces import MessageSource, StoredMessage
 from dealchat.surveillance.models import Alert
@@ -141,9 +141,7 @@ def show(session: Session, *, actor: Actor, alert_id: str, messages: MessageSour
             **json.loads(row.payload),
         }
         for row in session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.subject == f"alert:{alert.id}")
-            .order_by(AuditEntry.seq)
+            select(AuditEntry).where(in_stream(f"alert:{alert.id}")).order_by(AuditEntry.seq)
         )
     ]
     return AlertView(alert, text, highlighted, context, history)

@@ -23,7 +23,6 @@ checkpoint that no longer matches, the first entry after the last one that does.
 
 from __future__ import annotations
 
-import bisect
 import hmac
 import os
 from collections import deque
@@ -101,8 +100,7 @@ def verify_log(
 
     join = _Join(keys, chunk_level)
     last = int(fetch("SELECT MAX(seq) FROM audit_entry")[0][0] or 0)
-    sizes = [int(size) for (size,) in fetch("SELECT size FROM audit_checkpoint ORDER BY size")]
-    tasks = _tasks(last, sizes, chunk_level)
+    tasks = _tasks(fetch, last, chunk_level)
     pool = _pool(connection.engine, workers, last >> chunk_level)
     try:
         if pool is None:
@@ -113,19 +111,24 @@ def verify_log(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if join.failure is None:
-        _finish(join, fetch, sizes, last)
+        _finish(join, fetch, last)
     if join.failure is not None:
         seq, problem = join.failure
         return VerifyResult(False, min(join.size, seq - 1), seq, problem)
     return VerifyResult(True, join.size)
 
 
-def _tasks(last: int, sizes: list[int], chunk_level: int) -> Iterator[Task]:
+def _tasks(fetch: Fetch, last: int, chunk_level: int) -> Iterator[Task]:
     """The chunks up to the last entry this transaction sees (a worker sees no further)."""
     step = 1 << chunk_level
     for start in range(0, last, step):
         end = min(start + step, last)
-        inside = sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, end)]
+        inside = [
+            int(size)
+            for (size,) in fetch(
+                f"SELECT size FROM audit_checkpoint WHERE size > {start} AND size <= {end}"  # noqa: S608 - integers only
+            )
+        ]
         yield start, end, inside, chunk_level, TILE_LEVEL
 
 
@@ -200,16 +203,17 @@ def _join_streams(join: _Join, chunk: Chunk) -> None:
 _NEW_STREAM = (0, STREAM_GENESIS, 0)
 
 
-def _finish(join: _Join, fetch: Fetch, sizes: list[int], last: int) -> None:
+def _finish(join: _Join, fetch: Fetch, last: int) -> None:
     if last > join.size:
         after = fetch(f"SELECT MIN(seq) FROM audit_entry WHERE seq > {join.size}")[0][0]  # noqa: S608 - integers only
         missing = join.size + 1
         join.fail(missing, f"entry {missing} is missing (next stored entry is {after})")
         return
-    if sizes and sizes[-1] > join.size:
+    signed = int(fetch("SELECT MAX(size) FROM audit_checkpoint")[0][0] or 0)
+    if signed > join.size:
         join.fail(
             join.size + 1,
-            f"entries after {join.size} are missing (a checkpoint covers {sizes[-1]})",
+            f"entries after {join.size} are missing (a checkpoint covers {signed})",
         )
         return
     for check in (_check_upper_nodes, _check_node_count, _check_head, _check_streams):

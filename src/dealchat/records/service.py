@@ -12,6 +12,7 @@ in a bounded per-engine cache (`_NodeCache`: stored nodes never change once comm
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections import OrderedDict
@@ -215,19 +216,20 @@ def stored_nodes(session: Session, wanted: set[merkle.Node]) -> dict[merkle.Node
 
 class _Tree:
     """The stored tree as one session sees it: plain SQL on the driver's cursor (building the
-    statements with SQLAlchemy cost ~20x the queries themselves; only integers computed here are
-    spliced into the text), and the engine's cache of stored nodes."""
+    statements with SQLAlchemy cost ~20x the queries themselves), and the engine's cache of
+    stored nodes."""
 
     def __init__(self, session: Session) -> None:
         connection = session.connection()
         self._dbapi = connection.connection
         self._cache = _NodeCache.of(connection.engine)
         self._keep = not session.info.get(_APPENDED)
+        self._qmark = connection.dialect.paramstyle == "qmark"
 
-    def fetch(self, sql: str) -> list[Any]:
+    def fetch(self, sql: str, params: Sequence[int] = ()) -> list[Any]:
         cursor = self._dbapi.cursor()
         try:
-            cursor.execute(sql)
+            cursor.execute(sql if self._qmark else sql.replace("?", "%s"), params)
             return list(cursor.fetchall())
         finally:
             cursor.close()
@@ -247,13 +249,14 @@ class _Tree:
         return [merkle.fold([found[node] for node in nodes]) for nodes in per_range]
 
     def nodes(self, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-        """Subtrees of TILE_LEVEL or more from the cache or audit_node (`level = l AND idx IN
-        (...)` on the primary key); smaller ones hashed from their tile's leaf hashes (`seq
-        BETWEEN`, at most 2**TILE_LEVEL rows per tile). One read for all that is not cached."""
+        """Subtrees of TILE_LEVEL or more from the cache or audit_node (primary key); smaller
+        ones hashed from their tile's leaf hashes (`seq BETWEEN`, at most 2**TILE_LEVEL rows).
+        One read for all that is not cached, its text fixed by how many tiles and nodes it reads
+        (the values are bound), so the driver reuses the prepared statement."""
         cached = self._cache.nodes.get
         found: dict[merkle.Node, bytes] = {}
         tiles: set[int] = set()
-        by_level: dict[int, list[str]] = {}
+        unknown: list[int] = []
         for node in wanted:
             level, index = node
             if level < TILE_LEVEL:
@@ -261,24 +264,11 @@ class _Tree:
             elif (value := cached(node)) is not None:
                 found[node] = value
             else:
-                by_level.setdefault(int(level), []).append(str(int(index)))
-        parts = []
-        if tiles:
-            ranges = " OR ".join(
-                f"seq BETWEEN {(tile << TILE_LEVEL) + 1} AND {(tile + 1) << TILE_LEVEL}"
-                for tile in sorted(tiles)
-            )
-            parts.append("SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE " + ranges)  # noqa: S608 - integers only
-        if by_level:
-            wheres = " OR ".join(
-                f"(level = {lv} AND idx IN ({','.join(ix)}))" for lv, ix in by_level.items()
-            )
-            parts.append("SELECT level, idx, hash FROM audit_node WHERE " + wheres)  # noqa: S608 - integers only
-        if parts:
-            read = {
-                (int(level), int(idx)): bytes(value)
-                for level, idx, value in self.fetch(" UNION ALL ".join(parts))
-            }
+                unknown += node
+        params = [edge for tile in tiles for edge in _tile_edges(tile)] + unknown
+        if params:
+            sql = _read_sql(len(tiles), len(unknown) // 2)
+            read = {(int(lv), int(ix)): bytes(value) for lv, ix, value in self.fetch(sql, params)}
             if self._keep:
                 self._cache.keep({node: value for node, value in read.items() if node[0]})
             found.update(read)
@@ -287,6 +277,18 @@ class _Tree:
             missing = sorted(wanted - set(found))
             raise LookupError(f"audit tree nodes missing: {missing[:3]}")
         return found
+
+
+def _tile_edges(tile: int) -> tuple[int, int]:
+    """The first and last entry of a tile (entries are numbered from 1)."""
+    return (tile << TILE_LEVEL) + 1, (tile + 1) << TILE_LEVEL
+
+
+@functools.lru_cache(maxsize=256)
+def _read_sql(tiles: int, nodes: int) -> str:
+    parts = ["SELECT 0, seq - 1, leaf_hash FROM audit_entry WHERE seq BETWEEN ? AND ?"] * tiles
+    parts += ["SELECT level, idx, hash FROM audit_node WHERE level = ? AND idx = ?"] * nodes
+    return " UNION ALL ".join(parts)
 
 
 class _NodeCache:

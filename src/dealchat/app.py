@@ -11,6 +11,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
+from dealchat.access.throttle import SourceThrottle
 from dealchat.api import (
     admin_views,
     audit_views,
@@ -95,7 +96,9 @@ def build_platform(settings: Settings) -> Platform:
     personal.install(sessions, desk.envelope)  # access-log details sealed with the desk's keys
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
-    return Platform(settings, engine, sessions, desk, scanner_from(settings.documents))
+    throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute)
+    scanner = scanner_from(settings.documents)
+    return Platform(settings, engine, sessions, desk, scanner, throttle)
 
 
 def surveillance_of(settings: Settings, desk: Desk) -> Surveillance:

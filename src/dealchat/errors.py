@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_AUTHENTICATION = "insufficient_user_authentication"
     CSRF_FAILED = "csrf_failed"
     GONE = "gone"
+    RATE_LIMITED = "rate_limited"
 
 
 class DealchatError(Exception):

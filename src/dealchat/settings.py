@@ -109,6 +109,9 @@ class AuthSettings(BaseModel):
     source_free_failures: int = Field(default=20, ge=1, le=1000)
     source_max_delay_seconds: int = Field(default=900, ge=1, le=3600)
     source_window_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Requests without a valid session or token, per source and minute, before 429 (each of
+    # them is an access-log entry; past the limit only the first refusal is).
+    anonymous_per_minute: int = Field(default=30, ge=1, le=10_000)
     # Our reverse proxies (CIDR): behind them the client is read from X-Forwarded-For, walked from
     # the right. `DEALCHAT_AUTH__TRUSTED_PROXIES='["10.0.0.0/24"]'`. Empty: the peer is the client.
     trusted_proxies: list[str] = Field(default_factory=list)

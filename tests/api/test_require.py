@@ -201,3 +201,26 @@ def test_a_grant_with_conditions_passes_only_for_a_matching_resource(
     assert api.get("/probe/desk/FX-NY", headers=headers).status_code == 403
     allowed = _log(platform, "access:allowed")[-1]
     assert allowed["rule"] == "role ldn: order:cancel where desk in ['FX-LDN']"
+
+
+def test_past_the_limit_a_source_without_credentials_gets_429_recorded_once(
+    api: TestClient, platform: Platform, clock: Clock
+) -> None:
+    limit = platform.throttle.limit
+    forged = _bearer("dct_" + "x" * 43)
+    answers = [api.get("/probe/read", headers=forged).status_code for _ in range(limit + 10)]
+    assert answers == [401] * limit + [429] * 10
+    refused = api.get("/probe/read")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["code"] == "rate_limited"
+    denials = [d["rule"] for d in _log(platform, "access:denied")]
+    assert denials == ["no valid session or token"] * limit + [
+        f"throttled: over {limit} unauthenticated requests"
+    ]
+    dana = make_user(platform, "dana", kind="internal")
+    give_role(platform, "dana", "auditor", [Right.AUDIT_READ])
+    signed_in = api.get("/probe/read", headers=_bearer(token_for(platform, dana.id)))
+    assert signed_in.status_code == 200  # a valid token is never throttled by this
+    clock.advance(60)
+    assert api.get("/probe/read", headers=forged).status_code == 401  # a new window

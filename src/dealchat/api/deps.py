@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
+from dealchat.access.throttle import SourceThrottle
 from dealchat.conversations.context import Desk
 from dealchat.documents.interfaces import VirusScanner
 from dealchat.errors import DealchatError, ErrorCode
@@ -57,6 +58,8 @@ class Platform:
     sessions: sessionmaker[Session]
     desk: Desk
     scanner: VirusScanner  # documents: every upload is scanned before it is stored
+    # Requests with no valid session or token, per source (access/throttle.py).
+    throttle: SourceThrottle = field(default_factory=SourceThrottle)
 
     @property
     def session_policy(self) -> SessionPolicy:
@@ -276,8 +279,7 @@ def authorise(
     )
     login = current_login(request, platform, db)
     if login is None:
-        _deny(db, None, declared, context, "no valid session or token")
-        raise _challenge(declared, "invalid_token" if _presented(request) else None)
+        raise _anonymous(request, platform, db, declared, context)
     actor = access.actor_for(db, login.user, factors=login.factors)
     context = access.AccessContext(login.channel, context.source_ip, context.operation)
     if (
@@ -305,6 +307,29 @@ def authorise(
         raise _challenge(declared, "insufficient_user_authentication", weak)
     request.state.actor = actor
     return actor
+
+
+def _anonymous(
+    request: Request,
+    platform: Platform,
+    db: Session,
+    declared: Access,
+    context: access.AccessContext,
+) -> DealchatError:
+    """Denied and recorded; past the source's limit (access/throttle.py) a 429, recorded once."""
+    verdict = platform.throttle.check(context.source_ip, platform.desk.clock())
+    if verdict.allowed:
+        _deny(db, None, declared, context, "no valid session or token")
+        return _challenge(declared, "invalid_token" if _presented(request) else None)
+    if verdict.first_refusal:
+        limit = platform.throttle.limit
+        _deny(db, None, declared, context, f"throttled: over {limit} unauthenticated requests")
+    return DealchatError(
+        ErrorCode.RATE_LIMITED,
+        "Too many requests",
+        http_status=429,
+        headers={"Retry-After": str(verdict.retry_after)},
+    )
 
 
 def _presented(request: Request) -> bool:

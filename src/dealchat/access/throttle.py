@@ -1,0 +1,70 @@
+"""Throttling requests that present no valid session or token, per source address.
+
+Every such request is denied and the denial goes to the access log. Unlimited, anyone could make
+the log grow, and every signed-in request wait on its append, as fast as they can send requests.
+So past `limit` unauthenticated requests from one source within `window`, the rest of that window
+is answered 429 with Retry-After and not recorded one by one: only the first refused request of a
+window is, saying that throttling started. Pure and in memory, per process: it bounds what each
+process writes, which is what it protects. IPv6 sources count per /64, like the lockout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    first_refusal: bool = False  # record this one: the source's window just went over
+    retry_after: int = 0  # seconds until the window ends
+
+
+class SourceThrottle:
+    def __init__(
+        self,
+        *,
+        limit: int = 30,
+        window: dt.timedelta = dt.timedelta(minutes=1),
+        capacity: int = 100_000,
+    ) -> None:
+        if limit < 1 or window <= dt.timedelta(0) or capacity < 1:
+            raise ValueError("a throttle needs a positive limit, window and capacity")
+        self.limit, self.window, self.capacity = limit, window, capacity
+        self._counts: OrderedDict[str, tuple[dt.datetime, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, source: str | None, now: dt.datetime) -> Verdict:
+        """Count one unauthenticated request from `source` at `now`."""
+        key = source_key(source)
+        with self._lock:
+            started, count = self._counts.get(key, (now, 0))
+            if now - started >= self.window or now < started:
+                started, count = now, 0
+            count += 1
+            self._counts[key] = (started, count)
+            self._counts.move_to_end(key)
+            while len(self._counts) > self.capacity:
+                self._counts.popitem(last=False)
+        if count <= self.limit:
+            return Verdict(allowed=True)
+        left = (started + self.window - now).total_seconds()
+        return Verdict(False, first_refusal=count == self.limit + 1, retry_after=math.ceil(left))
+
+
+def source_key(source: str | None) -> str:
+    """The address as counted: IPv4 as it is, IPv6 by its /64, anything else as given."""
+    if not source:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return source[:64]
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -30,6 +30,7 @@ from dealchat.identity.models import User
 from dealchat.orders.models import Order
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
+from tests.conftest import Clock
 from tests.controls.rulesets import RATES, ruleset
 from tests.factories.controls import approver, client, ticket
 
@@ -37,7 +38,7 @@ SINGLE = {"id": "single", "kind": "limit", "title": "Large order", "max_amount":
 DAY = {"id": "day", "kind": "limit", "scope": "client", "window": "day", "max_amount": "1e9"}
 
 
-def _platform(platform: Platform, **fields: object) -> Platform:
+def _platform(platform: Platform, *rules: dict[str, object], **fields: object) -> Platform:
     rates = RATES.model_copy(
         update={
             "rates": tuple(
@@ -46,7 +47,7 @@ def _platform(platform: Platform, **fields: object) -> Platform:
         }
     )
     desk = dataclasses.replace(
-        platform.desk, pretrade=PreTrade(ruleset(SINGLE, DAY, **fields), rates)
+        platform.desk, pretrade=PreTrade(ruleset(SINGLE, DAY, *rules, **fields), rates)
     )
     return dataclasses.replace(platform, desk=desk)
 
@@ -236,3 +237,17 @@ def test_an_allowed_order_is_filled_and_its_headroom_consumed(platform: Platform
         )
         assert reservation.state == limits.CONSUMED
         assert Decimal(str(reservation.amount)) == Decimal("1100000")
+
+
+def test_a_hold_is_not_released_onto_a_closed_desk(platform: Platform, clock: Clock) -> None:
+    clock.now = dt.datetime(2026, 11, 24, 17, 40, tzinfo=dt.UTC)  # Tuesday, 20 minutes to close
+    platform = _platform(platform, {"id": "hours", "kind": "hours", "action": "reject"})
+    alice = client(platform, "alice", desk="FX-LDN")
+    order_id, _ = _place(platform, alice, "6000000")
+    hold_id = _hold_id(platform, order_id)
+    clock.advance(30 * 60)  # 18:10 London: the desk has closed; the hold has not expired
+    with pytest.raises(DealchatError, match="opens Wed 25 Nov 07:00 Europe/London"):
+        _act(platform, pretrade.approve_hold, hold_id, approver(platform, "carol"))
+    assert _order(platform, order_id).state == "held"
+    with unit_of_work(platform.sessions) as session:
+        assert session.scalars(select(HoldStep)).all() == []  # the refused approval left nothing

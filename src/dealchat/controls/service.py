@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.controls import limits
+from dealchat.controls.calendars import closed_because, desk_calendars, next_open, opening_words
 from dealchat.controls.definitions import (
     Action,
     RateTable,
@@ -154,3 +155,19 @@ def check_order(
         payload={"order": order.id, "ref": order.ref, **decision.as_record()},
     )
     return decision, row
+
+
+def closed_for(
+    session: Session, *, order: Order, client: User, pretrade: PreTrade, now: dt.datetime
+) -> str | None:
+    """Why the client's desk may not send `order` to the market at `now` under the rule set's
+    `hours` rule (a hold released after the close), with when it opens; None when it may."""
+    ruleset = active_ruleset(session, fallback=pretrade.fallback)
+    if not any(rule.kind == "hours" for rule in ruleset.rules):
+        return None
+    currency = currency_of(order, ruleset.base_currency)
+    for calendar in desk_calendars(ruleset, client.desk):
+        reason = closed_because(calendar, now, currency)
+        if reason is not None:
+            return f"{reason}; {opening_words(calendar, next_open(calendar, now, currency))}"
+    return None

@@ -15,11 +15,12 @@ from dealchat.controls import holds, limits
 from dealchat.controls.definitions import Action
 from dealchat.controls.engine import Decision
 from dealchat.controls.rulesets import active_ruleset
-from dealchat.controls.service import check_order
+from dealchat.controls.service import check_order, closed_for
 from dealchat.conversations import desk as chat_desk  # desk -> flow -> here: used at call time
 from dealchat.conversations import replies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.receipt_reply import receipt_message
+from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import User
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order
@@ -92,14 +93,27 @@ def _place(session: Session, desk: Desk, order: Order, now: dt.datetime) -> str:
 def approve_hold(
     session: Session, *, desk: Desk, hold_id: str, actor: Actor, comment: str, now: dt.datetime
 ) -> Order:
-    """One approval; when it is the last one needed the order is placed and the client told."""
+    """One approval; when it is the last one needed the order is placed and the client told.
+    A release while the client's desk is closed is refused (the hold stays open, or expires)."""
     hold = holds.approve(session, hold_id=hold_id, actor=actor, comment=comment, now=now)
     order = session.get(Order, hold.order_id)
     assert order is not None
     if hold.state == holds.RELEASED:
+        check_desk_open(session, desk=desk, order=order, now=now)
         text = _place(session, desk, order, now)
         _tell(session, desk, order, receipt_message(session, desk, order, text, now=now))
     return order
+
+
+def check_desk_open(session: Session, *, desk: Desk, order: Order, now: dt.datetime) -> None:
+    """Raise (409) when the client's desk is closed at `now`: nothing goes to a closed market."""
+    client = session.get(User, order.client_id)
+    if desk.pretrade is None or client is None:
+        return
+    why = closed_for(session, order=order, client=client, pretrade=desk.pretrade, now=now)
+    if why is not None:
+        message = f"{order.ref} cannot be released now: {why}"
+        raise DealchatError(ErrorCode.CONFLICT, message, http_status=409)
 
 
 def abort_hold(

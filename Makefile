@@ -78,6 +78,20 @@ oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the feder
 test: lint browser clamav synapse oidc ## lint, then the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a
+# Saturday and at Christmas (SQLite): what the wall clock's day must not change. Monotonic time is
+# faked too: libfaketime 0.9.10 fails sleep() with EINVAL under FAKETIME_DONT_FAKE_MONOTONIC=1.
+FAKETIME_LIB ?= /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+CLOCK_TIMES ?= 2026-11-28 12:00:00,2026-12-25 10:00:00
+CLOCK_TESTS ?= tests/controls tests/conversations tests/cli/test_commands.py tests/cli/test_demo_tour.py \
+  tests/api/test_controls_views.py
+
+test-clock: venv ## calendar-sensitive tests under faketime at a weekend and a holiday (apt: faketime)
+	@test -f $(FAKETIME_LIB) || { echo "$(FAKETIME_LIB) missing: apt-get install faketime"; exit 1; }
+	@set -e; times="$(CLOCK_TIMES)"; IFS=','; for at in $$times; do echo "== at $$at UTC"; \
+	  LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="@$$at" TZ=UTC \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider -k "not postgresql" $(CLOCK_TESTS); done
+
 bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 

@@ -220,6 +220,7 @@ def edge_link(settings: Settings, *, role: str) -> Link:
         role=role,
         peer_role="core" if role == "edge" else "edge",
         window=dt.timedelta(seconds=config.window_seconds),
+        max_data_bytes=edge.relay_data_bytes(settings.documents.max_upload_bytes),
     )
 
 
@@ -236,6 +237,7 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="dealchat-edge", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.channels = webhooks.ChannelRuntime(adapters, sink)
     app.state.link = link
+    app.state.max_upload_bytes = settings.documents.max_upload_bytes  # refused here when over
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
     app.middleware("http")(_security_headers)

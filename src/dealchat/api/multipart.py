@@ -141,3 +141,18 @@ async def read_form(
     except MultipartParseError as error:
         raise BadFormError("malformed multipart body") from error
     return collector.form
+
+
+async def read_within(
+    stream: AsyncIterator[bytes], *, content_length: str | None, cap: int
+) -> bytes:
+    """A whole body of at most `cap` bytes: refused before reading when the declared length is
+    over, and the moment more arrives than that (chunked, or a length that lied)."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > cap:
+        raise BodyTooLargeError
+    body = bytearray()
+    async for chunk in stream:
+        if len(body) + len(chunk) > cap:
+            raise BodyTooLargeError
+        body += chunk
+    return bytes(body)

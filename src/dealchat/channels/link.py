@@ -7,6 +7,11 @@ encrypted to the receiver's certificate key (JWE, ECDH-ES+A256KW with A256GCM). 
 decrypts, verifies, and checks issuer and audience (the roles), the certificate's validity, `iat`
 within the window and a `jti` it has not seen: a tampered, misdirected, stale or replayed envelope
 raises `Rejected`.
+
+Size: joserfc caps a JWS payload at 128,000 bytes and a JWE ciphertext at 64 KiB by default. A
+link carries up to `max_data_bytes` raw bytes (an upload relayed to the core, base64 in the claims),
+so each end sets both caps, and refuses any envelope text, to `envelope_limit(max_data_bytes)`:
+base64 three times over (the body, the JWT, the JWE) makes an envelope about 2.37 times its data.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
+from joserfc.jwe import JWERegistry
 from joserfc.jwk import ECKey
+from joserfc.jws import JWSRegistry
 
 from dealchat.channels.http import ReplayGuard
 from dealchat.channels.interfaces import Rejected
@@ -35,6 +42,14 @@ from dealchat.db.base import utcnow
 SIGN = ["ES256"]
 ENCRYPT = ["ECDH-ES+A256KW", "A256GCM"]
 CERT_DAYS = 825
+DEFAULT_DATA_BYTES = 16 * 1024
+ENVELOPE_SLACK = 64 * 1024  # headers, signature, the JSON around the data
+
+
+def envelope_limit(max_data_bytes: int) -> int:
+    """The longest envelope that carries `max_data_bytes` raw bytes: 8/3 of it (over the 64/27
+    that three base64 layers take) plus room for everything around the data."""
+    return max_data_bytes * 8 // 3 + ENVELOPE_SLACK
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,7 @@ class Link:
         peer_role: str,
         window: dt.timedelta = dt.timedelta(seconds=60),
         clock: Callable[[], dt.datetime] = utcnow,
+        max_data_bytes: int = DEFAULT_DATA_BYTES,
     ) -> None:
         self._own, self._peer = own, peer
         self._own_key = ECKey.import_key(own.key)
@@ -114,6 +130,12 @@ class Link:
         self._role, self._peer_role = role, peer_role
         self._window, self._clock = window, clock
         self._replays = ReplayGuard(window)
+        self.max_envelope = envelope_limit(max_data_bytes)
+        # Registries given to joserfc carry the allowed algorithms (it ignores `algorithms` then).
+        self._jws = JWSRegistry(algorithms=SIGN)
+        self._jws.max_payload_length = self.max_envelope
+        self._jwe = JWERegistry(algorithms=ENCRYPT)
+        self._jwe.max_ciphertext_length = self.max_envelope
 
     def seal(self, data: dict[str, Any]) -> str:
         now = self._clock()
@@ -125,17 +147,22 @@ class Link:
             "data": data,
         }
         header = {"alg": "ES256", "typ": "JWT", "x5t#S256": thumbprint(self._own.certificate)}
-        signed = jwt.encode(header, claims, self._own_key, algorithms=SIGN)
+        signed = jwt.encode(header, claims, self._own_key, registry=self._jws)
         outer = {"alg": ENCRYPT[0], "enc": ENCRYPT[1], "cty": "JWT"}
         outer["x5t#S256"] = thumbprint(self._peer)
-        return jwe.encrypt_compact(outer, signed, self._peer_key, algorithms=ENCRYPT)
+        sealed = jwe.encrypt_compact(outer, signed, self._peer_key, registry=self._jwe)
+        if len(sealed) > self.max_envelope:
+            raise ValueError(f"an envelope of {len(sealed)} bytes is over the link's limit")
+        return sealed
 
     def open(self, envelope: str) -> dict[str, Any]:
         now = self._clock()
         self._check_certificate(now)
+        if len(envelope) > self.max_envelope:
+            raise Rejected("envelope over the link's size limit")
         try:
-            inner = jwe.decrypt_compact(envelope, self._own_key, algorithms=ENCRYPT).plaintext
-            token = jwt.decode(inner or b"", self._peer_key, algorithms=SIGN)
+            opened = jwe.decrypt_compact(envelope, self._own_key, registry=self._jwe)
+            token = jwt.decode(opened.plaintext or b"", self._peer_key, registry=self._jws)
         except (JoseError, ValueError) as error:
             raise Rejected(f"envelope does not open: {type(error).__name__}") from error
         if token.header.get("x5t#S256") != thumbprint(self._peer):

@@ -12,6 +12,8 @@ from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations.holds import scopes_for_hold
 from dealchat.db.session import unit_of_work
+from dealchat.identity import lockout
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.records import retention
 from dealchat.records.chain import canonical_json
 from dealchat.records.retention_models import LegalHold
@@ -44,6 +46,11 @@ def _moment(text: str | None) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+def sweeps(policy: LockoutPolicy) -> dict[str, retention.Sweep]:
+    """What `retention run` deletes besides expired content: personal data past its purpose."""
+    return {"login_sources": lambda session, now: lockout.purge(session, policy=policy, now=now)}
+
+
 @app.command("run")
 @host_operator("the scheduled erasure job, run by the host")
 def run(
@@ -56,6 +63,7 @@ def run(
             envelope=built.desk.envelope,
             policy=policy_of(built.settings),
             resolve=scopes_for_hold,
+            sweeps=sweeps(built.desk.policy.lockout),
             now=_moment(now),
             actor=ACTOR,
         )

@@ -6,6 +6,12 @@ Exact under concurrency: an attempt first locks its source row, then its account
 order everywhere, and counts with `UPDATE ... SET n = n + 1`. Attempts refused because of a delay
 or a lock test no password and are not counted: an attacker cannot lock a victim out faster by
 hammering, only the hard threshold of tested failures locks, and only an administrator unlocks.
+
+A source row holds an address (personal data) for its window only: `purge` (run by
+`dealchat retention run`) deletes every row whose last failure is older than the window and whose
+delay has ended, exactly the rows whose count the next attempt would reset anyway. An attempt that
+finds its row deleted under it (a purge committed between its insert and its lock) inserts it again.
+The per-account count lives on the account's own row and goes with it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -69,16 +75,31 @@ def lock_source(
     """The source's row, created if new and locked; failures older than the window are forgotten."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(LoginSource).values(source=key, failures=0).on_conflict_do_nothing())
-    row = session.scalars(
-        select(LoginSource)
-        .where(LoginSource.source == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    row = None
+    while row is None:  # a purge may delete the row between the insert and the lock: insert again
+        session.execute(insert(LoginSource).values(source=key, failures=0).on_conflict_do_nothing())
+        row = session.scalars(
+            select(LoginSource)
+            .where(LoginSource.source == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
     if row.last_failure_at is not None and now - row.last_failure_at > policy.source_window:
         row.failures, row.delayed_until = 0, None
     return row
+
+
+def purge(session: Session, *, policy: LockoutPolicy, now: dt.datetime) -> int:
+    """Delete the source rows nothing needs any more: no failure within the window (the next
+    attempt would reset their count) and no delay still running. Returns how many went."""
+    cutoff = now - policy.source_window
+    gone = session.execute(
+        delete(LoginSource)
+        .where(or_(LoginSource.last_failure_at.is_(None), LoginSource.last_failure_at < cutoff))
+        .where(or_(LoginSource.delayed_until.is_(None), LoginSource.delayed_until <= now))
+        .execution_options(synchronize_session=False)
+    )
+    return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def lock_account(session: Session, username: str) -> User | None:

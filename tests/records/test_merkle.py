@@ -220,3 +220,12 @@ def test_roots_agree_with_pymerkle() -> None:
         ours.append(merkle.leaf_hash(data))
         assert reference.get_root() == ours.root(), i
         assert reference.get_root(i // 2 + 1) == ours.root(i // 2 + 1)
+
+
+def test_inclusion_nodes_are_the_inclusion_ranges_split_into_subtrees() -> None:
+    for size in range(1, 70):
+        for index in range(size):
+            assert merkle.inclusion_nodes(index, size) == [
+                merkle.range_nodes(start, end)
+                for start, end in merkle.inclusion_ranges(index, size)
+            ]

@@ -77,6 +77,28 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
     return ranges[::-1]
 
 
+def inclusion_nodes(index: int, size: int) -> list[list[Node]]:
+    """`inclusion_ranges` as the complete subtrees of each range (a proof's hot path: a sibling
+    to the left is always one complete subtree, so only the right edge is split)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    path: list[list[Node]] = []
+    start, end = 0, size
+    while end - start > 1:
+        level = (end - start - 1).bit_length() - 1
+        k = 1 << level
+        if index - start >= k:
+            path.append([(level, start >> level)])
+            start += k
+        elif end - start == 2 * k:  # the right sibling is complete too
+            path.append([(level, (start >> level) + 1)])
+            end = start + k
+        else:
+            path.append(range_nodes(start + k, end))
+            end = start + k
+    return path[::-1]
+
+
 def consistency_ranges(old_size: int, new_size: int) -> list[Range]:
     """RFC 9162 PROOF(m, D[n]) = SUBPROOF(m, D[n], true) as ranges, innermost first."""
     if not 0 <= old_size <= new_size:

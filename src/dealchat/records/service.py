@@ -244,9 +244,15 @@ class _Tree:
         return wanted
 
     def hashes(self, ranges: list[merkle.Range]) -> list[bytes]:
-        per_range = [merkle.range_nodes(start, end) for start, end in ranges]
+        return self.folded([merkle.range_nodes(start, end) for start, end in ranges])
+
+    def folded(self, per_range: list[list[merkle.Node]]) -> list[bytes]:
+        """The hash of each range given as its complete subtrees."""
         found = self.nodes({node for nodes in per_range for node in nodes})
-        return [merkle.fold([found[node] for node in nodes]) for nodes in per_range]
+        return [
+            found[nodes[0]] if len(nodes) == 1 else merkle.fold([found[node] for node in nodes])
+            for nodes in per_range
+        ]
 
     def nodes(self, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
         """Subtrees of TILE_LEVEL or more from the cache or audit_node (primary key); smaller
@@ -268,7 +274,7 @@ class _Tree:
         params = [edge for tile in tiles for edge in _tile_edges(tile)] + unknown
         if params:
             sql = _read_sql(len(tiles), len(unknown) // 2)
-            read = {(int(lv), int(ix)): bytes(value) for lv, ix, value in self.fetch(sql, params)}
+            read = {(lv, ix): bytes(value) for lv, ix, value in self.fetch(sql, params)}
             if self._keep:
                 self._cache.keep({node: value for node, value in read.items() if node[0]})
             found.update(read)
@@ -369,7 +375,7 @@ def inclusion_proof(session: Session, seq: int, *, tree_size: int | None = None)
     size = tree.size(tree_size)
     if not 1 <= seq <= size:
         raise LookupError(f"entry {seq} is not in the audit tree of size {size}")
-    return InclusionProof(seq - 1, size, tree.hashes(merkle.inclusion_ranges(seq - 1, size)))
+    return InclusionProof(seq - 1, size, tree.folded(merkle.inclusion_nodes(seq - 1, size)))
 
 
 def consistency_proof(

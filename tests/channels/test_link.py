@@ -4,8 +4,10 @@ through the app: 401 with nothing recorded."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import secrets
 import stat
 from pathlib import Path
 
@@ -151,3 +153,32 @@ def test_the_core_route_refuses_forgeries_and_replays(
     with unit_of_work(platform.sessions) as session:
         texts = session.scalars(select(Message.direction)).all()
     assert texts.count("in") == 1
+
+
+def test_an_upload_sized_envelope_opens_within_the_links_limit(
+    identities: dict[str, Identity], clock: Clock
+) -> None:
+    size = 1024 * 1024  # far past joserfc's 64 KiB default, which the link lifts explicitly
+    edge = Link(
+        identities["edge"],
+        identities["core"].certificate,
+        role="edge",
+        peer_role="core",
+        clock=clock,
+        max_data_bytes=size,
+    )
+    core = Link(
+        identities["core"],
+        identities["edge"].certificate,
+        role="core",
+        peer_role="edge",
+        clock=clock,
+        max_data_bytes=size,
+    )
+    body = base64.b64encode(secrets.token_bytes(size)).decode("ascii")
+    assert core.open(edge.seal({"body": body})) == {"body": body}
+    small_edge, small_core = _pair(identities, clock)  # the default: a few KiB of data
+    with pytest.raises(ValueError, match="over the link's limit"):
+        small_edge.seal({"body": body})
+    with pytest.raises(Rejected, match="size limit"):
+        small_core.open(edge.seal({"body": body}))

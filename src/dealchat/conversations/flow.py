@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dealchat.access import service as access
 from dealchat.access.levels import intent_level
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import pretrade, receipt_reply, replies, report_reply, upload_reply
+from dealchat.conversations import link_reply, pretrade, receipt_reply, replies
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -72,11 +72,11 @@ def _info(turn: Turn, intent: Intent) -> Answer:
 
 
 def _report(turn: Turn, intent: Intent) -> Answer:
-    return report_reply.answer(turn, _client(turn))
+    return link_reply.answer(turn, _client(turn), link_reply.REPORT)
 
 
 def _upload(turn: Turn, intent: Intent) -> Answer:
-    return upload_reply.answer(turn, _client(turn))
+    return link_reply.answer(turn, _client(turn), link_reply.UPLOAD)
 
 
 def _link(turn: Turn, intent: Intent) -> Answer:

@@ -428,6 +428,15 @@ def _write(session: Session, logged: _Logged) -> None:
     )
 
 
+def rollback_keeping_decisions(session: Session) -> bool:
+    """Roll back the transaction's work but not its authorisation decisions: those are recorded
+    again on their own (uncommitted). True when there were any."""
+    decisions = session.info.pop(DECISIONS_KEY, [])
+    session.rollback()
+    rerecord_decisions(session, decisions)
+    return bool(decisions)
+
+
 def rerecord_decisions(session: Session, decisions: list[Any]) -> None:
     """After a rollback: the decisions taken in the failed transaction, recorded (and sealed)
     again on their own."""

@@ -89,10 +89,7 @@ def get_db(platform: PlatformDep) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        decisions = session.info.pop(access.DECISIONS_KEY, [])
-        session.rollback()
-        if decisions:
-            access.rerecord_decisions(session, decisions)
+        if access.rollback_keeping_decisions(session):
             session.commit()
         raise
     finally:

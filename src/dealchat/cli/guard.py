@@ -97,9 +97,7 @@ def acting(token: str, right: Right, operation: str) -> Iterator[tuple[Platform,
             yield built, session, actor
             session.commit()
         except DealchatError as error:
-            decisions = session.info.pop(access.DECISIONS_KEY, [])
-            session.rollback()
-            access.rerecord_decisions(session, decisions)
+            access.rollback_keeping_decisions(session)
             session.commit()
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(EXIT_DENIED if error.http_status == 403 else EXIT_ERROR) from error

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require, require_form
+from dealchat.console.acted import acted
 from dealchat.console.pages import render
 from dealchat.conversations.transcript import Transcript
-from dealchat.errors import DealchatError
 from dealchat.identity import sessions
 from dealchat.surveillance import alerts as queue
 
@@ -110,15 +110,14 @@ def _acted(
     alert_id: str,
 ) -> Response:
     """Run a reviewer's action: back to the alert, or the alert page saying why it was refused."""
-    try:
-        action()
-    except DealchatError as error:
-        if error.http_status == 404:
-            raise
-        return _page(
+    return acted(
+        action,
+        db,
+        done=f"/console/alerts/{alert_id}",
+        refused=lambda error: _page(
             request, db, platform, actor, alert_id, notice=error.message, status=error.http_status
-        )
-    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
+        ),
+    )
 
 
 @router.post("/{alert_id}/claim")

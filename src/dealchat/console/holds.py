@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
@@ -23,6 +23,7 @@ from dealchat.api.deps import (
     require_form,
     source_ip,
 )
+from dealchat.console.acted import acted
 from dealchat.console.pages import render
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
@@ -91,18 +92,14 @@ def _acted(
     action: Callable[[], object], request: Request, db: SessionDep, actor: Actor
 ) -> Response:
     """Back to the list, or the list saying why the action was refused (a 404 stays a 404)."""
-    try:
-        action()
-    except DealchatError as error:
-        if error.http_status == 404:
-            raise
-        decisions = db.info.pop(access.DECISIONS_KEY, [])
-        db.rollback()  # nothing of the refused action stays; the decisions are kept on their own
-        access.rerecord_decisions(db, decisions)
-        return _page(
+    return acted(
+        action,
+        db,
+        done="/console/holds",
+        refused=lambda error: _page(
             request, db, actor, state="open", notice=error.message, status=error.http_status
-        )
-    return RedirectResponse("/console/holds", status_code=303)
+        ),
+    )
 
 
 @router.post("/{hold_id}/approve")

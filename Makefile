@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist processes for make test (one per CPU; 0 runs in this process)
+PYTEST_WORKERS ?= auto
 
 CHROMIUM ?= /usr/bin/chromium
 # ClamAV's daemon: the tests and the demo start their own clamd on the project's signatures
@@ -76,7 +78,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
 test: lint browser clamav synapse oidc ## lint, then the whole test suite
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a
 # Saturday and at Christmas (SQLite): what the wall clock's day must not change. Monotonic time is

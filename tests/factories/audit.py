@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
@@ -14,21 +15,26 @@ from dealchat.records.personal import reveal
 
 
 def entries(platform: Platform, *events: str) -> list[dict[str, Any]]:
-    """Each entry of these events, oldest first, as its payload (sealed access-log details opened,
-    as the access log reads them) plus event, actor and subject."""
+    """Each entry of these events, oldest first, as its payload (sealed details opened, as the
+    access log reads them) plus event, actor, subject and the scope that seals its details."""
     with unit_of_work(platform.sessions) as session:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.event.in_(events)).order_by(AuditEntry.seq)
         ).all()
-        return [
-            {
-                **reveal(session, json.loads(row.payload)),
-                "event": row.event,
-                "actor": row.actor,
-                "subject": row.subject,
-            }
-            for row in rows
-        ]
+        return [_read(session, row) for row in rows]
+
+
+def _read(session: Session, row: AuditEntry) -> dict[str, Any]:
+    payload = json.loads(row.payload)
+    read = {
+        **reveal(session, payload),
+        "event": row.event,
+        "actor": row.actor,
+        "subject": row.subject,
+    }
+    if isinstance(payload.get("sealed"), dict):
+        read["sealed_scope"] = payload["sealed"]["scope"]  # whose key seals the details
+    return read
 
 
 def rules(platform: Platform) -> list[str]:

@@ -273,15 +273,32 @@ def assign(session: Session, *, actor: Actor, role: str, username: str) -> RoleA
     if exists is not None:
         raise DealchatError(ErrorCode.CONFLICT, "the user holds this role", http_status=409)
     row = RoleAssignment(role_id=target.id, user_id=user.id, created_at=utcnow())
-    record_new(
-        session,
-        row,
-        event=AuditEvent.ROLE_ASSIGNED,
-        actor=actor.audit_name,
-        kind="assignment",
-        payload={"role": role, "user": user.username, "user_id": user.id},
-    )
+    session.add(row)
+    session.flush()
+    _record_assignment(session, AuditEvent.ROLE_ASSIGNED, actor, row, role=role, user=user)
     return row
+
+
+def _record_assignment(
+    session: Session,
+    event: AuditEvent,
+    actor: Actor,
+    row: RoleAssignment,
+    *,
+    role: str,
+    user: User,
+) -> None:
+    """The user by id in clear; their username sealed under their access-log month."""
+    record_sealed(
+        session,
+        event=event,
+        actor=actor.audit_name,
+        subject=f"assignment:{row.id}",
+        payload={"role": role, "user_id": user.id},
+        person=user.id,
+        details={"user": user.username},
+        at=utcnow(),
+    )
 
 
 def unassign(session: Session, *, actor: Actor, role: str, username: str) -> None:
@@ -299,13 +316,7 @@ def unassign(session: Session, *, actor: Actor, role: str, username: str) -> Non
             ErrorCode.NOT_FOUND, "the user does not hold this role", http_status=404
         )
     session.delete(row)
-    record(
-        session,
-        event=AuditEvent.ROLE_UNASSIGNED,
-        actor=actor.audit_name,
-        subject=f"assignment:{row.id}",
-        payload={"role": role, "user": user.username},
-    )
+    _record_assignment(session, AuditEvent.ROLE_UNASSIGNED, actor, row, role=role, user=user)
 
 
 @dataclass(frozen=True)

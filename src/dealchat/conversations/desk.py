@@ -2,6 +2,14 @@
 
 Every channel adapter calls `handle_inbound` inside the caller's transaction; the replies it returns
 are stored and audited in that same transaction and delivered by the caller after commit.
+
+Who wrote a message is part of the chat record the regulator needs for the chat period (7 years),
+but a chat handle (a phone number, a chat user id) is personal data and audit entries live
+forever. So a `message:received` entry names the sender in clear only by an opaque id
+(`chat-identity:<id>` once linked to an account, `chat:<channel>:unlinked` before;
+`identity.parties`), and seals the handle and the platform's message id (some platforms' ids
+embed the phone number) under the conversation's data key, beside the words: they stay readable
+exactly as long as the conversation and retention erases them with it, every proof intact.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from dealchat.channels.interfaces import InboundMessage, OutboundMessage
 from dealchat.conversations import bodies, flow
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
+from dealchat.identity.parties import chat_party
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed_in
 from dealchat.records.service import record
 
 
@@ -70,12 +80,16 @@ def _record_inbound(
             session.add(inbound)
     except IntegrityError:
         return None
-    record(
+    party = chat_party(session, channel=message.channel, external_id=message.sender_id)
+    record_sealed_in(
         session,
+        scope=bodies.scope_of(conversation.id),
         event=AuditEvent.MESSAGE_RECEIVED,
-        actor=f"{message.channel}:{message.sender_id}",
+        actor=party.actor,
         subject=f"conversation:{conversation.id}",
-        payload={"message_id": message.message_id, "message": inbound.id, **sealed},
+        payload={"message": inbound.id, "channel": message.channel, **sealed},
+        details={**party.details(), "message_id": message.message_id},
+        at=desk.clock(),
     )
     return inbound
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import lockout, passwords, sessions
+from dealchat.identity import lockout, passwords, sessions, sms
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
@@ -82,6 +82,6 @@ def set_phone(session: Session, *, username: str, phone: str, actor: str) -> Use
         event=AuditEvent.USER_PHONE_SET,
         actor=actor,
         subject=f"user:{user.id}",
-        payload={"phone": phone[:3] + "*" * (len(phone) - 5) + phone[-2:]},
+        payload={"phone": sms.masked(phone)},
     )
     return user

@@ -24,7 +24,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dealchat.db.base import utcnow
 from dealchat.identity.models import FederatedIdentity, OidcLogin, User
+from dealchat.identity.parties import record_user_created
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
 from dealchat.records.sealing import Sealer
@@ -268,14 +270,8 @@ def _provision(session: Session, *, issuer: str, claims: dict[str, Any]) -> User
     if len(username) < 3 or taken is not None:
         raise FederationError("cannot-provision-username")
     user = User(username=username, kind="internal", password_hash=UNUSABLE_PASSWORD)
-    record_new(
-        session,
-        user,
-        event=AuditEvent.USER_CREATED,
-        actor=f"oidc:{issuer}",
-        kind="user",
-        payload={"username": username, "kind": "internal", "federated": True},
-    )
+    payload = {"kind": "internal", "federated": True}
+    record_user_created(session, user, actor=f"oidc:{issuer}", payload=payload)
     return user
 
 
@@ -286,13 +282,17 @@ def link(
     if user.kind != "internal":
         raise FederationError("not-an-internal-user")
     row = FederatedIdentity(issuer=issuer, subject=subject, user_id=user.id)
-    record_new(
+    session.add(row)
+    session.flush()
+    record_sealed(  # the IdP's subject identifies the person: sealed under their month
         session,
-        row,
         event=AuditEvent.FEDERATION_LINKED,
         actor=actor,
-        kind="federated-identity",
-        payload={"issuer": issuer, "subject": subject, "user": user.id},
+        subject=f"federated-identity:{row.id}",
+        payload={"issuer": issuer, "user": user.id},
+        person=user.id,
+        details={"subject": subject},
+        at=utcnow(),
     )
     return row
 

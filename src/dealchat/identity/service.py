@@ -6,7 +6,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,14 @@ from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import factors, login, passwords
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
+from dealchat.identity.parties import (
+    ChatParty,
+    chat_party,
+    find_identity,
+    record_user_created,
+)
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.sealing import Sealer
 from dealchat.records.service import record, record_new
 
@@ -70,14 +78,7 @@ def create_user(
         password_hash=password_hash,
         totp_secret_sealed=sealer.seal(secret, context=f"totp:{user_id}"),
     )
-    record_new(
-        session,
-        user,
-        event=AuditEvent.USER_CREATED,
-        actor=actor,
-        kind="user",
-        payload={"username": username, "kind": kind},
-    )
+    record_user_created(session, user, actor=actor, payload={"kind": kind})
     return user
 
 
@@ -136,15 +137,33 @@ def issue_link(
         created_at=now,
         expires_at=now + policy.link_ttl,
     )
-    record_new(
-        session,
-        link,
-        event=AuditEvent.LINK_ISSUED,
-        actor=f"{channel}:{external_id}",
-        kind="link",
-        payload={"purpose": purpose, "ticket_hash": ticket_hash, "expires_at": link.expires_at},
-    )
+    session.add(link)
+    session.flush()
+    party = chat_party(session, channel=channel, external_id=external_id)
+    payload = {"purpose": purpose, "ticket_hash": ticket_hash, "expires_at": link.expires_at}
+    _record_link(session, AuditEvent.LINK_ISSUED, link, party, payload, now)
     return token
+
+
+def _record_link(  # noqa: PLR0917 - private helper: the same six values at every call
+    session: Session,
+    event: AuditEvent,
+    link: SecureLink,
+    party: ChatParty,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """A link event: the link and the chat identity in clear, the sender's handle sealed."""
+    record_sealed(
+        session,
+        event=event,
+        actor=party.actor,
+        subject=f"link:{link.id}",
+        payload={"channel": link.channel, **payload},
+        person=party.user_id,
+        details=party.details(),
+        at=now,
+    )
 
 
 def open_link(
@@ -211,31 +230,19 @@ def complete_link(
         user = None
     if user is None:
         link.failed_attempts += 1
-        record(
-            session,
-            event=AuditEvent.LINK_FAILED,
-            actor=f"{link.channel}:{link.external_id}",
-            subject=f"link:{link.id}",
-            payload={"attempts": link.failed_attempts},
-        )
+        party = chat_party(session, channel=link.channel, external_id=link.external_id)
+        payload = {"attempts": link.failed_attempts}
+        _record_link(session, AuditEvent.LINK_FAILED, link, party, payload, now)
         return LinkResult(False, link.purpose, LOGIN_FAILED)
-    _use_link(session, link, now)
+    _use_link(session, link, now, user_id=user.id)
     if link.purpose == "stepup":
         return _grant_stepup(session, link, user, policy, now)
     return _link_identity(session, link, user, now)
 
 
 def _linked_to(session: Session, link: SecureLink, user: User) -> bool:
-    identity = _identity(session, link.channel, link.external_id)
+    identity = find_identity(session, link.channel, link.external_id)
     return identity is not None and identity.user_id == user.id
-
-
-def _identity(session: Session, channel: str, external_id: str) -> ChatIdentity | None:
-    return session.scalar(
-        select(ChatIdentity).where(
-            ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
-        )
-    )
 
 
 def use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
@@ -243,16 +250,18 @@ def use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
     _use_link(session, link, now)
 
 
-def _use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
+def _use_link(
+    session: Session, link: SecureLink, now: dt.datetime, *, user_id: str | None = None
+) -> None:
+    """Spend the link; its handle is sealed under the user who just proved both factors (or
+    the linked one)."""
     if not _spend(session, SecureLink, link.id, now):
         raise _invalid_link()
-    record(
-        session,
-        event=AuditEvent.LINK_COMPLETED,
-        actor=f"{link.channel}:{link.external_id}",
-        subject=f"link:{link.id}",
-        payload={"purpose": link.purpose},
-    )
+    party = chat_party(session, channel=link.channel, external_id=link.external_id)
+    if user_id is not None:
+        party = replace(party, user_id=user_id)
+    payload = {"purpose": link.purpose}
+    _record_link(session, AuditEvent.LINK_COMPLETED, link, party, payload, now)
 
 
 def _grant_stepup(
@@ -303,7 +312,7 @@ def store_stepup(
 
 
 def _link_identity(session: Session, link: SecureLink, user: User, now: dt.datetime) -> LinkResult:
-    identity = _identity(session, link.channel, link.external_id)
+    identity = find_identity(session, link.channel, link.external_id)
     if identity is None:
         identity = ChatIdentity(
             channel=link.channel,
@@ -316,12 +325,15 @@ def _link_identity(session: Session, link: SecureLink, user: User, now: dt.datet
     else:
         identity.user_id, identity.authenticated_at, identity.last_active_at = user.id, now, now
     session.flush()
-    record(
+    record_sealed(
         session,
         event=AuditEvent.IDENTITY_LINKED,
         actor=f"user:{user.id}",
-        subject=f"chat:{link.channel}:{link.external_id}",
-        payload={"factors": ["password", "totp"]},
+        subject=f"chat-identity:{identity.id}",
+        payload={"factors": ["password", "totp"], "channel": link.channel, "link": link.id},
+        person=user.id,
+        details={"sender": f"{link.channel}:{link.external_id}"},
+        at=now,
     )
     return LinkResult(True, "link", "You are logged in. Go back to the chat and send your request.")
 
@@ -330,7 +342,7 @@ def chat_user(
     session: Session, *, channel: str, external_id: str, policy: AuthPolicy, now: dt.datetime
 ) -> User | None:
     """The user behind a chat sender while its session is fresh (idle and absolute limits)."""
-    identity = _identity(session, channel, external_id)
+    identity = find_identity(session, channel, external_id)
     if identity is None:
         return None
     if now - identity.authenticated_at > policy.session_absolute:

@@ -60,8 +60,16 @@ class CapturingSms:
         raise LookupError(f"no message to {to}")
 
 
+MIN_HIDDEN = 6  # digits a mask always hides: a million candidates at least
+
+
 def masked(phone: str) -> str:
-    return phone[:3] + "*" * max(len(phone) - 5, 0) + phone[-2:]
+    """The number as the audit log may show it: `+44********23` (country prefix and last two
+    digits kept only while at least MIN_HIDDEN digits stay hidden, fewer shown otherwise)."""
+    hidden = max(len(phone) - 5, MIN_HIDDEN)
+    shown = max(len(phone) - hidden, 0)
+    head, tail = min(3, shown), max(shown - 3, 0)
+    return phone[:head] + "*" * (len(phone) - head - tail) + (phone[-tail:] if tail else "")
 
 
 def _too_many(message: str) -> DealchatError:

@@ -15,6 +15,10 @@ the month of the entry's UTC time. Why that scope:
 The ciphertext sits in the entry's payload (`sealed`), so the entry's leaf commits to it:
 destroying the key erases the details and every proof still verifies; the entry then reads as
 erased, with its time and outcome still shown.
+
+Other entries that name a person use the same seal (`identity.parties`): chat handles in link and
+identity entries and usernames under the person's month, as here; a message's sender under its
+conversation's key instead (`record_sealed_in`), so it lives exactly as long as the chat record.
 """
 
 from __future__ import annotations
@@ -72,7 +76,31 @@ def record_sealed(
     at: dt.datetime,
 ) -> AuditEntry:
     """Append an access-log entry: `payload` in clear, `details` sealed under `person`'s month."""
-    scope = scope_for(person, at)
+    return record_sealed_in(
+        session,
+        scope=scope_for(person, at),
+        event=event,
+        actor=actor,
+        subject=subject,
+        payload=payload,
+        details=details,
+        at=at,
+    )
+
+
+def record_sealed_in(
+    session: Session,
+    *,
+    scope: str,
+    event: AuditEvent,
+    actor: str,
+    subject: str,
+    payload: dict[str, Any],
+    details: dict[str, Any],
+    at: dt.datetime,
+) -> AuditEntry:
+    """Append an entry with `details` sealed under any scope's data key (a conversation's, so
+    that they live exactly as long as its messages); `reveal` opens them like any other."""
     sealed = envelope_of(session).seal(
         session, scope=scope, context=_context(scope), plaintext=canonical_json(details), now=at
     )

@@ -16,6 +16,7 @@ from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
 from dealchat.documents import service as documents
 from dealchat.documents.models import Document
+from dealchat.identity.models import ChatIdentity, SecureLink
 from dealchat.records import reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.events import AuditEvent
@@ -39,8 +40,10 @@ def query(
     subjects: set[str] | None = None
     actors: set[str] = set()
     if client:
+        identities = _chat_subjects(session, client)
         subjects = scopes_for(session, kind="client", target=client) | {f"user:{client}"}
-        actors = {f"user:{client}"}
+        subjects |= identities
+        actors = {f"user:{client}"} | identities
     if conversation:
         covered = scopes_for(session, kind="conversation", target=conversation)
         subjects = covered if subjects is None else subjects & covered
@@ -52,6 +55,25 @@ def query(
         actors=frozenset(actors),
         filters=filters,
     )
+
+
+def _chat_subjects(session: Session, client: str) -> set[str]:
+    """The client's chat identities and the secure links issued to their handles (the link
+    entries name the handle only sealed, so they are found through the identity)."""
+    identities = session.execute(
+        select(ChatIdentity.id, ChatIdentity.channel, ChatIdentity.external_id).where(
+            ChatIdentity.user_id == client
+        )
+    ).all()
+    found = {f"chat-identity:{row.id}" for row in identities}
+    for row in identities:
+        links = session.scalars(
+            select(SecureLink.id).where(
+                SecureLink.channel == row.channel, SecureLink.external_id == row.external_id
+            )
+        )
+        found |= {f"link:{link_id}" for link_id in links}
+    return found
 
 
 def texts_for(desk: Desk) -> reports.Texts:

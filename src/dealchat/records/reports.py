@@ -3,6 +3,10 @@ conversation's), as JSON, CSV or PDF (`reports_pdf.py`), or as a verifiable bund
 (`reports_bundle.py`). Which subjects a client or conversation covers, and the readable text of a
 message entry, come from the caller (records knows no conversations); entries are exported as
 stored, so a message entry carries the digest of its ciphertext and, beside it, its text.
+Details sealed in an entry (`records.personal`: a username, an address, a chat handle) are
+opened for the report's reader in JSON, CSV and PDF (`"erased": true` once retention destroyed
+their key); the bundle keeps every entry exactly as stored, ciphertext included, since its leaf
+commits to that.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.orm import Session
 from dealchat.records.chain import canonical_json
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
+from dealchat.records.personal import reveal
 from dealchat.records.service import record
 
 FORMATS = ("json", "csv", "pdf", "bundle")
@@ -49,7 +54,7 @@ class ReportRow:
     event: str
     actor: str
     subject: str
-    payload: str  # canonical JSON, exactly as committed to by the log
+    payload: str  # canonical JSON as the reader sees it: sealed details opened, or erased
     text: str | None = None  # a message's words, decrypted for the reader (not part of proofs)
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,10 +128,17 @@ def build(
     entries = tuple(_matching(session, query))
     words = texts(session, entries)
     rows = tuple(
-        ReportRow(e.seq, e.at, e.event, e.actor, e.subject, e.payload, words.get(e.seq))
+        ReportRow(e.seq, e.at, e.event, e.actor, e.subject, opened(session, e), words.get(e.seq))
         for e in entries
     )
     return Report(query, now, rows, entries)
+
+
+def opened(session: Session, entry: AuditEntry) -> str:
+    """The entry's payload with its sealed details opened (as stored when it has none)."""
+    if '"sealed":' not in entry.payload:
+        return entry.payload
+    return canonical_json(reveal(session, json.loads(entry.payload)))
 
 
 def audit_export(session: Session, report: Report, *, actor: str, fmt: str) -> None:

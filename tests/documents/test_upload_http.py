@@ -270,6 +270,16 @@ def test_downloads_need_the_right_or_to_be_the_uploader_and_are_audited(
     ]
     downloads = _entries(platform, "document:downloaded")
     assert [(d["ref"], d["via"]) for d in downloads] == [(ref, "api"), (ref, "api:mine")]
+    [refused] = _entries(platform, "document:download_refused")  # mallory asked for alice's
+    assert (refused["ref"], refused["reason"], refused["actor"]) == (
+        ref,
+        "not-uploader",
+        f"user:{people['mallory'].id}",
+    )
+    assert refused["subject"] == downloads[0]["subject"]  # in the conversation's stream
+    denied = [d for d in _entries(platform, "access:denied") if ref in str(d.get("operation"))]
+    assert {d["user_id"] for d in denied} == {people["dave"].id, people["alice"].id}
+    assert {d["right"] for d in denied} == {"document:download"}
 
 
 def test_an_erased_conversations_document_is_gone_and_the_log_verifies(
@@ -298,6 +308,12 @@ def test_an_erased_conversations_document_is_gone_and_the_log_verifies(
         )
     listed = browser.get("/api/v1/documents", headers=_bearer(platform, people["carol"]))
     assert [(d["ref"], d["name"]) for d in listed.json()] == [(ref, None)]
+    refused = _entries(platform, "document:download_refused")  # committed with the 410
+    assert [(r["ref"], r["via"], r["reason"], r["actor"]) for r in refused] == [
+        (ref, "api", "erased", f"user:{people['carol'].id}"),
+        (ref, "api:mine", "erased", f"user:{people['alice'].id}"),
+    ]
+    assert _entries(platform, "document:downloaded") == []
     with unit_of_work(platform.sessions) as session:
         assert verify(session).ok
 

@@ -4,7 +4,10 @@ document:download, and by the uploader (a client too) through its own signed-in 
 A download is an attachment of the type its content was recognised as, never rendered inline
 (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP), and every one is audited
 (`document:downloaded`, with the digest of the ciphertext served). A document whose conversation's
-data key was destroyed by retention is 410 Gone.
+data key was destroyed by retention is 410 Gone, and someone else's upload asked for at /mine is
+404 as if it did not exist; both refusals are audited (`document:download_refused`, with the
+reason) and committed with the answer. A caller without the right is refused before the route
+runs, by the access log's `access:denied` (its operation names the path, so the document).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
-from dealchat.api.deps import PlatformDep, SessionDep, require, signed_in
+from dealchat.api.deps import PlatformDep, SessionDep, commit_denial, require, signed_in
 from dealchat.documents import service as documents
 from dealchat.documents.models import Document
 from dealchat.errors import DealchatError, ErrorCode
@@ -84,6 +87,8 @@ def my_documents(db: SessionDep, platform: PlatformDep, actor: Someone) -> list[
 def download_mine(ref: Ref, db: SessionDep, platform: PlatformDep, actor: Someone) -> Response:
     """One of the caller's own uploads (anyone else's is not found)."""
     document = documents.find(db, ref)
+    if document is not None and document.uploaded_by != actor.user_id:
+        _refused(db, document, actor=actor, via="api:mine", reason="not-uploader")
     if document is None or document.uploaded_by != actor.user_id:
         raise DealchatError(ErrorCode.NOT_FOUND, f"no document {ref} of yours", http_status=404)
     return serve(db, platform.desk.envelope, document, actor=actor, via="api:mine")
@@ -106,6 +111,7 @@ def serve(
             session, envelope=envelope, document=document, actor=actor.audit_name, via=via
         )
     except ContentErasedError as error:
+        _refused(session, document, actor=actor, via=via, reason="erased")
         raise DealchatError(ErrorCode.GONE, documents.GONE, http_status=410) from error
     return Response(
         content=opened.data,
@@ -117,6 +123,15 @@ def serve(
             "Cache-Control": "no-store",
         },
     )
+
+
+def _refused(session: Session, document: Document, *, actor: Actor, via: str, reason: str) -> None:
+    """Audit the refusal and commit it now with the request's decision: the error raised next
+    rolls back nothing."""
+    documents.refuse_download(
+        session, document=document, actor=actor.audit_name, via=via, reason=reason
+    )
+    commit_denial(session)
 
 
 def disposition(filename: str) -> str:

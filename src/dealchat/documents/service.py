@@ -201,7 +201,7 @@ def open_document(
     session: Session, *, envelope: Envelope, document: Document, actor: str, via: str
 ) -> Opened:
     """The content and name, audited as `document:downloaded`; ContentErasedError once the
-    conversation's data key was destroyed (the refusal is audited by the caller's choice)."""
+    conversation's data key was destroyed (the caller audits the refusal: `refuse_download`)."""
     data = envelope.open_bytes(
         session, data_key_id=document.data_key_id, blob=document.body, context=_context(document.id)
     )
@@ -224,6 +224,20 @@ def open_document(
         },
     )
     return Opened(document, name, data)
+
+
+def refuse_download(
+    session: Session, *, document: Document, actor: str, via: str, reason: str
+) -> None:
+    """Audit a refused download of a stored document (`erased`, `not-uploader`) in its
+    conversation's stream; the caller commits it with the refusal it answers."""
+    record(
+        session,
+        event=AuditEvent.DOCUMENT_DOWNLOAD_REFUSED,
+        actor=actor,
+        subject=scope_of(document.conversation_id),
+        payload={"document": document.id, "ref": document.ref, "via": via, "reason": reason},
+    )
 
 
 def display_name(session: Session, *, envelope: Envelope, document: Document) -> str | None:

@@ -94,3 +94,4 @@ class AuditEvent(StrEnum):
     DOCUMENT_STORED = "document:stored"
     DOCUMENT_REFUSED = "document:refused"
     DOCUMENT_DOWNLOADED = "document:downloaded"
+    DOCUMENT_DOWNLOAD_REFUSED = "document:download_refused"

@@ -1,21 +1,25 @@
-"""Audit reports open sealed details for their reader (JSON, CSV, PDF: the handle, the username,
-or `erased`), while the bundle keeps every entry as stored (the ciphertext its leaf commits to)
-and still verifies offline, before and after retention erased the details."""
+"""Audit reports open sealed details for their reader (JSON, CSV, PDF, over the API and the CLI:
+the handle, the username, or `erased`), while the bundle keeps every entry as stored (the
+ciphertext its leaf commits to) and still verifies offline, before and after retention erased the
+details."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
+from dealchat.cli.main import app
 from dealchat.conversations.bodies import scope_of
 from dealchat.conversations.models import Conversation
 from dealchat.db.session import unit_of_work
@@ -114,3 +118,21 @@ def test_once_erased_reports_say_so_and_the_bundle_still_verifies(
     assert HANDLE not in words
     assert '"erased":true' in words
     _bundle_checks(client, day, settings)
+
+
+def test_the_cli_report_opens_them_too(
+    day: dict[str, Any],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEALCHAT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DEALCHAT_DATABASE_URL", settings.db_url)
+    out = tmp_path / "report.csv"
+    args = ["audit", "report", "--client", day["alice"], "--format", "csv", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    received = [row for row in table if row["event"] == "message:received"]
+    assert received
+    assert {json.loads(row["payload"])["sender"] for row in received} == {SENDER}

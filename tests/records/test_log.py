@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
-from dealchat.records import hooks, merkle
+from dealchat.records import hooks, merkle, service
 from dealchat.records.events import AuditEvent
 from dealchat.records.leaf import STREAM_GENESIS, Recorded
 from dealchat.records.models import AuditEntry, AuditHead, AuditNode, AuditStream
@@ -222,3 +222,26 @@ def _append_more(session: Session, text_: str) -> None:
             for _ in range(40)
         ],
     )
+
+
+def test_the_first_proof_loads_the_upper_levels_in_one_read(
+    engine: Engine, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session that appended nothing loads the upper levels into the engine's node cache once
+    (as many as WARM_NODES allows); they are the committed nodes, and proofs stay exact."""
+    monkeypatch.setattr(service, "WARM_NODES", 8)
+    _fill(sessions, 200)
+    with unit_of_work(sessions) as session:  # appends: never warms the cache
+        _append_more(session, "more")
+        inclusion_proof(session, 3)
+    cache = service._NodeCache.of(engine)
+    assert not cache.warmed
+    with unit_of_work(sessions) as session:
+        tree = merkle.MemoryTree(_leaves(session))
+        assert inclusion_proof(session, 7).path == tree.inclusion_proof(6)
+    assert cache.warmed
+    # 240 entries: 2 * (240 >> 5) = 14 nodes from level 5 up is more than 8, 2 * (240 >> 6) = 6 not;
+    # (6, 0) is an ancestor of entry 7, never read by its proof: only the warm-up brings it
+    upper = {node for node in cache.nodes if node[0] >= 6}
+    assert upper == {(6, 0), (6, 1), (6, 2), (7, 0)}
+    assert all(cache.nodes[node] == tree.node(node) for node in cache.nodes)

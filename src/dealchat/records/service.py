@@ -7,7 +7,9 @@ and the tree's new size, root and right edge, all in the caller's transaction, a
 (the hot paths use no ORM and no per-row type processing).
 
 Proofs read at most one stored node per path element, in one query, and keep the nodes they read
-in a bounded per-engine cache (`_NodeCache`: stored nodes never change once committed).
+in a bounded per-engine cache (`_NodeCache`: stored nodes never change once committed); the first
+session that needs stored nodes without having appended loads the tree's upper levels into it in
+one read, so a proof at 1,000,000 entries then reads its tile and two nodes.
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ class _Tree:
         ones hashed from their tile's leaf hashes (`seq BETWEEN`, at most 2**TILE_LEVEL rows).
         One read for all that is not cached, its text fixed by how many tiles and nodes it reads
         (the values are bound), so the driver reuses the prepared statement."""
+        if self._keep and not self._cache.warmed:
+            self._warm()
         cached = self._cache.nodes.get
         found: dict[merkle.Node, bytes] = {}
         tiles: set[int] = set()
@@ -283,6 +287,20 @@ class _Tree:
             missing = sorted(wanted - set(found))
             raise LookupError(f"audit tree nodes missing: {missing[:3]}")
         return found
+
+    def _warm(self) -> None:
+        """The upper levels of the tree (at most ~WARM_NODES nodes, each covering as many
+        entries as that allows) into the engine's cache in one read, the first time a session
+        that appended nothing needs stored nodes: proofs then read little more than their tile."""
+        self._cache.warmed = True
+        size, level = self.size(), TILE_LEVEL
+        while 2 * (size >> level) > WARM_NODES:
+            level += 1
+        rows = self.fetch("SELECT level, idx, hash FROM audit_node WHERE level >= ?", [level])
+        self._cache.keep({(lv, ix): bytes(value) for lv, ix, value in rows})
+
+
+WARM_NODES = 1 << 15  # ~4 MB of cache; at 1,000,000 entries the levels from 6 up
 
 
 def _tile_edges(tile: int) -> tuple[int, int]:
@@ -313,6 +331,7 @@ class _NodeCache:
 
     def __init__(self) -> None:
         self.nodes: OrderedDict[merkle.Node, bytes] = OrderedDict()  # read without the lock
+        self.warmed = False
         self._lock = threading.Lock()
 
     @classmethod

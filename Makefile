@@ -20,7 +20,7 @@ SYNAPSE_SPEC ?= matrix-synapse>=1.100
 OIDC_DIR := tests/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 
-.PHONY: help venv browser clamav synapse oidc demo serve test lint fmt bench clean
+.PHONY: help venv browser clamav synapse oidc faketime demo serve test test-clock lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -83,13 +83,18 @@ test: lint browser clamav synapse oidc ## lint, then the whole test suite
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a
 # Saturday and at Christmas (SQLite): what the wall clock's day must not change. Monotonic time is
 # faked too: libfaketime 0.9.10 fails sleep() with EINVAL under FAKETIME_DONT_FAKE_MONOTONIC=1.
-FAKETIME_LIB ?= /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 CLOCK_TIMES ?= 2026-11-28 12:00:00,2026-12-25 10:00:00
 CLOCK_TESTS ?= tests/controls tests/conversations tests/cli/test_commands.py tests/cli/test_demo_tour.py \
   tests/api/test_controls_views.py
 
-test-clock: venv ## calendar-sensitive tests under faketime at a weekend and a holiday (apt: faketime)
-	@test -f $(FAKETIME_LIB) || { echo "$(FAKETIME_LIB) missing: apt-get install faketime"; exit 1; }
+faketime: ## install Debian's faketime for make test-clock (root), if it is missing
+	@if [ -f $(FAKETIME_LIB) ]; then echo "faketime: $(FAKETIME_LIB)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
+	else echo "faketime missing and not root: apt-get install faketime"; exit 1; fi
+
+test-clock: venv faketime ## calendar-sensitive tests under faketime at a weekend and a holiday (apt: faketime)
 	@set -e; times="$(CLOCK_TIMES)"; IFS=','; for at in $$times; do echo "== at $$at UTC"; \
 	  LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="@$$at" TZ=UTC \
 	  $(VENV)/bin/pytest -q -p no:cacheprovider -k "not postgresql" $(CLOCK_TESTS); done

@@ -141,11 +141,16 @@ class SessionSettings(BaseModel):
 
 
 class RetentionSettings(BaseModel):
-    """Retention periods in whole years, per class: `DEALCHAT_RETENTION__CHAT_YEARS=10`."""
+    """Retention periods in whole years, per class: `DEALCHAT_RETENTION__CHAT_YEARS=10`; and the
+    grace in days before `retention run` deletes spent security rows."""
 
     chat_years: int = Field(default=7, ge=1, le=100)
     orders_years: int = Field(default=7, ge=1, le=100)
     access_logs_years: int = Field(default=2, ge=1, le=100)
+    # Spent security rows (secure, report, receipt, upload and enrolment links, step-up proofs,
+    # SMS challenges, OIDC logins, console sessions) are deleted this many days after they
+    # expired or ended: their issue and use are in the audit log.
+    spent_rows_days: int = Field(default=30, ge=1, le=3650)
 
 
 class MatrixSettings(BaseModel):

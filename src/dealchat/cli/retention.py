@@ -12,9 +12,9 @@ from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations.holds import scopes_for_hold
 from dealchat.db.session import unit_of_work
-from dealchat.identity import lockout
+from dealchat.identity import lockout, spent
 from dealchat.identity.lockout import LockoutPolicy
-from dealchat.records import retention
+from dealchat.records import reports_links, retention
 from dealchat.records.chain import canonical_json
 from dealchat.records.retention_models import LegalHold
 from dealchat.settings import Settings
@@ -46,9 +46,16 @@ def _moment(text: str | None) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-def sweeps(policy: LockoutPolicy) -> dict[str, retention.Sweep]:
+def sweeps(settings: Settings, lockout_policy: LockoutPolicy) -> dict[str, retention.Sweep]:
     """What `retention run` deletes besides expired content: personal data past its purpose."""
-    return {"login_sources": lambda session, now: lockout.purge(session, policy=policy, now=now)}
+    grace = dt.timedelta(days=settings.retention.spent_rows_days)
+    return {
+        "login_sources": lambda session, now: lockout.purge(
+            session, policy=lockout_policy, now=now
+        ),
+        **spent.sweeps(grace),
+        "report_links": lambda session, now: reports_links.purge(session, grace=grace, now=now),
+    }
 
 
 @app.command("run")
@@ -63,7 +70,7 @@ def run(
             envelope=built.desk.envelope,
             policy=policy_of(built.settings),
             resolve=scopes_for_hold,
-            sweeps=sweeps(built.desk.policy.lockout),
+            sweeps=sweeps(built.settings, built.desk.policy.lockout),
             now=_moment(now),
             actor=ACTOR,
         )

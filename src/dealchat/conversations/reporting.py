@@ -22,6 +22,7 @@ from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
 from dealchat.records.reports_pdf import as_pdf
+from dealchat.records.service import in_stream
 
 MESSAGE_EVENTS = frozenset({"message:received", "message:sent"})
 
@@ -59,7 +60,9 @@ def query(
 
 def _chat_subjects(session: Session, client: str) -> set[str]:
     """The client's chat identities and the secure links issued to their handles (the link
-    entries name the handle only sealed, so they are found through the identity)."""
+    entries name the handle only sealed, so they are found through the identity): the link each
+    identity was linked by, named in the log's identity:linked entries (kept after retention
+    deleted the spent links), and while their rows last, every link issued to the handle."""
     identities = session.execute(
         select(ChatIdentity.id, ChatIdentity.channel, ChatIdentity.external_id).where(
             ChatIdentity.user_id == client
@@ -67,6 +70,7 @@ def _chat_subjects(session: Session, client: str) -> set[str]:
     ).all()
     found = {f"chat-identity:{row.id}" for row in identities}
     for row in identities:
+        found |= {f"link:{link_id}" for link_id in _linked_by(session, row.id)}
         links = session.scalars(
             select(SecureLink.id).where(
                 SecureLink.channel == row.channel, SecureLink.external_id == row.external_id
@@ -74,6 +78,17 @@ def _chat_subjects(session: Session, client: str) -> set[str]:
         )
         found |= {f"link:{link_id}" for link_id in links}
     return found
+
+
+def _linked_by(session: Session, identity_id: str) -> set[str]:
+    """The links named by the identity's identity:linked entries (its stream in the log)."""
+    payloads = session.scalars(
+        select(AuditEntry.payload).where(
+            in_stream(f"chat-identity:{identity_id}"),
+            AuditEntry.event == AuditEvent.IDENTITY_LINKED,
+        )
+    )
+    return {link for link in (json.loads(payload).get("link") for payload in payloads) if link}
 
 
 def texts_for(desk: Desk) -> reports.Texts:

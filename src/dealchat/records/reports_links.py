@@ -10,7 +10,7 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.records.chain import canonical_json
@@ -99,3 +99,14 @@ def peek(session: Session, *, token: str, now: dt.datetime, purpose: str) -> dic
     if link is None or params.get("purpose", "report") != purpose:
         raise LookupError(f"this {purpose} link is not valid (used, expired or not yours)")
     return params
+
+
+def purge(session: Session, *, grace: dt.timedelta, now: dt.datetime) -> int:
+    """Delete the links (report, receipt, upload, enrolment) that expired `grace` before `now`,
+    used or not: nothing reads them again, and their issue and use are audit entries."""
+    gone = session.execute(
+        delete(ReportLink)
+        .where(ReportLink.expires_at <= now - grace)
+        .execution_options(synchronize_session=False)
+    )
+    return int(gone.rowcount)  # type: ignore[attr-defined]

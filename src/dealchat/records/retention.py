@@ -8,9 +8,10 @@ A hold names a client, an internal user, a conversation or an order; which conve
 scopes it covers is resolved by the caller's `HoldResolver` (records knows no conversations or
 orders). A hold on a client or a user also keeps that person's access-log scopes
 (`access:<user id>:<YYYY-MM>`, see `records.personal`).
-Personal data kept in clear outside the log for a short purpose (a lockout's source addresses)
-is deleted by the caller's `sweeps`, run in the same transaction: how many rows each deleted is
-in the report and in the run's one audit entry, never one entry per row.
+Personal data kept in clear outside the log past its purpose (a lockout's source addresses, spent
+links and proofs, the identifiers of erased conversations) is deleted or cleared by the caller's
+`sweeps`, run in their given order after the erasures and in the same transaction: how many rows
+each changed is in the report and in the run's one audit entry, never one entry per row.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PERSON_KINDS = ("client", "user")  # their target is a user id: the hold keeps t
 CLASS_OF_PREFIX = {"conversation": "chat", "order": "orders", "access": "access_logs"}
 
 HoldResolver = Callable[[Session, LegalHold], set[str]]
-Sweep = Callable[[Session, dt.datetime], int]  # deletes what outlived its purpose; how many
+Sweep = Callable[[Session, dt.datetime], int]  # deletes or clears what outlived its use; how many
 
 
 def add_years(moment: dt.datetime, years: int) -> dt.datetime:
@@ -152,8 +153,8 @@ def run(
     now: dt.datetime,
     actor: str,
 ) -> dict[str, Any]:
-    """Erase every expired, unheld scope and run each sweep; report what was erased, what a
-    hold kept and how many rows each sweep deleted."""
+    """Erase every expired, unheld scope, then run each sweep in order; report what was erased,
+    what a hold kept and how many rows each sweep deleted or cleared."""
     held = _held_scopes(session, resolve)
     erased: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
@@ -172,7 +173,7 @@ def run(
         erased.append(
             {**item, "data_keys": list(erasure.data_keys), "audit_seq": erasure.audit_seq}
         )
-    purged = {name: sweep(session, now) for name, sweep in sorted((sweeps or {}).items())}
+    purged = {name: sweep(session, now) for name, sweep in (sweeps or {}).items()}
     summary = {
         "erased": len(erased),
         "held": len(kept),

@@ -1,10 +1,13 @@
-"""A personal-data scan of the audit log. After a realistic day (a client links a WhatsApp
-number, fails a login, logs in, trades with step-up, gets SMS codes, writes from the web chat and
-from Matrix giving her e-mail address; an internal user gets a role, fails and then passes the
-console login and exports a report), no entry's actor, subject or clear payload holds a phone
-number, chat handle, username, e-mail address or source address used that day. Sealed details
-are not clear text, and retention erases them (records.personal): past every retention period,
-opening every entry's seal finds nothing personal either, and the log still verifies."""
+"""A personal-data scan of the audit log and of the operational tables. After a realistic day
+(a client links a WhatsApp number, fails a login, logs in, trades with step-up, gets SMS codes,
+writes from the web chat and from Matrix giving her e-mail address; an internal user gets a role,
+fails and then passes the console login and exports a report), no entry's actor, subject or clear
+payload holds a phone number, chat handle, username, e-mail address or source address used that
+day. Sealed details are not clear text, and retention erases them (records.personal): past every
+retention period, opening every entry's seal finds nothing personal either, and the log still
+verifies. Past every period, the operational tables (conversations, messages, chat identities,
+links, sessions, challenges...) hold none of them in clear either, but for the open account's own
+record and what a legal hold keeps."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Session
 
 from dealchat.access import service as access
@@ -26,6 +29,7 @@ from dealchat.app import create_app
 from dealchat.channels.interfaces import InboundMessage
 from dealchat.conversations.desk import handle_inbound
 from dealchat.conversations.holds import scopes_for_hold
+from dealchat.db.base import Base
 from dealchat.db.session import unit_of_work
 from dealchat.identity import accounts, sms
 from dealchat.identity.models import User
@@ -33,11 +37,13 @@ from dealchat.records import retention
 from dealchat.records.models import AuditEntry
 from dealchat.records.personal import reveal
 from dealchat.records.service import verify
+from dealchat.settings import Settings
 from tests.conftest import Clock
 from tests.console.test_console import _log_in
 from tests.factories.access import give_role, token_for
 from tests.factories.chat import Chat
 from tests.factories.identity import TestUser, make_user
+from tests.factories.retention import run_retention
 
 PHONE = "+447700900123"  # the client's WhatsApp number and SMS phone
 WA_ID = PHONE.removeprefix("+")  # how WhatsApp names the sender
@@ -52,6 +58,18 @@ PERSONAL = (PHONE, WA_ID, WEB_ID, MATRIX_ID, EMAIL, CLIENT, STAFF, ADDRESS)
 # Things that must stay in clear although they match a term above, each with why. Keep it empty
 # unless a regulator or the log's integrity needs one: (event, term) pairs.
 ALLOWED: frozenset[tuple[str, str]] = frozenset()
+
+# Operational columns that keep a term past every retention period, each with why: (table.column,
+# term). The client's account is open: its username and the phone her SMS codes go to are the
+# account's own record, kept while the relationship lasts (closing accounts is not retention's).
+ACCOUNT_KEPT: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("user_account.username", CLIENT),
+        ("user_account.username", STAFF),
+        ("user_account.sms_phone", PHONE),
+        ("user_account.sms_phone", WA_ID),  # the same number without its +
+    }
+)
 
 
 @pytest.fixture
@@ -212,3 +230,65 @@ def _opened(session: Session, row: AuditEntry) -> str:
     """Everything a reader with every key could see of the entry."""
     payload = reveal(session, json.loads(row.payload))
     return f"{row.actor}\n{row.subject}\n{json.dumps(payload, ensure_ascii=False)}"
+
+
+def _table_hits(session: Session) -> set[tuple[str, str]]:
+    """Each (table.column, term) where a personal term shows in clear in an operational table
+    (every text column but the audit log's, which the tests above read)."""
+    found = set()
+    for table in Base.metadata.sorted_tables:
+        if table.name == "audit_entry":
+            continue
+        columns = [c for c in table.columns if isinstance(c.type, (String, Text))]
+        for row in session.execute(select(*columns)) if columns else ():
+            for column, value in zip(columns, row, strict=True):
+                found |= {
+                    (f"{table.name}.{column.name}", term)
+                    for term in PERSONAL
+                    if value and term in value
+                }
+    return found
+
+
+def test_past_every_period_the_operational_tables_keep_nothing_personal(
+    day: None, platform: Platform, settings: Settings, clock: Clock
+) -> None:
+    with unit_of_work(platform.sessions) as session:
+        before = _table_hits(session)
+    # the day left handles, numbers and the address in clear where they were needed
+    assert {
+        ("conversation.external_id", WA_ID),
+        ("conversation.external_id", MATRIX_ID),
+        ("message.sender_id", WEB_ID),
+        ("message.sender_id", MATRIX_ID),
+        ("chat_identity.external_id", WA_ID),
+        ("secure_link.external_id", WA_ID),
+        ("stepup_proof.external_id", WA_ID),
+        ("auth_session.source_ip", ADDRESS),
+    } <= before
+    report = run_retention(platform, settings, retention.add_years(clock.now, 7) + DAYS_2)
+    with unit_of_work(platform.sessions) as session:
+        assert _table_hits(session) - ACCOUNT_KEPT == set()
+        assert verify(session).ok
+    assert report["purged"]["conversation_addresses"] == 3
+    assert report["purged"]["chat_identities"] == 1
+
+
+def test_a_hold_on_the_client_keeps_her_linked_handle_and_nothing_else(
+    day: None, platform: Platform, settings: Settings, clock: Clock
+) -> None:
+    """Her WhatsApp conversations are covered (she wrote there through her linked identity);
+    the web chat and Matrix handles she never linked are not hers to the bank, and go."""
+    with unit_of_work(platform.sessions) as session:
+        client = session.scalars(select(User.id).where(User.username == CLIENT)).one()
+        retention.set_hold(
+            session, kind="client", target=client, reason="inquiry", actor="t", now=clock.now
+        )
+    run_retention(platform, settings, retention.add_years(clock.now, 7) + DAYS_2)
+    with unit_of_work(platform.sessions) as session:
+        kept = {term for _, term in _table_hits(session) - ACCOUNT_KEPT}
+        assert verify(session).ok
+    assert kept == {WA_ID}
+
+
+DAYS_2 = dt.timedelta(days=2)

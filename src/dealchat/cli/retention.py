@@ -10,6 +10,7 @@ import typer
 
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
+from dealchat.conversations import erasure
 from dealchat.conversations.holds import scopes_for_hold
 from dealchat.db.session import unit_of_work
 from dealchat.identity import lockout, spent
@@ -47,7 +48,9 @@ def _moment(text: str | None) -> dt.datetime:
 
 
 def sweeps(settings: Settings, lockout_policy: LockoutPolicy) -> dict[str, retention.Sweep]:
-    """What `retention run` deletes besides expired content: personal data past its purpose."""
+    """What `retention run` deletes or clears besides expired content: personal data past its
+    purpose, in this order (the erased conversations' identifiers before the identities they
+    free)."""
     grace = dt.timedelta(days=settings.retention.spent_rows_days)
     return {
         "login_sources": lambda session, now: lockout.purge(
@@ -55,6 +58,7 @@ def sweeps(settings: Settings, lockout_policy: LockoutPolicy) -> dict[str, reten
         ),
         **spent.sweeps(grace),
         "report_links": lambda session, now: reports_links.purge(session, grace=grace, now=now),
+        **erasure.sweeps(settings.retention.chat_years),
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from dealchat.api.deps import Platform
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
+from dealchat.identity import accounts
 from dealchat.identity.models import ChatIdentity
 from dealchat.records import retention
 from dealchat.records.service import verify
@@ -144,3 +145,24 @@ def test_an_identity_stays_while_a_kept_conversation_holds_its_messages(
     assert len(_chat_scopes(report, "erased_scopes")) == 1
     assert report["purged"]["chat_identities"] == 1
     assert _state(platform)["identities"] == []
+
+
+def test_a_client_hold_still_covers_her_chats_after_a_password_change(
+    client: TestClient, platform: Platform, settings: Settings, clock: Clock
+) -> None:
+    """A new password ends her chat sessions, but the handle stays hers: the hold on her keeps
+    the conversation she wrote in, and the chat must log in again."""
+    erin = _erin_chats(client, platform, clock)
+    with unit_of_work(platform.sessions) as session:
+        accounts.set_password(
+            session, username="erin.c", password="a-new-long-passphrase-9", actor="t", now=clock.now
+        )
+        room = session.scalars(select(Conversation.id)).one()
+        retention.set_hold(
+            session, kind="client", target=erin, reason="inquiry", actor="t", now=clock.now
+        )
+    assert Chat(client, clock, conversation=ROOM, sender=HANDLE).link("mkt eurusd 1m")
+    report = run_retention(platform, settings, _later(clock))
+    assert _chat_scopes(report, "held_scopes") == [f"conversation:{room}"]
+    assert _chat_scopes(report, "erased_scopes") == []
+    assert _state(platform)["identities"] == [HANDLE]

@@ -11,7 +11,8 @@ expired data keys, in the same transaction.
   again from the same handle starts a new conversation.
 - A chat identity (the link between a handle and a user) is deleted once it has not been used for
   the chat retention period and no message from its handle is kept: while a kept conversation
-  holds its messages, holds and transcripts need it to name their writer.
+  holds its messages, holds and transcripts need it to name their writer. Its chat session may
+  have ended long before (a new password ends it and keeps the row, `ended_at`).
 
 An active legal hold keeps all three: a conversation a hold covers keeps its identifiers, and a
 client or user on hold keeps their chat identities. Each sweep returns how many rows it changed.

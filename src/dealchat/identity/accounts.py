@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dealchat.errors import DealchatError, ErrorCode
@@ -34,7 +34,7 @@ def set_password(
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now
     session.flush()  # revoke_all expires the session's objects
-    ended = revoke_chat_sessions(session, user)
+    ended = revoke_chat_sessions(session, user, now=now)
     sessions.revoke_all(session, user_id=user.id, reason="password changed", now=now)
     record(
         session,
@@ -46,9 +46,15 @@ def set_password(
     return user
 
 
-def revoke_chat_sessions(session: Session, user: User) -> int:
-    """Unlink every chat identity of `user`: the chats must log in again."""
-    result = session.execute(delete(ChatIdentity).where(ChatIdentity.user_id == user.id))
+def revoke_chat_sessions(session: Session, user: User, *, now: dt.datetime) -> int:
+    """End the chat session of every chat identity of `user`: the chats must log in again. The
+    identities stay (the handles were the user's: holds and reports find them) until retention
+    deletes them."""
+    result = session.execute(
+        update(ChatIdentity)
+        .where(ChatIdentity.user_id == user.id, ChatIdentity.ended_at.is_(None))
+        .values(ended_at=now)
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -130,7 +130,7 @@ def finish(
     use_step(session, user, step)  # the code that finished enrolment cannot log in again
     row.completed_at = now
     session.flush()  # revoke_all expires the session's objects
-    ended = accounts.revoke_chat_sessions(session, user)
+    ended = accounts.revoke_chat_sessions(session, user, now=now)
     sessions.revoke_all(session, user_id=user.id, reason="authenticator changed", now=now)
     record(
         session,

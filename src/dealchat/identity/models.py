@@ -41,7 +41,11 @@ class User(Base):
 
 
 class ChatIdentity(Base):
-    """A sender on a channel, linked to a user, with its chat session's times."""
+    """A sender on a channel, linked to a user, with its chat session's times.
+
+    Ending the chat session (a new password or authenticator) sets `ended_at` and keeps the row:
+    the handle stays the user's for holds, reports and transcripts until `dealchat retention run`
+    deletes it (conversations/erasure.py); linking again clears `ended_at`."""
 
     __tablename__ = "chat_identity"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
@@ -52,6 +56,7 @@ class ChatIdentity(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
     authenticated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     last_active_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class SecureLink(Base):

@@ -242,7 +242,7 @@ def complete_link(
 
 def _linked_to(session: Session, link: SecureLink, user: User) -> bool:
     identity = find_identity(session, link.channel, link.external_id)
-    return identity is not None and identity.user_id == user.id
+    return identity is not None and identity.ended_at is None and identity.user_id == user.id
 
 
 def use_link(session: Session, link: SecureLink, now: dt.datetime) -> None:
@@ -324,6 +324,7 @@ def _link_identity(session: Session, link: SecureLink, user: User, now: dt.datet
         session.add(identity)
     else:
         identity.user_id, identity.authenticated_at, identity.last_active_at = user.id, now, now
+        identity.ended_at = None
     session.flush()
     record_sealed(
         session,
@@ -343,7 +344,7 @@ def chat_user(
 ) -> User | None:
     """The user behind a chat sender while its session is fresh (idle and absolute limits)."""
     identity = find_identity(session, channel, external_id)
-    if identity is None:
+    if identity is None or identity.ended_at is not None:
         return None
     if now - identity.authenticated_at > policy.session_absolute:
         return None

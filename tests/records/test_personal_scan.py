@@ -29,6 +29,7 @@ from dealchat.app import create_app
 from dealchat.channels.interfaces import InboundMessage
 from dealchat.conversations.desk import handle_inbound
 from dealchat.conversations.holds import scopes_for_hold
+from dealchat.conversations.models import Conversation
 from dealchat.db.base import Base
 from dealchat.db.session import unit_of_work
 from dealchat.identity import accounts, sms
@@ -272,6 +273,12 @@ def test_past_every_period_the_operational_tables_keep_nothing_personal(
         assert verify(session).ok
     assert report["purged"]["conversation_addresses"] == 3
     assert report["purged"]["chat_identities"] == 1
+    # she writes again from the same WhatsApp number: a new conversation, and she logs in anew
+    clock.now = retention.add_years(clock.now, 7) + DAYS_2
+    assert _whatsapp(platform, "mkt eurusd 1m", "m-after")[0].link
+    with unit_of_work(platform.sessions) as session:
+        rooms = list(session.scalars(select(Conversation.external_id)))
+    assert sorted(room.partition(":")[0] for room in rooms) == ["erased"] * 3 + [f"room-{WA_ID}"]
 
 
 def test_a_hold_on_the_client_keeps_her_linked_handle_and_nothing_else(

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dealchat.api.deps import Platform
+from dealchat.channels.outbox import OutboxItem
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.identity import accounts
@@ -51,6 +52,18 @@ def _erin_chats(client: TestClient, platform: Platform, clock: Clock) -> str:
     return erin.id
 
 
+def _legacy_row_and_failed_delivery(platform: Platform) -> str:
+    """A plain-text row from before encryption at rest, and a delivery error naming the handle,
+    in erin's conversation; its id."""
+    with unit_of_work(platform.sessions) as session:
+        room = session.scalars(select(Conversation.id)).one()
+        session.add(Message(conversation_id=room, direction="in", sender_id=HANDLE, text="call me"))
+        outbox = session.scalars(select(OutboxItem)).first()
+        assert outbox is not None
+        outbox.last_error = f"HTTP 400: recipient {HANDLE} unknown"
+        return room
+
+
 def _chat_scopes(report: dict[str, Any], key: str) -> list[str]:
     """The conversation scopes the run erased (key "erased_scopes") or a hold kept."""
     return [item["scope"] for item in report[key] if item["class"] == "chat"]
@@ -71,13 +84,15 @@ def test_erased_conversation_keeps_no_identifier_and_a_new_message_starts_afresh
         [HANDLE],
     )
     assert len(before["message_ids"]) == 2  # "login" and "mkt eurusd 1m"
-    with unit_of_work(platform.sessions) as session:
-        first = session.scalars(select(Conversation.id)).one()
+    first = _legacy_row_and_failed_delivery(platform)
     report = run_retention(platform, settings, _later(clock))
     assert _chat_scopes(report, "erased_scopes") == [f"conversation:{first}"]
     purged = report["purged"]
     assert (purged["conversation_addresses"], purged["chat_identities"]) == (1, 1)
-    assert purged["message_senders"] == 3  # "login" and "mkt ...", and the reply with a link
+    assert purged["message_senders"] == 4  # "login", "mkt ...", the reply with a link, legacy
+    with unit_of_work(platform.sessions) as session:
+        assert session.scalars(select(Message.text).where(Message.text.is_not(None))).all() == []
+        assert session.scalars(select(OutboxItem.last_error)).all() == [None] * 2
     assert purged["secure_links"] == 1
     assert _state(platform) == {
         "rooms": [f"erased:{first}"],

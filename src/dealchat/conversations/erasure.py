@@ -2,7 +2,8 @@
 chat identities nothing needs any more. Run by `dealchat retention run` after it destroyed the
 expired data keys, in the same transaction.
 
-- A message sealed under a destroyed data key keeps no sender handle (`sender_id` becomes
+- A message sealed under a destroyed data key (or a plain-text row from before encryption at
+  rest, once its conversation's keys are all destroyed) keeps no sender handle (`sender_id` becomes
   `erased`), no platform message id (a WhatsApp id encodes the phone number), no sealed link and
   no legacy plain text; its outbox row keeps no delivery error (a platform's error may name the
   recipient).
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, case, delete, exists, literal, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, literal, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.channels.outbox import OutboxItem
@@ -49,8 +50,15 @@ def scrub_messages(session: Session, now: dt.datetime) -> int:
     """Clear the identifiers of every message whose data key was destroyed; how many."""
     session.flush()
     held = _held_conversations(session)
+    legacy = and_(  # plain text from before encryption at rest goes with its conversation
+        Message.data_key_id.is_(None),
+        Message.conversation_id.in_(select(Conversation.id).where(_all_keys_destroyed())),
+    )
     erased_unheld = and_(
-        Message.data_key_id.in_(select(DataKey.id).where(DataKey.wrapped.is_(None))),
+        or_(
+            Message.data_key_id.in_(select(DataKey.id).where(DataKey.wrapped.is_(None))),
+            legacy,
+        ),
         Message.conversation_id.not_in(held),
     )
     session.execute(
@@ -82,20 +90,26 @@ def scrub_messages(session: Session, now: dt.datetime) -> int:
     return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
+def _all_keys_destroyed() -> ColumnElement[bool]:
+    """A condition on Conversation: it had a data key, and every one was destroyed."""
+    keys = DataKey.scope == literal(SCOPE_PREFIX) + Conversation.id
+    return and_(
+        exists().where(keys, DataKey.wrapped.is_(None)),
+        ~exists().where(keys, DataKey.wrapped.is_not(None)),
+    )
+
+
 def scrub_conversations(session: Session, now: dt.datetime) -> int:
     """Replace the platform address of every conversation whose data keys are all destroyed
     (and no hold covers) by `erased:<id>`; how many."""
     session.flush()
     held = _held_conversations(session)
-    scope = literal(SCOPE_PREFIX) + Conversation.id
-    keys = DataKey.scope == scope
     gone = session.execute(
         update(Conversation)
         .where(
             not_(Conversation.external_id.startswith(ERASED_PREFIX)),
             Conversation.id.not_in(held),
-            exists().where(keys, DataKey.wrapped.is_(None)),
-            ~exists().where(keys, DataKey.wrapped.is_not(None)),
+            _all_keys_destroyed(),
         )
         .values(external_id=literal(ERASED_PREFIX) + Conversation.id)
         .execution_options(synchronize_session=False)

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from dealchat.api.deps import Platform
 from dealchat.channels.outbox import OutboxItem
@@ -181,3 +181,25 @@ def test_a_client_hold_still_covers_her_chats_after_a_password_change(
     assert _chat_scopes(report, "held_scopes") == [f"conversation:{room}"]
     assert _chat_scopes(report, "erased_scopes") == []
     assert _state(platform)["identities"] == [HANDLE]
+
+
+def test_the_identity_sweep_finds_messages_by_their_sender_index(platform: Platform) -> None:
+    """Deciding whether an idle identity still wrote a kept message reads the sender index, not
+    every message (SQLite would otherwise scan the table once per identity)."""
+    with unit_of_work(platform.sessions) as session:
+        statement = select(Message.id).where(Message.sender_id == HANDLE, Message.direction == "in")
+        compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        if session.get_bind().dialect.name == "sqlite":
+            plan = " ".join(
+                str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            )
+            assert "ix_message_sender_id" in plan, plan
+        else:
+            found = session.execute(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_message_sender_id' "
+                    "AND schemaname = current_schema()"
+                )
+            ).scalar()
+            assert found is not None
+            assert "(sender_id)" in found

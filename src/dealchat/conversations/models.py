@@ -34,7 +34,7 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversation.id"), index=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
-    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_id: Mapped[str] = mapped_column(String(128), index=True)
     text: Mapped[str | None] = mapped_column(Text)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     data_key_id: Mapped[str | None] = mapped_column(ForeignKey("data_key.id"), index=True)

@@ -15,18 +15,12 @@ from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require, require_form
 from dealchat.console.acted import acted
-from dealchat.console.pages import render
+from dealchat.console.pages import csrf_for, render
 from dealchat.conversations.transcript import Transcript
-from dealchat.identity import sessions
 from dealchat.surveillance import alerts as queue
 
 router = APIRouter(prefix="/console/alerts", include_in_schema=False)
 Comment = Annotated[str, Form(max_length=queue.MAX_COMMENT)]
-
-
-def _csrf(request: Request) -> str:
-    cookie = request.cookies.get(sessions.COOKIE)
-    return sessions.csrf_token(cookie) if cookie else ""
 
 
 def segments(text: str, spans: list[list[int]]) -> list[tuple[str, bool]]:
@@ -54,7 +48,7 @@ def alert_list(
     return render(
         "alerts.html",
         actor=actor,
-        csrf=_csrf(request),
+        csrf=csrf_for(request),
         alerts=rows,
         chosen=chosen,
         statuses=queue.STATUSES,
@@ -77,7 +71,7 @@ def _page(
     return render(
         "alert.html",
         actor=actor,
-        csrf=_csrf(request),
+        csrf=csrf_for(request),
         status=status,
         alert=data,
         pieces=segments(view.text or "", spans),

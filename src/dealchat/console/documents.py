@@ -14,19 +14,13 @@ from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require
 from dealchat.api.documents_views import describe, serve
-from dealchat.console.pages import render
+from dealchat.console.pages import csrf_for, render
 from dealchat.documents import service as documents
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import sessions
 
 router = APIRouter(prefix="/console/documents", include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Right.DOCUMENT_DOWNLOAD))]
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def _csrf(request: Request) -> str:
-    cookie = request.cookies.get(sessions.COOKIE)
-    return sessions.csrf_token(cookie) if cookie else ""
 
 
 @router.get("")
@@ -43,7 +37,7 @@ def document_list(
     return render(
         "documents.html",
         actor=actor,
-        csrf=_csrf(request),
+        csrf=csrf_for(request),
         documents=rows,
         conversation=chosen,
         size_text=documents.size_text,

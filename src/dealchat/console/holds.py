@@ -24,7 +24,7 @@ from dealchat.api.deps import (
     source_ip,
 )
 from dealchat.console.acted import acted
-from dealchat.console.pages import render
+from dealchat.console.pages import csrf_for, render
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
 from dealchat.errors import DealchatError, ErrorCode
@@ -63,11 +63,10 @@ def _page(
     notice: str = "",
     status: int = 200,
 ) -> Response:
-    cookie = request.cookies.get(sessions.COOKIE)
     return render(
         "holds.html",
         actor=actor,
-        csrf=sessions.csrf_token(cookie) if cookie else "",
+        csrf=csrf_for(request),
         status=status,
         holds=[_row(v) for v in holds.views(db, state=None if state == "all" else state)],
         state=state,

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
-from dealchat.identity.sessions import COOKIE
+from dealchat.identity.sessions import COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +52,12 @@ def render(
         actor=actor, csrf=csrf, nav=nav_for(actor) if actor else [], **context
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def csrf_for(request: Request) -> str:
+    """The CSRF token a page's forms carry: derived from the session cookie (none without one)."""
+    cookie = request.cookies.get(COOKIE)
+    return csrf_token(cookie) if cookie else ""
 
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int) -> None:

@@ -21,7 +21,14 @@ from dealchat.api.deps import (
     signed_in,
     source_ip,
 )
-from dealchat.console.pages import LOGIN_COOKIE, STATIC, render, set_cookie, set_session_cookie
+from dealchat.console.pages import (
+    LOGIN_COOKIE,
+    STATIC,
+    csrf_for,
+    render,
+    set_cookie,
+    set_session_cookie,
+)
 from dealchat.identity import login as authn
 from dealchat.identity import service as identity
 from dealchat.identity import sessions
@@ -118,17 +125,12 @@ def _end_presented_session(request: Request, platform: Platform, db: SessionDep)
         sessions.end(db, row, now=platform.desk.clock(), reason="replaced by a new login")
 
 
-def _csrf(request: Request) -> str:
-    cookie = request.cookies.get(sessions.COOKIE)
-    return sessions.csrf_token(cookie) if cookie else ""
-
-
 @router.get("/")
 def home(
     request: Request, platform: PlatformDep, actor: Annotated[Actor, Depends(signed_in())]
 ) -> Response:
     rights = sorted({grant.right.value for grant in actor.grants}) if actor.internal else []
-    return render("home.html", actor=actor, csrf=_csrf(request), rights=rights, fresh="")
+    return render("home.html", actor=actor, csrf=csrf_for(request), rights=rights, fresh="")
 
 
 @router.post("/logout")
@@ -160,7 +162,7 @@ def _stepup_page(request: Request, actor: Actor, *, notice: str, status: int = 2
     return render(
         "login.html",
         actor=actor,
-        csrf=_csrf(request),
+        csrf=csrf_for(request),
         status=status,
         heading="Confirm it is you",
         notice=notice,
@@ -218,5 +220,5 @@ def access_log_page(
 ) -> Response:
     found = accesslog.decisions(db, result=result, before_seq=before, limit=100)
     return render(
-        "access_log.html", actor=actor, csrf=_csrf(request), decisions=found, result=result
+        "access_log.html", actor=actor, csrf=csrf_for(request), decisions=found, result=result
     )

@@ -86,6 +86,19 @@ class Envelope:
         plaintext: str,
         now: dt.datetime | None = None,
     ) -> Sealed:
+        """`seal_bytes` of the text's UTF-8."""
+        data = plaintext.encode("utf-8")
+        return self.seal_bytes(session, scope=scope, context=context, data=data, now=now)
+
+    def seal_bytes(
+        self,
+        session: Session,
+        *,
+        scope: str,
+        context: str,
+        data: bytes,
+        now: dt.datetime | None = None,
+    ) -> Sealed:
         """Encrypt under the scope's live data key (created and audited on first use).
 
         The log is locked first, so the key's row is locked after the log's head, as in every
@@ -97,8 +110,7 @@ class Envelope:
             session, scope, moment
         )
         nonce = secrets.token_bytes(_NONCE)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
-        return Sealed(key_id, nonce + sealed)
+        return Sealed(key_id, nonce + AESGCM(key).encrypt(nonce, data, context.encode("utf-8")))
 
     def _cached_key(
         self, session: Session, scope: str, moment: dt.datetime
@@ -124,34 +136,12 @@ class Envelope:
         return row.id, key
 
     def open(self, session: Session, *, data_key_id: str, blob: bytes, context: str) -> str:
-        """The plaintext; `ContentErasedError` when its data key was destroyed."""
-        row = session.get(DataKey, data_key_id)
-        if row is None or row.wrapped is None:
-            raise ContentErasedError(data_key_id)
-        key = self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
-        try:
-            plain = AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
-        except InvalidTag as error:
-            raise ValueError(f"sealed content for {context} fails authentication") from error
+        """`open_bytes` as text."""
+        plain = self.open_bytes(session, data_key_id=data_key_id, blob=blob, context=context)
         return plain.decode("utf-8")
 
-    def seal_bytes(
-        self,
-        session: Session,
-        *,
-        scope: str,
-        context: str,
-        data: bytes,
-        now: dt.datetime | None = None,
-    ) -> Sealed:
-        """`seal` for bytes (a document): the same key, nonce and AAD rules."""
-        row, key = self._live_key(session, scope)
-        row.last_sealed_at = now or utcnow()
-        nonce = secrets.token_bytes(_NONCE)
-        return Sealed(row.id, nonce + AESGCM(key).encrypt(nonce, data, context.encode("utf-8")))
-
     def open_bytes(self, session: Session, *, data_key_id: str, blob: bytes, context: str) -> bytes:
-        """`open` for bytes; `ContentErasedError` when the data key was destroyed."""
+        """The plaintext; `ContentErasedError` when its data key was destroyed."""
         row = session.get(DataKey, data_key_id)
         if row is None or row.wrapped is None:
             raise ContentErasedError(data_key_id)

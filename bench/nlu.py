@@ -20,7 +20,7 @@ from dealchat.nlu import Parser
 
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(
-    os.environ.get("DEALCHAT_NLU_CORPUS", HERE.parents[1] / "shared" / "corpus" / "nlu_dev.jsonl")
+    os.environ.get("DEALCHAT_NLU_CORPUS", HERE.parent / "tests" / "data" / "nlu_dev.jsonl")
 )
 TARGET = 20_000
 MESSAGES = 20_000

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError
+from dealchat.identity import service
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import ChatIdentity, SecureLink
+from dealchat.records.events import AuditEvent
+from dealchat.records.models import AuditEntry
 from tests.conftest import Clock
 from tests.factories.chat import Chat
 from tests.factories.identity import make_user
+from tests.identity.test_lockout import failures
 
 INVALID = "This link is invalid, used or expired"
 
@@ -113,3 +124,42 @@ def test_the_session_times_out_when_idle(
     assert chat.say("status")[0]["link"] is None
     clock.advance(61 * 60)
     assert chat.say("status")[0]["link"], "after an hour idle the chat must log in again"
+
+
+def test_twenty_parallel_wrong_submissions_check_only_the_five_tries(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    """The try cap is counted in the database under the link's row lock: racing submissions to
+    one link are checked one after another, so exactly five are checked and counted and the
+    rest find the link used up (before, all twenty were checked and the count ended at 1)."""
+    alice = make_user(platform)
+    token = Chat(client, clock).link("login").rsplit("/", 1)[1]
+    lenient = LockoutPolicy(account_free_failures=100, hard_threshold=100, source_free_failures=100)
+    policy = dataclasses.replace(platform.desk.policy, lockout=lenient)
+    racers = 20
+    start = threading.Barrier(racers)
+
+    def submit(n: int) -> str:
+        start.wait()
+        try:
+            with unit_of_work(platform.sessions) as session:
+                result = service.complete_link(
+                    session, sealer=platform.desk.sealer, token=token, username=alice.username,
+                    password="wrong password!", otp="000000", policy=policy, now=clock.now,
+                    source_ip=f"198.51.100.{n}",
+                )  # fmt: skip
+                return "checked" if not result.ok else "passed"
+        except DealchatError as error:
+            return error.code.value
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        outcomes = list(pool.map(submit, range(racers)))
+    assert sorted(outcomes).count("checked") == service.MAX_LINK_ATTEMPTS, outcomes
+    with unit_of_work(platform.sessions) as session:
+        link = session.scalars(select(SecureLink)).one()
+        assert link.failed_attempts == service.MAX_LINK_ATTEMPTS
+        failed = session.scalars(
+            select(AuditEntry.payload).where(AuditEntry.event == AuditEvent.LINK_FAILED.value)
+        ).all()
+    assert sorted(json.loads(p)["attempts"] for p in failed) == [1, 2, 3, 4, 5]
+    assert failures(platform, alice) == service.MAX_LINK_ATTEMPTS, "only checked tries count"

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dealchat.db.base import new_id
 from dealchat.errors import DealchatError, ErrorCode
@@ -172,11 +173,19 @@ def open_link(
     *,
     now: dt.datetime,
     purposes: tuple[str, ...] = ("link", "stepup"),
+    lock: bool = False,
 ) -> SecureLink:
-    """The live link for `token`, or LINK_INVALID (the same answer for unknown, used, expired)."""
+    """The live link for `token`, or LINK_INVALID (the same answer for unknown, used, expired).
+
+    With `lock` the link's row is locked (and read afresh) for the rest of the transaction: a
+    submission that is going to count a try holds it, so parallel submissions to one link are
+    checked one after another, each seeing the tries counted before it."""
     if not 20 <= len(token) <= 100:
         raise _invalid_link()
-    link = session.scalar(select(SecureLink).where(SecureLink.token_hash == _token_hash(token)))
+    query = select(SecureLink).where(SecureLink.token_hash == _token_hash(token))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    link = session.scalar(query)
     if link is None or link.used_at is not None or link.expires_at <= now:
         raise _invalid_link()
     if link.purpose not in purposes:
@@ -213,7 +222,7 @@ def complete_link(
 
     A failure is returned, not raised, so the caller commits the attempt counter and audit.
     """
-    link = open_link(session, token, now=now)
+    link = open_link(session, token, now=now, lock=True)
     user = authenticate(
         session,
         sealer=sealer,
@@ -229,15 +238,28 @@ def complete_link(
     if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
         user = None
     if user is None:
-        link.failed_attempts += 1
+        tries = _count_try(session, link)
         party = chat_party(session, channel=link.channel, external_id=link.external_id)
-        payload = {"attempts": link.failed_attempts}
+        payload = {"attempts": tries}
         _record_link(session, AuditEvent.LINK_FAILED, link, party, payload, now)
         return LinkResult(False, link.purpose, LOGIN_FAILED)
     _use_link(session, link, now, user_id=user.id)
     if link.purpose == "stepup":
         return _grant_stepup(session, link, user, policy, now)
     return _link_identity(session, link, user, now)
+
+
+def _count_try(session: Session, link: SecureLink) -> int:
+    """Count a failed try in the database (`n = n + 1`, never a value computed here)."""
+    tries = session.execute(
+        update(SecureLink)
+        .where(SecureLink.id == link.id)
+        .values(failed_attempts=SecureLink.failed_attempts + 1)
+        .returning(SecureLink.failed_attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(link, "failed_attempts", tries)  # as stored: no second write
+    return int(tries)
 
 
 def _linked_to(session: Session, link: SecureLink, user: User) -> bool:

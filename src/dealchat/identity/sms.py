@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dealchat.db.session import after_commit
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.interfaces import SmsSender
+from dealchat.identity.lockout import lock_account_by_id
 from dealchat.identity.models import SmsChallenge, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.sealing import Sealer
@@ -87,6 +88,7 @@ def send_code(
     """A new challenge for `user`; the code leaves after commit. Returns the challenge id."""
     if not user.sms_phone:
         raise DealchatError(ErrorCode.CONFLICT, "no phone number for SMS codes", http_status=409)
+    lock_account_by_id(session, user.id)  # parallel sends for one user count one after another
     sent_last_hour = session.scalar(
         select(func.coalesce(func.sum(SmsChallenge.sends), 0)).where(
             SmsChallenge.user_id == user.id, SmsChallenge.sent_at > now - dt.timedelta(hours=1)
@@ -162,7 +164,7 @@ def check_code(
         return False
     expected = sealer.open(row.code_sealed, context=f"sms:{row.id}")
     if not hmac.compare_digest(expected.encode(), code.strip().encode()):
-        row.failed_attempts += 1
+        row.failed_attempts += 1  # under the challenge's row lock (`_locked`)
         record(
             session,
             event=AuditEvent.SMS_CODE_FAILED,

@@ -3,6 +3,7 @@ step-up, idle timeout, logout; a cookie session calling the JSON API needs the C
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.db.session import unit_of_work
 from dealchat.identity import networks
+from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.sessions import COOKIE, csrf_token
 from tests.conftest import Clock
 from tests.factories.audit import entries
@@ -181,3 +183,42 @@ def test_from_a_trusted_network_an_internal_user_logs_in_without_a_code(
     assert [(e["factors"], e["source_ip"]) for e in started] == [
         (["password", "network"], "10.20.3.4")
     ], "the session records the factors actually used, not both by assumption"
+
+
+def test_one_persons_console_step_up_failures_do_not_lock_anothers(
+    platform: Platform, dana: TestUser, clock: Clock
+) -> None:
+    """The console's step-up authenticates with its channel, the client's address and the
+    installation's lockout policy; it used to pass none, so every staff failure counted against
+    one shared "unknown" source and a few of them delayed everyone's correct step-up."""
+    strict = LockoutPolicy(source_free_failures=3, account_free_failures=10)
+    policy = dataclasses.replace(platform.desk.policy, lockout=strict)
+    platform = dataclasses.replace(platform, desk=dataclasses.replace(platform.desk, policy=policy))
+    erin = make_user(platform, "erin", kind="internal")
+    with unit_of_work(platform.sessions) as session:
+        access.assign(session, actor=access.system_actor(), role="compliance", username="erin")
+    with (
+        _office_browser(platform, "198.51.100.9") as dana_browser,
+        _office_browser(platform, "203.0.113.7") as erin_browser,
+    ):
+        assert _log_in(dana_browser, dana, clock).status_code == 303
+        assert _log_in(erin_browser, erin, clock).status_code == 303
+        for _ in range(5):
+            form = dana_browser.get("/console/stepup")
+            wrong = {
+                "password": "not her password",
+                "otp": "000000",
+                "csrf_token": _csrf(form.text),
+            }
+            assert dana_browser.post("/console/stepup", data=wrong).status_code == 401
+        form = erin_browser.get("/console/stepup")
+        right = {
+            "password": erin.password,
+            "otp": erin.code(clock.now.timestamp()),
+            "csrf_token": _csrf(form.text),
+        }
+        assert erin_browser.post("/console/stepup", data=right).status_code == 303
+    failed = [e for e in entries(platform, "authn:failed") if e.get("purpose") == "stepup"]
+    assert len(failed) == 5
+    assert {(e["channel"], e["source_ip"]) for e in failed} == {("console", "198.51.100.9")}
+    assert [e["rule"] for e in failed][-2:] == ["source-delayed"] * 2, "her source is slowed"

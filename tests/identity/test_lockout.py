@@ -58,6 +58,7 @@ def attempt(
             channel=channel,
             source_ip=ip,
             lockout=policy,
+            purpose="login",
         )
         return found is not None
 

@@ -38,6 +38,16 @@ EXIT_DENIED = 3
 EXIT_ERROR = 2
 F = TypeVar("F", bound=Callable[..., object])
 
+
+def cli_source() -> str:
+    """The command line's source for lockout and the access log: the host's operating-system
+    account (`host:<name>`), so each operator's failures count in a bucket of their own."""
+    try:
+        return f"host:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name for this uid
+        return "host"
+
+
 TokenOption = Annotated[
     str,
     typer.Option(
@@ -116,7 +126,7 @@ def step_up(
         password=typer.prompt("password", hide_input=True, err=True),
         otp=typer.prompt("authenticator code", err=True).strip(),
     )
-    door = sessions.Door(built.desk.sealer, "cli", None, built.desk.policy.lockout)
+    door = sessions.Door(built.desk.sealer, "cli", cli_source(), built.desk.policy.lockout)
     if not sessions.prove_now(
         session,
         actor=actor,

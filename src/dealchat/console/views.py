@@ -191,6 +191,10 @@ def stepup(
         password=password,
         otp=otp,
         now=now,
+        channel="console",
+        source_ip=source_ip(request),
+        lockout=platform.desk.policy.lockout,
+        purpose="stepup",
     )
     row = sessions.resolve(
         db, token=request.cookies.get(sessions.COOKIE, ""), policy=platform.session_policy, now=now

@@ -97,19 +97,20 @@ def authenticate(
     password: str,
     otp: str,
     now: dt.datetime,
-    channel: str = "web",
-    source_ip: str | None = None,
-    lockout: LockoutPolicy | None = None,
-    purpose: str = "login",
+    channel: str,
+    source_ip: str | None,
+    lockout: LockoutPolicy,
+    purpose: str,
 ) -> User | None:
     """Password and a fresh TOTP code; None on any failure (the caller says the same thing).
 
-    Throttled and audited by `login.decide`; the caller commits (failures too).
+    Throttled and audited by `login.decide`; the caller commits (failures too). Every door
+    names its channel, the client's source address and the installation's lockout policy (no
+    defaults): a door that left the source out counted its failures in one shared "unknown"
+    bucket, so one person's failures delayed everyone else's logins through that door.
     """
     attempt = login.Attempt(username, password, otp, channel, source_ip, purpose=purpose)
-    outcome = login.decide(
-        session, sealer=sealer, attempt=attempt, policy=lockout or LockoutPolicy(), now=now
-    )
+    outcome = login.decide(session, sealer=sealer, attempt=attempt, policy=lockout, now=now)
     return outcome.user
 
 

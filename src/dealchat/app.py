@@ -39,7 +39,7 @@ from dealchat.controls.service import PreTrade
 from dealchat.conversations.context import Desk
 from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
-from dealchat.db.session import make_engine, make_session_factory
+from dealchat.db.session import make_engine, make_session_factory, snapshot_engine
 from dealchat.documents.scanners import scanner_from
 from dealchat.execution.simulated import SimulatedCounterparty
 from dealchat.identity import enrol_views, oidc_views, proxies
@@ -304,7 +304,7 @@ def _client_address(
 
 def _health(platform: Platform) -> Callable[[], dict[str, str]]:
     def health() -> dict[str, str]:
-        with platform.engine.connect() as connection:
+        with snapshot_engine(platform.engine).connect() as connection:  # never the write lock
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 

@@ -10,7 +10,7 @@ import typer
 
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
-from dealchat.db.session import unit_of_work
+from dealchat.db.session import reading, unit_of_work
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.keys import load_keyring, load_signer, rotate_signer
 from dealchat.records.service import inclusion_proof, latest_checkpoint
@@ -25,11 +25,13 @@ app = typer.Typer(no_args_is_help=True, help="The audit log.")
 def verify() -> None:
     """Exit 0 when everything re-derives; exit 1 naming the first bad entry otherwise.
 
-    Large logs are checked by one worker process per CPU (at most 4), in a read-only transaction.
+    Large logs are checked by one worker process per CPU (at most 4), on one consistent snapshot
+    of the database (`reading`), so entries and checkpoints committed meanwhile are neither seen
+    half nor waited for, and no writer waits for the check.
     """
     with platform() as built:
         keys = load_keyring(built.settings.keys_dir)
-        with unit_of_work(built.sessions) as session:
+        with reading(built.sessions) as session:
             result = verify_log(session, keys=keys, workers=default_workers())
     if result.ok:
         typer.echo(f"audit log OK: {result.checked} entries verified")

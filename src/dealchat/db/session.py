@@ -36,8 +36,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN so two writers queue instead of failing mid-transaction.
+    # Take the write lock at BEGIN so two writers queue instead of failing mid-transaction;
+    # a snapshot reader (`reading`) begins a plain read transaction and never takes it.
+    if connection.get_execution_options().get(_SNAPSHOT):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_SNAPSHOT = "dealchat_snapshot"
+
+
+def snapshot_engine(engine: Engine) -> Engine:
+    """The engine for reading one consistent snapshot without blocking writers.
+
+    SQLite: a deferred read transaction (WAL keeps its snapshot from its first read to its end;
+    it takes no write lock). PostgreSQL: REPEATABLE READ, READ ONLY (every statement sees the
+    snapshot of the first).
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{_SNAPSHOT: True})
+    return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -60,6 +79,19 @@ def _run_hooks(session: Session) -> None:
 
 def _drop_hooks(session: Session) -> None:
     session.info.pop(_HOOKS, None)
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One read-only transaction on one consistent snapshot of the database: what it reads
+    first and last agree however much is committed meanwhile, and writers never wait on it
+    (`snapshot_engine`). Writing in it fails (PostgreSQL) or waits for the write lock (SQLite):
+    use it for checks and reports, never for work."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("a snapshot reader needs a session factory bound to an engine")
+    with factory(bind=snapshot_engine(bind)) as session, session.begin():
+        yield session
 
 
 @contextmanager

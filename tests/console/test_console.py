@@ -18,6 +18,7 @@ from dealchat.identity import networks
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.sessions import COOKIE, csrf_token
 from tests.conftest import Clock
+from tests.factories.access import token_for
 from tests.factories.audit import entries
 from tests.factories.identity import TestUser, make_user
 
@@ -222,3 +223,22 @@ def test_one_persons_console_step_up_failures_do_not_lock_anothers(
     assert len(failed) == 5
     assert {(e["channel"], e["source_ip"]) for e in failed} == {("console", "198.51.100.9")}
     assert [e["rule"] for e in failed][-2:] == ["source-delayed"] * 2, "her source is slowed"
+
+
+def test_a_clients_api_token_opens_no_console_page(
+    browser: TestClient, platform: Platform, dana: TestUser
+) -> None:
+    """The console is for bank staff: a client's bearer token (which every route's `signed_in`
+    or `require` would otherwise accept) is refused on every console page, and the refusal is
+    in the access log; the same token still works on the client's own API routes."""
+    alice = make_user(platform, "alice")
+    headers = {"Authorization": f"Bearer {token_for(platform, alice.id)}"}
+    for path in ("/console/", "/console/stepup"):
+        refused = browser.get(path, headers=headers)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["title"] == "the console is for bank staff only"
+    denied = [e for e in entries(platform, "access:denied") if e.get("user_id") == alice.id]
+    assert {e["rule"] for e in denied} == {"the console is for bank staff only"}
+    assert browser.get("/api/v1/auth/whoami", headers=headers).status_code == 200
+    staff = {"Authorization": f"Bearer {token_for(platform, dana.id)}"}
+    assert browser.get("/console/", headers=staff).status_code == 200

@@ -279,6 +279,9 @@ def authorise(
         raise _anonymous(request, platform, db, declared, context)
     actor = access.actor_for(db, login.user, factors=login.factors)
     context = access.AccessContext(login.channel, context.source_ip, context.operation)
+    if login.user.kind != "internal" and is_console(request.url.path):
+        _deny(db, actor, declared, context, STAFF_ONLY)
+        raise DealchatError(ErrorCode.FORBIDDEN, STAFF_ONLY, http_status=403)
     if (
         login.cookie_token
         and request.method in UNSAFE
@@ -304,6 +307,16 @@ def authorise(
         raise _challenge(declared, "insufficient_user_authentication", weak)
     request.state.actor = actor
     return actor
+
+
+STAFF_ONLY = "the console is for bank staff only"
+CONSOLE_PREFIX = "/console"
+
+
+def is_console(path: str) -> bool:
+    """A console page: staff only, whatever right a route declares and however the caller
+    signed in (a client's API token is refused there; clients never get a console session)."""
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
 def _anonymous(

@@ -222,3 +222,20 @@ def test_notify_stores_and_audits_a_message_that_answers_nothing(
                 conversation_id="nope",
                 answer=OutboundMessage("x"),
             )
+
+
+def test_a_repeated_message_id_replays_only_to_its_own_sender(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    """A redelivered message id gets the stored replies again, but only from the sender who
+    wrote it: the same id from another sender (in the same conversation) used to get them too,
+    the secure login link bound to the first sender's chat included."""
+    alice = Chat(client, clock, sender="sender-alice-01")
+    first = alice.say("login", message_id="m-replayed-0001")
+    assert first[0]["link"]
+    assert alice.say("login", message_id="m-replayed-0001") == first, "a redelivery"
+    mallory = Chat(client, clock, sender="sender-mallory-1")
+    assert mallory.say("login", message_id="m-replayed-0001") == []
+    with unit_of_work(platform.sessions) as session:
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).all()
+    assert [m.sender_id for m in inbound] == ["sender-alice-01"], "nothing recorded twice"

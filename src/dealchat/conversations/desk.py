@@ -36,7 +36,9 @@ def handle_inbound(
     conversation = _conversation(session, message)
     inbound = _record_inbound(session, desk, conversation, message)
     if inbound is None:
-        return stored_replies(session, desk, conversation, message.message_id)
+        return stored_replies(
+            session, desk, conversation, message.message_id, sender_id=message.sender_id
+        )
     turn = Turn(desk, session, conversation, message, desk.clock())
     intent = desk.parser.parse(message.text)
     answers = flow.answer(turn, intent)
@@ -180,10 +182,13 @@ def _store_outbound(
 
 
 def stored_replies(
-    session: Session, desk: Desk, conversation: Conversation, message_id: str
+    session: Session, desk: Desk, conversation: Conversation, message_id: str, *, sender_id: str
 ) -> list[OutboundMessage]:
+    """The replies stored for a message id, to its own sender only: the same id from another
+    sender (a guessed or copied id) gets nothing, so a replay never shows one person's replies,
+    secure links included, to another. Nothing is recorded for it either."""
     inbound = _find_inbound(session, conversation, message_id)
-    if inbound is None:
+    if inbound is None or inbound.sender_id != sender_id:
         return []
     rows = session.scalars(
         select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.position)

@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import select
 
 from dealchat.api.deps import Platform
-from dealchat.cli.common import platform
+from dealchat.cli.common import ending_on_signals, platform
 from dealchat.cli.demo_access import seed_access
 from dealchat.cli.guard import host_operator
 from dealchat.cli.serve import HostOption, PortOption, run, settings_for
@@ -53,13 +53,14 @@ def demo(
 ) -> None:
     """Create the demo users (once), print their logins and TOTP secrets, then serve."""
     settings = with_demo_rates(settings_for(host, port), now=utcnow())
-    with platform(settings) as built:
-        credentials = seed(built)
-    _print(credentials, settings.public_url, settings.auth.totp_issuer)
-    if serve:
-        with demo_scanner(settings) as (scanning, message):
-            typer.echo(message + "\n")
-            run(scanning, host, port)
+    with ending_on_signals():
+        with platform(settings) as built:
+            credentials = seed(built)
+        _print(credentials, settings.public_url, settings.auth.totp_issuer)
+        if serve:
+            with demo_scanner(settings) as (scanning, message):
+                typer.echo(message + "\n")
+                run(scanning, host, port)
 
 
 @contextmanager

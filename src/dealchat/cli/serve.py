@@ -11,7 +11,7 @@ import uvicorn
 from dealchat import logs
 from dealchat.app import create_app, create_edge_app
 from dealchat.cli.channels_runtime import running_channels
-from dealchat.cli.common import platform
+from dealchat.cli.common import ending_on_signals, platform
 from dealchat.cli.guard import host_operator
 from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
 from dealchat.settings import Settings
@@ -41,10 +41,11 @@ def serve(
 ) -> None:
     """Start the platform (settings from DEALCHAT_* variables)."""
     settings = settings_for(host, port)
-    if role is Role.edge:
-        run_edge(settings, host, port)
-    else:
-        run(settings, host, port, role=role.value)
+    with ending_on_signals():  # SIGTERM stops the channels and the checkpointer cleanly too
+        if role is Role.edge:
+            run_edge(settings, host, port)
+        else:
+            run(settings, host, port, role=role.value)
 
 
 def run_edge(settings: Settings, host: str, port: int) -> None:

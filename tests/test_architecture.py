@@ -21,6 +21,7 @@ PURE_MODULES = (
     "records/merkle.py",
     "records/leaf.py",
     "records/notes.py",
+    "records/cosignature.py",
     "records/offline.py",
     "surveillance/text.py",
     "surveillance/query.py",

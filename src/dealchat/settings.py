@@ -233,12 +233,37 @@ class ControlsSettings(BaseModel):
     rates_file: Path | None = None
 
 
+class WitnessSettings(BaseModel):
+    """One witness of the audit log's checkpoints: its public key (the C2SP vkey that
+    `dealchat witness key` prints) and where it is, either `url` (a `dealchat witness serve` or
+    any C2SP tlog-witness; https except on loopback) or `path` (a folder this host opens as an
+    append-only file witness, for the simplest deployments)."""
+
+    key: str = Field(min_length=10, max_length=400)
+    url: str | None = Field(default=None, max_length=400)
+    path: Path | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> WitnessSettings:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("a witness has either a url or a path")
+        if self.url is not None:
+            self.url = self.url.rstrip("/")
+            loopback = self.url.startswith(("http://127.", "http://localhost", "http://[::1]"))
+            if not (self.url.startswith("https://") or loopback):
+                raise ValueError("a witness url must be https (http only on loopback)")
+        return self
+
+
 class RecordsSettings(BaseModel):
     """The audit log. `origin` names the log in its signed checkpoints (and names their key);
-    a checkpoint is signed within `checkpoint_interval_seconds` of new entries."""
+    a checkpoint is signed within `checkpoint_interval_seconds` of new entries and sent to every
+    witness (`DEALCHAT_RECORDS__WITNESSES`, a JSON list of `WitnessSettings`)."""
 
     origin: str = Field(default="dealchat.local/audit", pattern=r"^[A-Za-z0-9.:/_-]{3,120}$")
     checkpoint_interval_seconds: float = Field(default=0.5, gt=0, le=1)
+    witnesses: list[WitnessSettings] = Field(default_factory=list, max_length=16)
 
 
 class SurveillanceSettings(BaseModel):

@@ -13,9 +13,18 @@ from dealchat.cli.guard import host_operator
 from dealchat.db.session import reading, unit_of_work
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.keys import load_keyring, load_signer, rotate_signer
-from dealchat.records.service import inclusion_proof, latest_checkpoint
-from dealchat.records.service import verify as verify_log
-from dealchat.records.verify import default_workers
+from dealchat.records.service import VerifyResult, inclusion_proof, latest_checkpoint
+from dealchat.records.verify import default_workers, verify_log
+from dealchat.records.witness_check import (
+    OK,
+    TAMPERED,
+    UNREACHABLE,
+    WitnessFinding,
+    ask_witnesses,
+    judge,
+    wanted_roots,
+)
+from dealchat.records.witnessing import build_witnesses
 
 app = typer.Typer(no_args_is_help=True, help="The audit log.")
 
@@ -23,21 +32,47 @@ app = typer.Typer(no_args_is_help=True, help="The audit log.")
 @app.command("verify")
 @host_operator("read-only integrity check of the log on the host's database")
 def verify() -> None:
-    """Exit 0 when everything re-derives; exit 1 naming the first bad entry otherwise.
+    """Exit 0 when everything re-derives and extends what every witness cosigned; exit 1 naming
+    the first bad entry, or a rollback or fork a witness shows; exit 2 when the log verifies but
+    a witness could not be asked.
 
     Large logs are checked by one worker process per CPU (at most 4), on one consistent snapshot
     of the database (`reading`), so entries and checkpoints committed meanwhile are neither seen
-    half nor waited for, and no writer waits for the check.
+    half nor waited for, and no writer waits for the check. The witnesses are asked first, so
+    what they cosigned is in the snapshot read after.
     """
     with platform() as built:
-        keys = load_keyring(built.settings.keys_dir)
+        settings = built.settings
+        keys = load_keyring(settings.keys_dir)
+        witnesses = build_witnesses(
+            settings.records.witnesses, origin=settings.records.origin, keyring=keys
+        )
+        try:
+            asked = ask_witnesses(witnesses, origin=settings.records.origin, log_keys=keys)
+        finally:
+            for witness in witnesses:
+                witness.close()
         with reading(built.sessions) as session:
-            result = verify_log(session, keys=keys, workers=default_workers())
-    if result.ok:
-        typer.echo(f"audit log OK: {result.checked} entries verified")
-        return
-    typer.echo(f"audit log FAILED at entry {result.first_bad_seq}: {result.problem}", err=True)
-    raise typer.Exit(1)
+            result = verify_log(
+                session, keys=keys, workers=default_workers(), roots_at=wanted_roots(asked)
+            )
+    findings = judge(asked, size=result.checked, roots=result.roots) if result.ok else []
+    _report(result, findings)
+
+
+def _report(result: VerifyResult, findings: list[WitnessFinding]) -> None:
+    for finding in findings:
+        typer.echo(finding.message, err=finding.verdict != OK)
+    if not result.ok:
+        typer.echo(f"audit log FAILED at entry {result.first_bad_seq}: {result.problem}", err=True)
+        raise typer.Exit(1)
+    if any(finding.verdict == TAMPERED for finding in findings):
+        typer.echo(f"audit log FAILED: {result.checked} entries re-derive, but a witness "
+                   "shows the log was rolled back or forked", err=True)  # fmt: skip
+        raise typer.Exit(1)
+    typer.echo(f"audit log OK: {result.checked} entries verified")
+    if any(finding.verdict == UNREACHABLE for finding in findings):
+        raise typer.Exit(2)
 
 
 @app.command("checkpoint")

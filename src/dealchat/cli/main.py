@@ -21,6 +21,7 @@ from dealchat.cli import (
     surveillance,
     tokens,
     users,
+    witness,
 )
 from dealchat.cli import parse as parse_cmd
 
@@ -45,6 +46,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(networks.app, name="networks")
 app.add_typer(channels.app, name="channels")
 app.add_typer(documents.app, name="documents")
+app.add_typer(witness.app, name="witness")
 
 
 @app.callback()

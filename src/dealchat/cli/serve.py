@@ -14,6 +14,7 @@ from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import ending_on_signals, platform
 from dealchat.cli.guard import host_operator
 from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
+from dealchat.records.witnessing import Witnessing, build_witnesses
 from dealchat.settings import Settings
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -72,11 +73,20 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
             on_reply=channels.dispatcher.wake,
             role=role,
         )
+        keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
+        witnessing = Witnessing(
+            built.sessions,
+            witnesses=build_witnesses(
+                settings.records.witnesses, origin=keys.origin, keyring=keys.keyring
+            ),
+        )
         checkpointer = Checkpointer(
             built.sessions,
-            keys=CheckpointKeys.load(settings.keys_dir, settings.records.origin),
+            keys=keys,
             interval=settings.records.checkpoint_interval_seconds,
+            on_signed=witnessing.wake,
         )
+        witnessing.start()
         checkpointer.start()
         try:
             # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
@@ -85,3 +95,4 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
             )
         finally:
             checkpointer.stop()
+            witnessing.stop()  # sends the last checkpoint too, if the witnesses answer

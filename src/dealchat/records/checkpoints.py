@@ -4,13 +4,15 @@
 and stores the note; nothing new is signed while the size has not moved. The `Checkpointer` thread,
 started by `dealchat serve`, signs within `interval` seconds of new entries: an after-record hook
 wakes it when a transaction with entries commits, and it also looks every `interval` seconds.
+Once a new checkpoint has committed it calls `on_signed` (the witnessing wakes up and sends it to
+the witnesses on its own thread: signing never waits on a witness).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +66,18 @@ class Checkpointer:
     """Signs the tree at least every `interval` seconds while entries arrive."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], *, keys: CheckpointKeys, interval: float = 0.5
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        keys: CheckpointKeys,
+        interval: float = 0.5,
+        on_signed: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._keys = keys
         self._interval = interval
+        self._on_signed = on_signed  # after a new checkpoint committed (wakes the witnessing)
+        self._signed = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,9 +89,14 @@ class Checkpointer:
     def run_once(self) -> AuditCheckpoint | None:
         try:
             with unit_of_work(self._sessions) as session:
-                return create_checkpoint(session, keys=self._keys)
+                signed = create_checkpoint(session, keys=self._keys)
         except IntegrityError:  # another process signed the same size first
             return None
+        if signed is not None and signed.size > self._signed:
+            self._signed = signed.size
+            if self._on_signed is not None:
+                self._on_signed()  # committed: nothing waits on what it does
+        return signed
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="checkpointer", daemon=True)

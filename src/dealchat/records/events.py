@@ -46,6 +46,10 @@ class AuditEvent(StrEnum):
     RECEIPT_ISSUED = "receipt:issued"
     REPORT_EXPORTED = "report:exported"
     REPORT_LINK_ISSUED = "report:link_issued"
+    # Witnesses of the checkpoints: one down or back (state changes only), or refusing the log
+    WITNESS_FAILED = "witness:failed"
+    WITNESS_RECOVERED = "witness:recovered"
+    WITNESS_REFUSED = "witness:refused"
     # Access (4b): roles, grants, assignments, sessions, API tokens and authorisation decisions
     ROLE_CREATED = "role:created"
     ROLE_DELETED = "role:deleted"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dealchat.records.cosignature import CosignerKey
+
 
 class KeyEncryptionKey(Protocol):
     """Wraps and unwraps 256-bit data keys. `context` is bound as associated data."""
@@ -32,4 +34,47 @@ class KeyEncryptionKey(Protocol):
 
     def retire(self, kek_id: str) -> None:
         """Destroy an old version (never the current one)."""
+        ...
+
+
+class WitnessUnavailableError(Exception):
+    """The witness could not be asked, or answered something other than a cosignature."""
+
+
+class WitnessConflictError(Exception):
+    """The witness holds another size for this log (C2SP 409): `size` is the one it holds."""
+
+    def __init__(self, size: int, reason: str = "") -> None:
+        super().__init__(reason or f"the witness holds size {size}")
+        self.size = size
+
+
+class WitnessRefusedLogError(Exception):
+    """The witness refuses the checkpoint as inconsistent with what it cosigned before (its
+    consistency proof fails, or another root at the size it holds): a fork or a rollback."""
+
+
+class CheckpointWitness(Protocol):
+    """A witness of the log's checkpoints (C2SP tlog-witness): over HTTP, or a file witness
+    opened in this process. Its key is the one settings trust, never one it hands out."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key(self) -> CosignerKey:
+        """The witness's public key, as settings give it."""
+        ...
+
+    def add_checkpoint(self, old_size: int, proof: list[bytes], note: str) -> str:
+        """This witness's valid cosignature line on `note` (checked against its key), or
+        `WitnessConflictError` (it holds another size) or `WitnessUnavailableError`."""
+        ...
+
+    def latest(self, origin: str) -> str | None:
+        """The newest checkpoint it cosigned for `origin`, its cosignature included."""
+        ...
+
+    def close(self) -> None:
+        """Let go of its connections."""
         ...

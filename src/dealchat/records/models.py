@@ -126,3 +126,15 @@ class AuditCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(HASH)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     note: Mapped[str] = mapped_column(Text)
+
+
+class AuditCosignature(Base):
+    """A witness's cosignature (C2SP cosignature/v1 line) on the checkpoint at `size`, as the
+    witness returned it; append-only (triggers). The witness keeps its own copy."""
+
+    __tablename__ = "audit_cosignature"
+
+    size: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

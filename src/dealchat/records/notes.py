@@ -158,12 +158,14 @@ def _signed(body: str, lines: list[str], keys: Keyring) -> bool:
     for line in lines:
         dash, _, rest = line.partition(" ")
         name, _, encoded = rest.partition(" ")
+        if dash != DASH:
+            return False
         try:
             raw = base64.b64decode(encoded, validate=True)
         except binascii.Error:
             return False
-        if dash != DASH or len(raw) != 68:
-            return False
+        if len(raw) != 68:
+            continue  # another kind of signature (a witness's cosignature): not ours to check
         verifier = keys.find(name, raw[:4])
         if verifier is not None and verifier.verify(body.encode("utf-8"), raw[4:]):
             return True

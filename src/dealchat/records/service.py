@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol, cast
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, select, update
@@ -468,3 +468,5 @@ class VerifyResult:
     checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    # the recomputed root at each size asked for (`verify_log(roots_at=...)`), up to `checked`
+    roots: dict[int, bytes] = field(default_factory=dict)

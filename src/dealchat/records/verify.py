@@ -73,6 +73,8 @@ class _Join:
     tail: list[bytes] = field(default_factory=list)  # range_nodes of a last, partial chunk
     failure: tuple[int, str] | None = None
     signed_up_to: int = 0  # the size of the last checkpoint that matched
+    wanted: frozenset[int] = frozenset()  # sizes whose recomputed root the caller asks for
+    roots: dict[int, bytes] = field(default_factory=dict)
 
     def fail(self, seq: int, problem: str) -> None:
         if self.failure is None or seq < self.failure[0]:
@@ -85,11 +87,14 @@ def verify_log(
     keys: Keyring | None = None,
     workers: int = 1,
     chunk_level: int = CHUNK_LEVEL,
+    roots_at: frozenset[int] = frozenset(),
 ) -> VerifyResult:
     """Re-derive the log in chunks of 2**chunk_level entries. With `workers` > 1 (and a file or
     server database) that many processes check the chunks, each on its own connection, so they
     see committed rows only: use them from a transaction that has written nothing (as
-    `dealchat audit verify` does); the default checks every chunk on the session's connection."""
+    `dealchat audit verify` does); the default checks every chunk on the session's connection.
+    `roots_at`: sizes whose root, recomputed from the entries, the result carries (a witness's
+    cosigned checkpoint is compared with them)."""
     if chunk_level < TILE_LEVEL:
         raise ValueError(f"chunks must hold whole tiles (chunk_level >= {TILE_LEVEL})")
     connection = session.connection()
@@ -98,9 +103,9 @@ def verify_log(
     def fetch(sql: str) -> list[tuple[Any, ...]]:
         return fetch_on(dbapi, sql)
 
-    join = _Join(keys, chunk_level)
+    join = _Join(keys, chunk_level, wanted=roots_at)
     last = int(fetch("SELECT MAX(seq) FROM audit_entry")[0][0] or 0)
-    tasks = _tasks(fetch, last, chunk_level)
+    tasks = _tasks(fetch, last, chunk_level, roots_at)
     pool = _pool(connection.engine, workers, last >> chunk_level)
     try:
         if pool is None:
@@ -114,22 +119,23 @@ def verify_log(
         _finish(join, fetch, last)
     if join.failure is not None:
         seq, problem = join.failure
-        return VerifyResult(False, min(join.size, seq - 1), seq, problem)
-    return VerifyResult(True, join.size)
+        return VerifyResult(False, min(join.size, seq - 1), seq, problem, join.roots)
+    return VerifyResult(True, join.size, roots=join.roots)
 
 
-def _tasks(fetch: Fetch, last: int, chunk_level: int) -> Iterator[Task]:
+def _tasks(fetch: Fetch, last: int, chunk_level: int, wanted: frozenset[int]) -> Iterator[Task]:
     """The chunks up to the last entry this transaction sees (a worker sees no further)."""
     step = 1 << chunk_level
     for start in range(0, last, step):
         end = min(start + step, last)
-        inside = [
+        inside = {
             int(size)
             for (size,) in fetch(
                 f"SELECT size FROM audit_checkpoint WHERE size > {start} AND size <= {end}"  # noqa: S608 - integers only
             )
-        ]
-        yield start, end, inside, chunk_level, TILE_LEVEL
+        }
+        inside |= {size for size in wanted if start < size <= end}
+        yield start, end, sorted(inside), chunk_level, TILE_LEVEL
 
 
 def _in_order(pool: Executor, tasks: Iterator[Task], *, ahead: int) -> Iterator[Chunk]:
@@ -179,6 +185,8 @@ def _join_all(join: _Join, chunks: Iterator[Chunk], fetch: Fetch) -> None:
         for size, root, note in checkpoints:
             whole = merkle.fold([*join.upper, chunk.partial[int(size)]])
             _check_checkpoint(join, int(size), bytes(root), str(note), whole)
+        for size in join.wanted & chunk.partial.keys():
+            join.roots[size] = merkle.fold([*join.upper, chunk.partial[size]])
         join.size = chunk.start + chunk.count
         if join.failure is not None:
             return

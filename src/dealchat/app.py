@@ -11,7 +11,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
 
-from dealchat.access.throttle import SourceThrottle
+from dealchat.access.throttle import RateLimits, SourceThrottle
 from dealchat.api import (
     admin_views,
     audit_views,
@@ -25,6 +25,7 @@ from dealchat.api import (
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
+from dealchat.api.limits import BodyLimits
 from dealchat.channels import edge, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
 from dealchat.channels.link import Link, load_certificate, load_or_create_identity
@@ -98,7 +99,8 @@ def build_platform(settings: Settings) -> Platform:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
     throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute)
     scanner = scanner_from(settings.documents)
-    return Platform(settings, engine, sessions, desk, scanner, throttle)
+    limits = RateLimits(settings.limits.per_minute)
+    return Platform(settings, engine, sessions, desk, scanner, throttle, limits)
 
 
 def surveillance_of(settings: Settings, desk: Desk) -> Surveillance:
@@ -177,6 +179,7 @@ def create_app(
     else:
         app.include_router(webhooks.router)
     api_errors.install(app)
+    app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
     app.middleware("http")(_security_headers)
     app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
     app.include_router(webchat_views.router)
@@ -240,6 +243,7 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app.state.max_upload_bytes = settings.documents.max_upload_bytes  # refused here when over
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
+    app.add_middleware(BodyLimits)
     app.middleware("http")(_security_headers)
     app.middleware("http")(_client_address(settings.auth.trusted_proxies))
     app.include_router(webhooks.router)

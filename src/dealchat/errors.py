@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     CSRF_FAILED = "csrf_failed"
     GONE = "gone"
     RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
 class DealchatError(Exception):

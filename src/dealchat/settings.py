@@ -131,6 +131,20 @@ class EnvelopeSettings(BaseModel):
     kek: Literal["file", "memory"] = "file"
 
 
+class LimitSettings(BaseModel):
+    """Rate limits routes declare (`api.ratelimits.RateLimit`), by name: each one's requests per
+    minute, overriding its default. `DEALCHAT_LIMITS__PER_MINUTE='{"webchat-source": 60}'`."""
+
+    per_minute: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("per_minute")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(not 1 <= count <= 100_000 for count in value.values()):
+            raise ValueError("each rate limit is 1-100000 requests per minute")
+        return value
+
+
 class SessionSettings(BaseModel):
     """Console sessions and API tokens (`DEALCHAT_SESSIONS__IDLE_MINUTES=15`, ...)."""
 
@@ -332,6 +346,7 @@ class Settings(BaseSettings):
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)

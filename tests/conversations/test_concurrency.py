@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -12,6 +14,15 @@ from dealchat.conversations.models import Message
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
+from dealchat.settings import LimitSettings, Settings
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """40 messages at once into one conversation: more than its default rate allows."""
+    roomy = LimitSettings(per_minute={"webchat-conversation": 1000})
+    return Settings(data_dir=tmp_path / "var", database_url=database_url, limits=roomy)
+
 
 URL = "/api/v1/webchat/messages"
 

@@ -132,8 +132,9 @@ def test_confirm_with_nothing_to_confirm(
     client: TestClient, platform: Platform, clock: Clock
 ) -> None:
     chat = Chat(client, clock)
-    assert chat.say("c")[0]["link"], "an unlinked chat is sent to log in first"
-    chat.link_and_log_in(make_user(platform))
+    first = chat.link("c")  # an unlinked chat is sent to log in first
+    assert chat.log_in(first, make_user(platform)).status_code == 200
+    clock.advance(30)
     assert "nothing to confirm" in chat.text("c").lower()
     assert "nothing to cancel" in chat.text("x").lower()
 
@@ -161,7 +162,9 @@ def test_another_user_cannot_approve(client: TestClient, platform: Platform, clo
     chat.text("sell 1m eurusd")
     approve = chat.link("c")
     assert chat.log_in(approve, bob).status_code == 401
-    assert chat.say("c")[0]["link"]
+    again = chat.say("c")
+    assert again[0]["link"] is None, "the step-up link is still live: not a second one"
+    assert "already sent" in again[0]["text"]
     assert _orders(platform)[0].state == "awaiting_confirmation"
 
 

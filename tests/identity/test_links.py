@@ -6,6 +6,7 @@ import dataclasses
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -43,14 +44,19 @@ def test_a_link_expires_after_ten_minutes(
 ) -> None:
     alice = make_user(platform)
     chat = Chat(client, clock)
-    assert "valid 10 minutes" in chat.say("login")[0]["text"]
-    path = chat.link("login")
+    first = chat.say("login")
+    assert "valid 10 minutes" in first[0]["text"]
+    path = urlparse(first[0]["link"]).path
+    again = chat.say("login")
+    assert again[0]["link"] is None, "one link per chat and link lifetime"
+    assert "already sent in this chat; it stays valid until" in again[0]["text"]
     with unit_of_work(platform.sessions) as session:
         links = session.scalars(select(SecureLink)).all()
-        assert [(link.expires_at - link.created_at).total_seconds() for link in links] == [600] * 2
+        assert [(link.expires_at - link.created_at).total_seconds() for link in links] == [600]
     clock.advance(601)
     assert client.get(path).status_code == 404
     assert chat.log_in(path, alice).status_code == 404
+    assert chat.link("login") != path, "once it has expired, a new one"
 
 
 def test_the_link_binds_the_chat_identity_that_asked(
@@ -100,9 +106,10 @@ def test_a_totp_code_works_only_once(client: TestClient, platform: Platform, clo
     chat = Chat(client, clock)
     code = alice.code(clock.now.timestamp())
     assert chat.log_in(chat.link("login"), alice, otp=code).status_code == 200
-    assert chat.log_in(chat.link("login"), alice, otp=code).status_code == 401
+    second = chat.link("login")
+    assert chat.log_in(second, alice, otp=code).status_code == 401
     clock.advance(30)
-    assert chat.log_in(chat.link("login"), alice).status_code == 200
+    assert chat.log_in(second, alice).status_code == 200
 
 
 def test_codes_one_step_either_side_are_accepted(

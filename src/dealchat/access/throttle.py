@@ -41,7 +41,11 @@ class SourceThrottle:
 
     def check(self, source: str | None, now: dt.datetime) -> Verdict:
         """Count one unauthenticated request from `source` at `now`."""
-        key = source_key(source)
+        return self.count(source_key(source), now)
+
+    def count(self, key: str, now: dt.datetime) -> Verdict:
+        """Count one request under `key` (an address as `source_key` gives it, or any other
+        key a rate limit counts by) at `now`."""
         with self._lock:
             started, count = self._counts.get(key, (now, 0))
             if now - started >= self.window or now < started:
@@ -68,3 +72,30 @@ def source_key(source: str | None) -> str:
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    name: str
+    per_window: int  # the default; DEALCHAT_LIMITS__PER_MINUTE overrides it by name
+    window: dt.timedelta = dt.timedelta(minutes=1)
+
+
+class RateLimits:
+    """The windows of every declared limit, per key, for one process."""
+
+    def __init__(self, per_minute: dict[str, int] | None = None) -> None:
+        self._overrides = dict(per_minute or {})
+        self._throttles: dict[str, SourceThrottle] = {}
+        self._lock = threading.Lock()
+
+    def allowed(self, limit: RateLimit) -> int:
+        return self._overrides.get(limit.name, limit.per_window)
+
+    def check(self, limit: RateLimit, key: str, now: dt.datetime) -> Verdict:
+        with self._lock:
+            throttle = self._throttles.get(limit.name)
+            if throttle is None:
+                throttle = SourceThrottle(limit=self.allowed(limit), window=limit.window)
+                self._throttles[limit.name] = throttle
+        return throttle.count(key, now)

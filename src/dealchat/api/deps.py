@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
-from dealchat.access.throttle import SourceThrottle
+from dealchat.access.throttle import RateLimits, SourceThrottle
 from dealchat.conversations.context import Desk
 from dealchat.documents.interfaces import VirusScanner
 from dealchat.errors import DealchatError, ErrorCode
@@ -60,6 +60,8 @@ class Platform:
     scanner: VirusScanner  # documents: every upload is scanned before it is stored
     # Requests with no valid session or token, per source (access/throttle.py).
     throttle: SourceThrottle = field(default_factory=SourceThrottle)
+    # The rate limits routes declare (api/ratelimits.py), per process.
+    limits: RateLimits = field(default_factory=RateLimits)
 
     @property
     def session_policy(self) -> SessionPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dealchat.api import limits
 from dealchat.errors import DealchatError, ErrorCode, internal_problem
 
 log = logging.getLogger("dealchat.api")
@@ -58,6 +60,13 @@ _HTTP_CODES = {
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if isinstance(
+        exc, limits.BodyTooLargeError
+    ):  # the body passed its route's limit while streaming
+        return JSONResponse(
+            json.loads(limits.problem(exc.limit)), status_code=413, media_type=PROBLEM,
+            headers={"Connection": "close"},
+        )  # fmt: skip
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
     title = "Not found" if exc.status_code == 404 else "Bad request"
     if exc.status_code == 405:

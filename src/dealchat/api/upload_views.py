@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from dealchat.api import multipart
 from dealchat.api.deps import Platform, PlatformDep, public, source_ip
+from dealchat.api.limits import body_limit
 from dealchat.console.pages import set_cookie
 from dealchat.conversations import uploads
 from dealchat.db.session import unit_of_work
@@ -96,6 +97,7 @@ def show_form(token: Token, platform: PlatformDep) -> HTMLResponse:
 
 
 @router.post("/{token}")
+@body_limit(None)  # read as it streams within the upload limit (multipart.read_within)
 async def upload(token: Token, request: Request, platform: PlatformDep) -> HTMLResponse:
     if not await run_in_threadpool(_live, platform, token):
         return _say(_DEAD, 404)

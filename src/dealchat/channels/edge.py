@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealchat.api import multipart
 from dealchat.api.deps import public, source_ip
+from dealchat.api.limits import body_limit
 from dealchat.channels.interfaces import InboundMessage, InboundSink, Rejected
 from dealchat.channels.link import Link
 from dealchat.documents.service import size_text
@@ -145,6 +146,7 @@ async def _opened(request: Request) -> dict[str, Any]:
 
 
 @core_router.post("/internal/v1/inbound", include_in_schema=False)
+@body_limit(None)  # read within the link's envelope limit (_opened)
 async def inbound(request: Request) -> Response:
     data = await _opened(request)
     try:
@@ -157,6 +159,7 @@ async def inbound(request: Request) -> Response:
 
 
 @core_router.post("/internal/v1/relay", include_in_schema=False)
+@body_limit(None)  # read within the link's envelope limit (_opened)
 async def relay(request: Request) -> Response:
     """A link page request the edge received, answered by this app; the answer goes back sealed."""
     data = await _opened(request)
@@ -202,6 +205,7 @@ edge_router = APIRouter(
 @edge_router.api_route("/documents/links/{token}", methods=["GET", "POST"], include_in_schema=False)
 @edge_router.get("/api/v1/receipts/links/{token}", include_in_schema=False)
 @edge_router.get("/static/webchat/{name}", include_in_schema=False)
+@body_limit(None)  # read within the page's limit, an upload's at most (_relay)
 async def link_page(request: Request) -> Response:
     """One relayed page: the body read within its limit (an oversize upload is 413 here and
     nothing reaches the core), sealed with the client's address, answered with the core's."""

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from dealchat.api.deps import public
+from dealchat.api.limits import body_limit
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink, Rejected, WebhookRequest
 from dealchat.db.base import utcnow
 from dealchat.errors import DealchatError, ErrorCode
@@ -41,14 +42,13 @@ def runtime(request: Request) -> ChannelRuntime:
 
 
 @router.api_route("/channels/{name}/webhook", methods=["GET", "POST"], include_in_schema=False)
+@body_limit(MAX_BODY)  # counted as it streams, before any signature check (api.limits)
 async def webhook(name: str, request: Request) -> Response:
     channels = runtime(request)
     adapter = channels.adapters.get(name)
     if adapter is None or name == "webchat":
         raise DealchatError(ErrorCode.NOT_FOUND, "Not found", http_status=404)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise DealchatError(ErrorCode.BAD_REQUEST, "Body too large", http_status=413)
+    body = await request.body()  # at most MAX_BODY: BodyLimits stops the request past it
     incoming = WebhookRequest(
         method=request.method,
         path=request.url.path,

@@ -8,6 +8,7 @@ the hash of the ticket it confirms (2).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from dealchat.access import service as access
@@ -88,7 +89,7 @@ def _secure_link(
 ) -> Answer:
     minutes = int(turn.desk.policy.link_ttl.total_seconds() // 60)
     text = template.format(minutes=minutes, ref=ref)
-    token = identity.issue_link(
+    token = identity.issue_link_once(
         turn.session,
         channel=turn.message.channel,
         external_id=turn.message.sender_id,
@@ -97,6 +98,8 @@ def _secure_link(
         policy=turn.desk.policy,
         now=turn.now,
     )
+    if isinstance(token, dt.datetime):  # one is live for this chat already: not another
+        return _say(replies.LINK_SENT.format(until=token.strftime("%H:%M")))
     return _say(text, link=f"{turn.desk.public_url}/link/{token}")
 
 

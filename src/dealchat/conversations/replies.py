@@ -24,6 +24,10 @@ LOGIN = (
     "Please log in on the bank's secure page (single use, valid {minutes} minutes), "
     "then come back and send your request again. Never share this link."
 )
+LINK_SENT = (
+    "A secure link was already sent in this chat; it stays valid until {until} UTC. "
+    "Use that one (a new one can be asked for once it has expired)."
+)
 STEP_UP = (
     "To confirm {ref}, approve it on the bank's secure page with your password and "
     "authenticator code (single use, valid {minutes} minutes), then reply c here."

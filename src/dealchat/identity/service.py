@@ -147,6 +147,43 @@ def issue_link(
     return token
 
 
+def issue_link_once(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    purpose: str,
+    ticket_hash: str | None,
+    policy: AuthPolicy,
+    now: dt.datetime,
+) -> str | dt.datetime:
+    """A new link token, unless a link for the same chat identity, purpose and ticket is still
+    live (unused, unexpired): then its expiry, and nothing is issued or recorded. So a chat that
+    asks again and again gets at most one link per link lifetime."""
+    live = session.scalar(
+        select(SecureLink.expires_at)
+        .where(
+            SecureLink.channel == channel,
+            SecureLink.external_id == external_id,
+            SecureLink.purpose == purpose,
+            SecureLink.used_at.is_(None),
+            SecureLink.expires_at > now,
+            SecureLink.failed_attempts < MAX_LINK_ATTEMPTS,
+            SecureLink.ticket_hash.is_(None)
+            if ticket_hash is None
+            else SecureLink.ticket_hash == ticket_hash,
+        )
+        .order_by(SecureLink.expires_at.desc())
+        .limit(1)
+    )
+    if live is not None:
+        return live
+    return issue_link(
+        session, channel=channel, external_id=external_id, purpose=purpose,
+        ticket_hash=ticket_hash, policy=policy, now=now,
+    )  # fmt: skip
+
+
 def _record_link(  # noqa: PLR0917 - private helper: the same six values at every call
     session: Session,
     event: AuditEvent,

@@ -9,6 +9,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from dealchat.api.deps import PlatformDep, public
+from dealchat.api.limits import body_limit
+from dealchat.api.ratelimits import RateLimit, enforce, per_source
 from dealchat.channels.interfaces import Rejected, WebhookRequest
 from dealchat.channels.webchat.adapter import WebchatAdapter, WebchatMessage, inbound
 from dealchat.conversations.desk import handle_inbound
@@ -30,7 +32,18 @@ class Replies(BaseModel):
     replies: list[Reply]
 
 
-@router.post("/api/v1/webchat/messages", response_model=Replies)
+MESSAGES = "POST /api/v1/webchat/messages"
+# Anyone may write, so each source address and each conversation has a rate (api.ratelimits).
+PER_SOURCE = RateLimit("webchat-source", 60)
+PER_CONVERSATION = RateLimit("webchat-conversation", 20)
+
+
+@router.post(
+    "/api/v1/webchat/messages",
+    response_model=Replies,
+    dependencies=[Depends(per_source(PER_SOURCE, MESSAGES))],
+)
+@body_limit(32 * 1024)  # ids and 4,000 characters, even all \u-escaped
 def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
     """One chat message in, the bot's replies out. A repeated message_id gets the same replies."""
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
@@ -40,6 +53,7 @@ def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) 
         )
     except Rejected as error:
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
+    enforce(request, platform, PER_CONVERSATION, key=body.conversation_id, operation=MESSAGES)
     message = inbound(body)
     with unit_of_work(platform.sessions) as session:
         answers = handle_inbound(session, message=message, desk=platform.desk)

@@ -10,6 +10,7 @@ import typer
 
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
+from dealchat.conversations.integrity import RowProblem, deep_check
 from dealchat.db.session import reading, unit_of_work
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.keys import load_keyring, load_signer, rotate_signer
@@ -31,10 +32,16 @@ app = typer.Typer(no_args_is_help=True, help="The audit log.")
 
 @app.command("verify")
 @host_operator("read-only integrity check of the log on the host's database")
-def verify() -> None:
+def verify(
+    deep: Annotated[
+        bool,
+        typer.Option("--deep", help="Also check every message and order row against its entries."),
+    ] = False,
+) -> None:
     """Exit 0 when everything re-derives and extends what every witness cosigned; exit 1 naming
-    the first bad entry, or a rollback or fork a witness shows; exit 2 when the log verifies but
-    a witness could not be asked.
+    the first bad entry, or a rollback or fork a witness shows, or (with --deep) every message
+    or order row that differs from its entries, is missing or has none; exit 2 when the log
+    verifies but a witness could not be asked.
 
     Large logs are checked by one worker process per CPU (at most 4), on one consistent snapshot
     of the database (`reading`), so entries and checkpoints committed meanwhile are neither seen
@@ -56,15 +63,22 @@ def verify() -> None:
             result = verify_log(
                 session, keys=keys, workers=default_workers(), roots_at=wanted_roots(asked)
             )
+            rows = deep_check(session) if deep else []
     findings = judge(asked, size=result.checked, roots=result.roots) if result.ok else []
-    _report(result, findings)
+    _report(result, findings, rows)
 
 
-def _report(result: VerifyResult, findings: list[WitnessFinding]) -> None:
+def _report(result: VerifyResult, findings: list[WitnessFinding], rows: list[RowProblem]) -> None:
     for finding in findings:
         typer.echo(finding.message, err=finding.verdict != OK)
+    for problem in rows:
+        typer.echo(f"row FAILED: {problem}", err=True)
     if not result.ok:
         typer.echo(f"audit log FAILED at entry {result.first_bad_seq}: {result.problem}", err=True)
+        raise typer.Exit(1)
+    if rows:
+        typer.echo(f"audit log FAILED: {result.checked} entries verified, but {len(rows)} "
+                   "operational rows differ from them", err=True)  # fmt: skip
         raise typer.Exit(1)
     if any(finding.verdict == TAMPERED for finding in findings):
         typer.echo(f"audit log FAILED: {result.checked} entries re-derive, but a witness "

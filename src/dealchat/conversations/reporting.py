@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dealchat.conversations import bodies
+from dealchat.conversations import bodies, integrity
 from dealchat.conversations.context import Desk
 from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
@@ -25,6 +25,7 @@ from dealchat.records.reports_pdf import as_pdf
 from dealchat.records.service import in_stream
 
 MESSAGE_EVENTS = frozenset({"message:received", "message:sent"})
+DAMAGED = "[DAMAGED:"  # a message row that no longer matches its entry, flagged in a report
 
 
 def query(
@@ -99,22 +100,32 @@ def texts_for(desk: Desk) -> reports.Texts:
 
 
 def _message_texts(session: Session, desk: Desk, entries: Sequence[AuditEntry]) -> dict[int, str]:
-    wanted = {
-        entry.seq: json.loads(entry.payload).get("message")
+    """Each message entry's words; a message row that is missing or no longer matches its entry
+    (`integrity.message_problem`) is flagged in its place, and the rest of the report stands."""
+    wanted = [
+        (entry, payload)
         for entry in entries
-        if entry.event in MESSAGE_EVENTS
-    }
-    ids = [message_id for message_id in wanted.values() if message_id]
+        if entry.event in MESSAGE_EVENTS and (payload := json.loads(entry.payload)).get("message")
+    ]
+    ids = [payload["message"] for _entry, payload in wanted]
     found = (
         {row.id: row for row in session.scalars(select(Message).where(Message.id.in_(ids)))}
         if ids
         else {}
     )
-    return {
-        seq: bodies.text_of(session, desk, found[message_id])
-        for seq, message_id in wanted.items()
-        if message_id in found
-    }
+    texts = {}
+    for entry, payload in wanted:
+        message_id = payload["message"]
+        row = found.get(message_id)
+        problem = integrity.message_problem(row, entry.event, entry.subject, payload)
+        if problem is None and row is not None:
+            try:
+                texts[entry.seq] = bodies.text_of(session, desk, row)
+                continue
+            except ValueError:  # the ciphertext fails authentication
+                problem = "its sealed body fails authentication"
+        texts[entry.seq] = f"{DAMAGED} message {message_id} {problem}]"
+    return texts
 
 
 def _document_texts(session: Session, desk: Desk, entries: Sequence[AuditEntry]) -> dict[int, str]:

@@ -146,7 +146,7 @@ def create_ticket(
         event=AuditEvent.TICKET_CREATED,
         actor=f"user:{client_id}",
         kind="order",
-        payload=_order_payload(order),
+        payload=order_payload(order),
     )
     return order
 
@@ -199,7 +199,7 @@ def place(session: Session, *, order: Order, counterparty: Counterparty, now: dt
         event=AuditEvent.ORDER_PLACED,
         actor=f"user:{order.client_id}",
         subject=f"order:{order.id}",
-        payload=_order_payload(order),
+        payload=order_payload(order),
     )
     execution = counterparty.execute(_request(order))
     order.executed_by = execution.counterparty
@@ -241,7 +241,8 @@ def _request(order: Order) -> OrderRequest:
     )
 
 
-def _order_payload(order: Order) -> dict[str, object]:
+def order_payload(order: Order) -> dict[str, object]:
+    """What the ticket:created and order:placed entries commit to (`orders.integrity`)."""
     return {
         "ref": order.ref,
         "state": order.state,

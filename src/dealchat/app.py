@@ -25,6 +25,7 @@ from dealchat.api import (
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
+from dealchat.api.inputs import CleanInputs
 from dealchat.api.limits import BodyLimits
 from dealchat.channels import edge, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
@@ -180,6 +181,7 @@ def create_app(
         app.include_router(webhooks.router)
     api_errors.install(app)
     app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
+    app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
     app.middleware("http")(_security_headers)
     app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
     app.include_router(webchat_views.router)
@@ -244,6 +246,7 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
     app.add_middleware(BodyLimits)
+    app.add_middleware(CleanInputs)
     app.middleware("http")(_security_headers)
     app.middleware("http")(_client_address(settings.auth.trusted_proxies))
     app.include_router(webhooks.router)

@@ -16,7 +16,7 @@ from dealchat.access import accesslog
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
-from dealchat.api.deps import PlatformDep, SessionDep, require
+from dealchat.api.deps import PlatformDep, SeqQuery, SessionDep, require
 from dealchat.identity import sessions
 from dealchat.identity.session_models import ApiToken
 
@@ -178,7 +178,7 @@ def access_log(
     db: SessionDep,
     username: str | None = None,
     result: Literal["allowed", "denied"] | None = None,
-    before: int | None = None,
+    before: SeqQuery = None,
     limit: Annotated[int, Query(ge=1, le=accesslog.MAX_LIMIT)] = 100,
 ) -> list[dict[str, Any]]:
     """Authorisation decisions, newest first; `before` (a seq) pages back."""

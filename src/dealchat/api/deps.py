@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +100,13 @@ def get_db(platform: PlatformDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+# Integers a route takes from a path or query: what the database's 64-bit columns hold, so a
+# number past that is a 422 naming the parameter, never an overflow in the driver (a 500).
+INT64_MAX = 2**63 - 1
+SeqQuery = Annotated[int | None, Query(ge=0, le=INT64_MAX)]
+VersionPath = Annotated[int, FastApiPath(ge=1, le=INT64_MAX)]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
-from dealchat.api.deps import PlatformDep, SessionDep, require
+from dealchat.api.deps import INT64_MAX, PlatformDep, SessionDep, VersionPath, require
 from dealchat.conversations.transcript import Transcript
 from dealchat.surveillance import alerts as queue
 from dealchat.surveillance import backtest as preview
@@ -169,7 +169,7 @@ def propose(
 @router.post("/lexicon/{name}/{version}/approve")
 def approve(
     name: str,
-    version: int,
+    version: VersionPath,
     db: SessionDep,
     actor: Annotated[Actor, Depends(require(Right.RULE_APPROVE))],
 ) -> dict[str, Any]:
@@ -184,7 +184,7 @@ class Rejection(BaseModel):
 @router.post("/lexicon/{name}/{version}/reject")
 def reject(
     name: str,
-    version: int,
+    version: VersionPath,
     body: Rejection,
     db: SessionDep,
     actor: Annotated[Actor, Depends(require(Right.RULE_APPROVE))],
@@ -196,7 +196,7 @@ class Backtest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str | None = Field(default=None, max_length=store.MAX_SOURCE)
     name: str | None = Field(default=None, max_length=64)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX)
     days: int = Field(default=30, ge=1, le=3650)
     samples: int = Field(default=20, ge=0, le=500)
 

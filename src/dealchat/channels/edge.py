@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from dealchat.api import multipart
 from dealchat.api.deps import public, source_ip
 from dealchat.api.limits import body_limit
-from dealchat.channels.interfaces import InboundMessage, InboundSink, Rejected
+from dealchat.channels.interfaces import InboundMessage, InboundSink, Rejected, inbound_problem
 from dealchat.channels.link import Link
 from dealchat.documents.service import size_text
 from dealchat.errors import DealchatError, ErrorCode
@@ -119,6 +119,10 @@ class RemoteSink:
         )
         response.raise_for_status()
 
+    def drop(self, channel: str, reason: str) -> None:
+        """The edge has no database: the drop is in its log (the core never sees the payload)."""
+        log.warning("webhook payload dropped", extra={"channel": channel, "reason": reason})
+
 
 # --- the core's side -------------------------------------------------------------------------
 
@@ -153,6 +157,8 @@ async def inbound(request: Request) -> Response:
         messages = [InboundMessage(**item) for item in data["messages"]]
     except (KeyError, TypeError) as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, "Bad envelope", http_status=400) from error
+    if any(inbound_problem(message) is not None for message in messages):  # the edge checked
+        raise DealchatError(ErrorCode.BAD_REQUEST, "Bad envelope", http_status=400)
     sink: InboundSink = request.app.state.channels.sink
     await run_in_threadpool(sink.accept, messages)
     return Response(status_code=204)

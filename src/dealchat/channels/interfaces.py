@@ -37,6 +37,31 @@ class InboundMessage:
     text: str
 
 
+# What the core stores a message's ids in (conversation.external_id, message.*_id columns).
+ID_LIMITS = {"conversation_id": 512, "sender_id": 128, "message_id": 128}
+MAX_TEXT = 16_000  # characters: longer than any platform sends in one message
+
+
+def inbound_problem(message: InboundMessage) -> str | None:
+    """Why the core cannot take this message as it is (a signed payload can still carry what no
+    column or envelope takes: NUL bytes, lone surrogates, over-long ids), or None."""
+    for name, limit in ID_LIMITS.items():
+        value = getattr(message, name)
+        if not isinstance(value, str) or not 1 <= len(value) <= limit:
+            return f"{name} is not 1-{limit} characters of text"
+        if not value.isprintable():
+            return f"{name} holds a control character"
+    if not isinstance(message.text, str) or len(message.text) > MAX_TEXT:
+        return f"text is not at most {MAX_TEXT} characters of text"
+    if "\x00" in message.text:
+        return "text holds a NUL byte"
+    try:
+        message.text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text holds a lone surrogate"
+    return None
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     """One bot message. `key` is the same for every delivery attempt of one message (the outbox
@@ -124,3 +149,8 @@ class InboundSink(Protocol):
     signed and encrypted edge-to-core link."""
 
     def accept(self, messages: list[InboundMessage]) -> None: ...
+
+    def drop(self, channel: str, reason: str) -> None:
+        """Note a signed payload (or a message in it) the core cannot take: it is answered 200
+        so the platform does not retry it for ever, and dropped with this note."""
+        ...

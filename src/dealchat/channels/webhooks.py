@@ -16,7 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from dealchat.api.deps import public
 from dealchat.api.limits import body_limit
-from dealchat.channels.interfaces import ChannelAdapter, InboundSink, Rejected, WebhookRequest
+from dealchat.channels.interfaces import (
+    ChannelAdapter,
+    InboundSink,
+    Rejected,
+    WebhookRequest,
+    inbound_problem,
+)
 from dealchat.db.base import utcnow
 from dealchat.errors import DealchatError, ErrorCode
 
@@ -72,12 +78,22 @@ async def _handle(
     except Rejected as error:  # e.g. XML with entities: an attack, not the platform
         log.warning("webhook rejected", extra={"channel": adapter.name, "reason": str(error)})
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("webhook unreadable", extra={"channel": adapter.name, "reason": str(error)})
-        raise DealchatError(ErrorCode.BAD_REQUEST, "Unreadable payload", http_status=400) from error
-    if parsed.messages:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
+        # signed by the platform but unreadable (wrong types, nesting past reason): a 4xx would
+        # make the platform send it again for ever, so it is answered 200 and dropped, noted
+        why = f"unreadable payload: {type(error).__name__}"
+        await run_in_threadpool(channels.sink.drop, adapter.name, why)
+        return Response(status_code=200)
+    messages = []
+    for message in parsed.messages:
+        problem = inbound_problem(message)
+        if problem is None:
+            messages.append(message)
+        else:
+            await run_in_threadpool(channels.sink.drop, adapter.name, f"message dropped: {problem}")
+    if messages:
         try:
-            await run_in_threadpool(channels.sink.accept, parsed.messages)
+            await run_in_threadpool(channels.sink.accept, messages)
         except Exception:
             _release(adapter, incoming)  # not processed: the platform's retry must get in
             raise

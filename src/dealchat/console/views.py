@@ -14,6 +14,7 @@ from dealchat.access.rights import Right
 from dealchat.api.deps import (
     Platform,
     PlatformDep,
+    SeqQuery,
     SessionDep,
     public,
     require,
@@ -220,7 +221,7 @@ def access_log_page(
     db: SessionDep,
     actor: Annotated[Actor, Depends(require(Right.ACCESS_LOG_READ))],
     result: Literal["allowed", "denied"] | None = None,
-    before: int | None = None,
+    before: SeqQuery = None,
 ) -> Response:
     found = accesslog.decisions(db, result=result, before_seq=before, limit=100)
     return render(

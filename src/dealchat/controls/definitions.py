@@ -287,7 +287,10 @@ def parse_rates(text: str) -> RateTable:
 
 
 def _yaml_mapping(text: str) -> dict[str, Any]:
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:  # malformed or nested past reason
+        raise ValueError(f"not valid YAML: {str(error)[:300]}") from None
     if not isinstance(data, dict):
         raise ValueError("expected a YAML mapping at the top")
     return data

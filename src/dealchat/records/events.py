@@ -50,6 +50,7 @@ class AuditEvent(StrEnum):
     WITNESS_FAILED = "witness:failed"
     WITNESS_RECOVERED = "witness:recovered"
     WITNESS_REFUSED = "witness:refused"
+    WEBHOOK_DROPPED = "webhook:dropped"  # a signed payload the core cannot take, dropped
     # Access (4b): roles, grants, assignments, sessions, API tokens and authorisation decisions
     ROLE_CREATED = "role:created"
     ROLE_DELETED = "role:deleted"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
-from dealchat.surveillance import guard, policies, store
+from dealchat.surveillance import guard, store
 from dealchat.surveillance.alerts import mark
 from dealchat.surveillance.interfaces import MessageSource
 from dealchat.surveillance.lexicon import Lexicon, Utterance
@@ -61,7 +61,7 @@ def backtest(
         if name is None or version is None:
             raise guard.bad("give a policy (YAML) or a stored name and version")
         source = store.version_of(session, name=name, version=version).source
-    policy = policies.load(source, version=version) if version else store.load_checked(source)
+    policy = store.load_checked(source, version=version or None)
     lexicon = Lexicon([policy])
     preview = Preview(policy.name, policy.version)
     after: str | None = None

@@ -93,7 +93,10 @@ class _Policy(BaseModel):
 
 def load(source: str | dict[str, Any], *, version: int | None = None) -> Policy:
     """Validate a policy given as YAML text or a mapping; PolicyError lists what is wrong."""
-    data: Any = yaml.safe_load(source) if isinstance(source, str) else source
+    try:
+        data: Any = yaml.safe_load(source) if isinstance(source, str) else source
+    except (yaml.YAMLError, RecursionError) as error:  # malformed or nested past reason
+        raise PolicyError(f"not valid YAML: {str(error)[:300]}") from None
     if not isinstance(data, dict):
         raise PolicyError("a policy is a mapping with name, rules, ...")
     if version is not None:

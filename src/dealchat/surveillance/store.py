@@ -31,12 +31,12 @@ _COMPILED: OrderedDict[tuple[str, ...], Lexicon] = OrderedDict()
 _KEEP = 8
 
 
-def load_checked(source: str) -> Policy:
-    """The policy in `source`, or a BAD_REQUEST naming every problem."""
+def load_checked(source: str, *, version: int | None = None) -> Policy:
+    """The policy in `source` (as `version` when given), or a BAD_REQUEST naming every problem."""
     if len(source) > MAX_SOURCE:
         raise guard.bad(f"a policy is at most {MAX_SOURCE} characters")
     try:
-        return policies.load(source)
+        return policies.load(source, version=version)
     except (policies.PolicyError, ValueError) as error:
         raise guard.bad(f"invalid policy: {error}") from None
 

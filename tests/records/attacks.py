@@ -70,3 +70,4 @@ def roll_back(session: Session, *, to: int) -> None:
         heads[subject] = (stream_seq, bytes(leaf), seq)
     for subject, (stream_seq, leaf, seq) in heads.items():
         session.add(AuditStream(subject=subject, seq=stream_seq, last=leaf, last_entry=seq))
+    session.flush()  # appends read the stream heads with plain SQL

@@ -41,6 +41,7 @@ def test_explain_names_the_fields() -> None:
         "side": "bid",
         "quantity": "5mm",
         "isin": "US912828XG50",
+        "order_type": "@",
         "limit_price": "99-16+",
     }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import string
 from decimal import Decimal
 from fractions import Fraction
 
@@ -10,8 +12,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dealchat.nlu import IntentKind, Parser, parse, rank
+from dealchat.nlu.lexer import Kind, Lexicon, normalise, tokenize
 from dealchat.nlu.numbers import read_thirty_seconds
-from dealchat.nlu.tables import CURRENCIES, MAJORS, WORDLIKE_CODES
+from dealchat.nlu.readback import order_line, words_of
+from dealchat.nlu.tables import (
+    CURRENCIES,
+    DEFAULT_COUNTERPARTIES,
+    DEFAULT_COUNTERPARTY_NAMES,
+    MAJORS,
+    WORDLIKE_CODES,
+)
+from tests.nlu.helpers import same
 
 INTENTS = {kind.value for kind in IntentKind}
 SIDE_WORDS = ["buy", "sell", "bid", "offer", "take", "give", "lift", "hit", "i buy", "we sell"]
@@ -188,3 +199,150 @@ def test_thousands_separators_round_trip(number: int) -> None:
 @given(st.integers(min_value=1, max_value=999))
 def test_small_amounts_without_unit_are_never_orders(number: int) -> None:
     assert parse(f"buy {number} eurusd").intent is IntentKind.CLARIFY
+
+
+# --- Version 2: the closed-world rule, negation and the read-back (NLU.md "Version 2") ---
+
+V2_SIDES = ["buy", "sell", "bid", "offer", "i buy", "we sell", "买入", "賣出", "b/s", "s/b"]
+V2_AMOUNTS = [
+    "1m",
+    "250k",
+    "1,5m",
+    "1'500'000",
+    "2 yards",
+    "one million",
+    "half a million",
+    "3 mio",
+    "2 mln",
+    "1 000 000",
+    "1.000.000",
+    "$1m",
+    "€2m",
+    "¥100m",
+    "100万",
+    "一百万",
+    "0.5k",
+    "2,500.5",
+]
+V2_INSTRUMENTS = [
+    "eurusd",
+    "usdjpy",
+    "eur/usd",
+    "cable",
+    "fiber",
+    "dollar yen",
+    "eur vs usd",
+    "usdeur",
+    "xauusd",
+    "usdkrw",
+    "usdinr",
+    "e/u",
+    "欧元兑美元",
+    "美元兑日元",
+    "XS2462605671",
+    "US912828XG50",
+]
+V2_TAILS = [
+    "",
+    "1w",
+    "spot",
+    "tom",
+    "3m",
+    "18m",
+    "2y",
+    "imm2",
+    "15dec",
+    "dec 20",
+    "2027-03-15",
+    "spot vs 1m",
+    "1w/3m",
+    "1m swap",
+    "t/n",
+    "3m ndf",
+    "at 1.0850",
+    "1.0850",
+    "@ 151.20",
+    "limit 99-16+",
+    "stop 1.2650",
+    "at 1.08 gtc",
+    "at 1.08 gtd 20dec",
+    "at 1.08 ioc",
+    "at best",
+    "at best fok",
+    "via goldman",
+    "with jp morgan",
+    "360t",
+    "pls",
+    "thx",
+    "三个月",
+]
+ORDER_TEXT = st.tuples(
+    st.sampled_from(V2_SIDES),
+    st.sampled_from(V2_AMOUNTS),
+    st.sampled_from(V2_INSTRUMENTS),
+    st.sampled_from(V2_TAILS),
+    st.sampled_from(V2_TAILS),
+).map(" ".join)
+TODAY = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2030, 12, 31))
+_LEX = Lexicon.build(DEFAULT_COUNTERPARTIES, DEFAULT_COUNTERPARTY_NAMES)
+
+
+def _out_of_vocabulary(word: str) -> bool:
+    toks = tokenize(normalise(word), _LEX)
+    return bool(toks) and all(tok.kind is Kind.WORD for tok in toks)
+
+
+OOV_WORDS = st.one_of(
+    st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=10),
+    st.text(alphabet="老板客户明白今早晚些资金账户", min_size=1, max_size=4),
+).filter(_out_of_vocabulary)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ORDER_TEXT, OOV_WORDS, st.integers(min_value=0, max_value=20), TODAY)
+@example("buy 1m eurusd", "next", 3, dt.date(2026, 12, 7))
+def test_a_word_outside_the_vocabulary_is_never_read_past(
+    text: str, word: str, where: int, today: dt.date
+) -> None:
+    """The closed-world rule: insert any unknown word anywhere into an order and the answer is
+    `clarify`, never an order (with the same or with different fields)."""
+    if parse(text, today).intent is not IntentKind.ORDER:
+        return
+    parts = text.split()
+    parts.insert(where % (len(parts) + 1), word)
+    changed = parse(" ".join(parts), today)
+    assert changed.intent is IntentKind.CLARIFY, (" ".join(parts), changed.to_dict())
+
+
+NEGATIONS = ["don't", "do not", "not", "never", "no", "dont", "不要", "别"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ORDER_TEXT, st.sampled_from(NEGATIONS), TODAY)
+def test_negating_a_side_word_never_gives_an_order(
+    text: str, negation: str, today: dt.date
+) -> None:
+    if parse(text, today).intent is not IntentKind.ORDER:
+        return
+    negated = parse(f"{negation} {text}", today)
+    assert negated.intent not in (IntentKind.ORDER, IntentKind.AMEND), negated.to_dict()
+    side_first = text.split(" ", 1)
+    glued = parse(f"{side_first[0]} {negation} {side_first[1]}", today)
+    assert glued.intent not in (IntentKind.ORDER, IntentKind.AMEND), glued.to_dict()
+
+
+@settings(max_examples=500, deadline=None)
+@given(ORDER_TEXT, TODAY)
+@example("b/s 1m eurusd 1w/3m", dt.date(2026, 12, 7))
+@example("sell 2 mln usdkrw 3m ndf at 1.08 gtd 20dec", dt.date(2026, 12, 7))
+@example("buy 0.5k xauusd at 1.08 gtc", dt.date(2026, 12, 7))
+def test_every_order_read_back_parses_to_the_same_fields(text: str, today: dt.date) -> None:
+    """What the bot reads back (the ticket's own words) is the order again, field for field."""
+    intent = parse(text, today)
+    if intent.intent is not IntentKind.ORDER or intent.from_quote:
+        return
+    line = order_line(words_of(intent))
+    again = parse(line, today).to_dict()
+    first = intent.to_dict()
+    assert again.keys() == first.keys(), (text, line)
+    assert all(same(name, first[name], again[name]) for name in first), (text, line, again)

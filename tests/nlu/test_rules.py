@@ -127,7 +127,6 @@ AMOUNTS: list[Case] = [
     ("buy 1,000.50 eurusd", {**ORDER, "quantity": "1000.50"}),
     ("buy 500 thousand eurusd", {**ORDER, "quantity": "500000"}),
     ("sell 2m usdjpy at 151", {**ORDER, "limit_price": "151"}),
-    ("can you buy 1m eurusd?", {**ORDER, "side": "buy"}),
 ]
 
 BAD_AMOUNTS: list[Case] = [
@@ -175,6 +174,8 @@ PAIRS: list[Case] = [
     ("buy 1m tryjpy", {"pair": "TRY/JPY"}),
     ("buy 1m cadchf", {"pair": "CAD/CHF"}),
     ("buy 1m usdcnh", {"pair": "USD/CNH"}),
+    ("buy 1m xauusd", {**ORDER, "pair": "XAU/USD", "dealt_currency": "XAU"}),
+    ("buy 1m usdxau", {**ORDER, "pair": "XAU/USD", "side": "sell"}),
     ("buy 1m sgdjpy", {"pair": "SGD/JPY"}),
 ]
 
@@ -187,7 +188,6 @@ BAD_PAIRS: list[Case] = [
     ("buy 1m euros", {**CLARIFY, "missing": ["pair"]}),
     ("buy 1m eur try", CLARIFY),
     ("buy 1m eurusd gbpusd", CLARIFY),
-    ("buy 1m xauusd", CLARIFY),
 ]
 
 CONVENTION: list[Case] = [
@@ -221,7 +221,8 @@ TENORS: list[Case] = [
     ("buy eurusd 3m", {"tenor": "SPOT", "quantity": "3000000"}),
     ("buy 1m eurusd 2026-12-15", {"tenor": "2026-12-15"}),
     ("buy 1m eurusd 4w", CLARIFY),
-    ("buy 1m eurusd 2y", CLARIFY),
+    ("buy 1m eurusd 2y", {**ORDER, "tenor": "2Y"}),
+    ("buy 1m eurusd 3y", CLARIFY),
     ("buy 1m eurusd 1w 1m", CLARIFY),
     ("buy 1m eurusd 1w spot", CLARIFY),
     ("buy 1m 1w eurusd", CLARIFY),
@@ -238,7 +239,7 @@ COUNTERPARTIES: list[Case] = [
     ("sell 1m eurusd with hsbc", {"counterparty": "HSBC"}),
     ("buy 1m eurusd jpm", {"counterparty": "JPM"}),
     ("buy 1m eurusd ubs", {"counterparty": "UBS"}),
-    ("buy 1m eurusd bnp", {**ORDER, "counterparty": None}),
+    ("buy 1m eurusd bnp", {**CLARIFY, "word": "bnp"}),
     ("buy 1m eurusd", {"counterparty": None}),
     ("gs buy 1m eurusd", CLARIFY),
     ("buy 1m eurusd gs ubs", CLARIFY),
@@ -268,7 +269,8 @@ PRICES: list[Case] = [
     ("buy 1m eurusd @ 99-16", CLARIFY),
     ("bid 5mm US912828XG50 @ 99-32", CLARIFY),
     ("bid 5mm US912828XG50 @ 0-00", CLARIFY),
-    ("buy 1m eurusd 1.0850", CLARIFY),
+    ("buy 1m eurusd 1.0850", {**ORDER, "order_type": "limit", "limit_price": "1.085"}),
+    ("buy 1m usdjpy 151", CLARIFY),
 ]
 
 BONDS: list[Case] = [
@@ -317,6 +319,9 @@ ORDERS: list[Case] = [
     ("mine 5m", {**ORDER, "from_quote": True, "quantity": "5000000"}),
     ("mine 1m eurusd", {**ORDER, "from_quote": False, "pair": "EUR/USD"}),
     ("buy 1m eurusd", {"from_quote": False}),
+    ("buy 1m eurusd stop loss at 1.08", {**ORDER, "order_type": "stop", "stop_price": "1.08"}),
+    ("sell 1m usdjpy at 151.20 gtc", {**ORDER, "time_in_force": "GTC"}),
+    ("buy 1.000.000 eurusd", {**ORDER, "quantity": "1000000"}),
     ("buy", {**CLARIFY, "missing": ["instrument", "quantity"]}),
     ("mine 5", CLARIFY),
 ]
@@ -341,13 +346,11 @@ NEVER_AN_ORDER: list[Case] = [
     ("i'd buy 1m eurusd", CLARIFY),
     ("can't buy 1m eurusd", CLARIFY),
     ("buy 1m eurusd when it hits 1.08", CLARIFY),
-    ("buy 1m eurusd stop loss at 1.08", CLARIFY),
+    ("can you buy 1m eurusd?", CLARIFY),
     ("take profit at 1.10 on 1m eurusd", CLARIFY),
-    ("sell 1m usdjpy at 151.20 gtc", CLARIFY),
     ("buy 1m eurusd at 9:30", CLARIFY),
     ("buy 1m eurusd tomorrow at 9", CLARIFY),
     ("buy 1m eurusd 1e6", CLARIFY),
-    ("buy 1.000.000 eurusd", CLARIFY),
     ("buy 1.000 eurusd", CLARIFY),
     ("x" * 2000, CLARIFY),
 ]
@@ -403,6 +406,7 @@ def test_explain_names_the_words_that_became_fields() -> None:
         ("eurusd", "pair"),
         ("1W", "tenor"),
         ("360t", "counterparty"),
+        ("@", "order_type"),
         ("1.0850", "limit_price"),
     ]
 
@@ -411,4 +415,7 @@ def test_configured_counterparties_replace_the_defaults() -> None:
     parser = Parser(counterparties=frozenset({"BNP"}))
     assert parser.parse("buy 1m eurusd bnp").counterparty == "BNP"
     assert parser.parse("buy 1m eurusd 360t").intent is IntentKind.CLARIFY
-    assert parser.parse("buy 1m eurusd gs").counterparty is None
+    assert parser.parse("buy 1m eurusd gs").intent is IntentKind.CLARIFY
+    assert parser.parse("buy 1m eurusd via goldman").intent is IntentKind.CLARIFY
+    named = Parser(counterparties=frozenset({"BNP"}), names={"bnp paribas": "BNP"})
+    assert named.parse("buy 1m eurusd via bnp paribas").counterparty == "BNP"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dealchat.nlu.model import (
     AssetClass,
     Explained,
     Intent,
     IntentKind,
     OrderType,
+    Product,
     Side,
+    TimeInForce,
 )
 from dealchat.nlu.parser import Parser, rank
 
@@ -19,7 +23,9 @@ __all__ = [
     "IntentKind",
     "OrderType",
     "Parser",
+    "Product",
     "Side",
+    "TimeInForce",
     "parse",
     "rank",
 ]
@@ -27,6 +33,6 @@ __all__ = [
 _DEFAULT = Parser()
 
 
-def parse(text: str) -> Intent:
-    """Parse one chat message with the default liquidity-provider codes."""
-    return _DEFAULT.parse(text)
+def parse(text: str, today: dt.date | None = None) -> Intent:
+    """Parse one chat message with the default liquidity providers; `today` dates `15dec`."""
+    return _DEFAULT.parse(text, today)

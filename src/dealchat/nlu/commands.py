@@ -25,7 +25,7 @@ YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
 def command_intent(toks: list[Tok]) -> Intent | None:
     """The command a short message is, or None when it is not only a command."""
     refs = [tok for tok in toks if tok.kind is Kind.REF]
-    words = [tok.text.lower() for tok in toks if tok.kind is not Kind.REF]
+    words = [tok.word for tok in toks if tok.kind not in (Kind.REF, Kind.POLITE)]
     if words == ["?"] and not refs:
         return Intent(IntentKind.HELP)
     core = {w for w in words if w not in t.COMMAND_FILLERS and w != "?"}
@@ -33,7 +33,7 @@ def command_intent(toks: list[Tok]) -> Intent | None:
         return None
     doubt = _doubt(core, refs)
     if doubt is not None:
-        return Intent(IntentKind.CLARIFY, reason=doubt)
+        return Intent(IntentKind.CLARIFY, reason=doubt, code="command")
     for vocabulary, kind in _SIMPLE:
         if core <= vocabulary and (not refs or kind in _TAKES_REF):
             return _with_ref(kind, refs)

@@ -1,4 +1,6 @@
-"""Text to classified tokens: normalise, drop politeness, read words, numbers, pairs and ISINs."""
+"""Text to classified tokens: normalise, cut Chinese into words, read set phrases, words, numbers,
+dates, pairs and ISINs. Every piece of the message becomes one token (politeness and filler too),
+so the parser can account for each word (the closed-world rule, NLU.md v2)."""
 
 from __future__ import annotations
 
@@ -7,38 +9,55 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum, auto
+from enum import IntEnum, auto
 
+from dealchat.nlu import chinese
 from dealchat.nlu import tables as t
+from dealchat.nlu.dates import MONTH_PATTERN, MONTHS, DayMonth
 from dealchat.nlu.isin import ISIN_SHAPE, is_valid_isin
 from dealchat.nlu.numbers import read_decimal, read_number_words, read_thirty_seconds
 
 
-class Kind(Enum):
+class Kind(IntEnum):  # IntEnum: hashed in C, the parser looks kinds up often
     PAIR = auto()  # value: (written first, written second)
     BAD_PAIR = auto()  # value: reason
     CUR = auto()  # value: ISO code
+    SIGN = auto()  # value: the ISO codes the sign may mean
     ISIN = auto()  # value: upper-case code
     BAD_ISIN = auto()
     AMOUNT = auto()  # value: Amount
     TENOR = auto()  # value: tenor text
+    SWAP_TENOR = auto()  # value: (near, far)
+    DATE = auto()  # value: dt.date (ISO) or DayMonth (as written)
     BAD_NUMBER = auto()  # value: reason
     PRICE = auto()  # value: Decimal (32nds)
-    DATE = auto()  # value: ISO date text
     REF = auto()  # value: ORD-42
     SIDE = auto()  # value: "buy" | "sell"
     QUOTE_WORD = auto()
     MARKET_WORD = auto()
     INFO_WORD = auto()
     LIMIT_WORD = auto()
+    STOP_WORD = auto()
+    TIF = auto()  # value: DAY, GTC, GTD, IOC, FOK
+    PRODUCT = auto()  # value: swap, ndf, outright, forward
     JOINER = auto()
     LP = auto()  # value: upper-case code
+    VIA = auto()
+    PARTY = auto()
     NEGATION = auto()
+    CONDITION = auto()
+    QUESTION = auto()
     HEDGE = auto()
+    CORRECTION = auto()
+    RELATIVE = auto()
+    AMEND = auto()
+    FIELD = auto()  # value: the field an amend names
     UNSUPPORTED = auto()
     QMARK = auto()
+    POLITE = auto()
     FILLER = auto()
-    WORD = auto()  # anything else
+    QUOTE_FILLER = auto()
+    WORD = auto()  # anything else: a word the parser does not know
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,41 +66,85 @@ class Amount:
     has_unit: bool
     tenor: str | None  # "1M" when the same text could be a tenor
     negative: bool = False
+    plain_decimal: bool = False  # written with a decimal point and no unit: can be a price
 
 
 @dataclass(frozen=True, slots=True)
 class Tok:
     kind: Kind
-    text: str
+    text: str  # as the client wrote it
     value: object = None
+    norm: str = ""  # the vocabulary word it was read as (`買入` -> `buy`, `nothing done` -> `nd`)
+
+    @property
+    def word(self) -> str:
+        return self.norm or self.text.lower()
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The words that depend on settings: liquidity providers by code and by name."""
+
+    lps: dict[str, str]
+    phrases: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
+
+    @classmethod
+    def build(cls, codes: frozenset[str], names: dict[str, str]) -> Lexicon:
+        lps = {code.lower(): code.upper() for code in codes}
+        wanted = set(lps.values())
+        phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        nicknames = {" / ".join(n.split("/")): n for n in t.PAIR_NICKNAMES if "/" in n}
+        for phrase, word in {**t.PHRASES, **nicknames}.items():
+            parts = tuple(phrase.split())
+            phrases.setdefault(parts[0], []).append((parts, word))
+        for name, code in names.items():
+            if code.upper() not in wanted:
+                continue
+            parts = tuple(re.findall(r"\w+", name.lower()))
+            joined = " ".join(parts)
+            lps[joined] = code.upper()
+            if len(parts) > 1:
+                phrases.setdefault(parts[0], []).append((parts, joined))
+        ordered = {
+            first: tuple(sorted(found, key=lambda p: len(p[0]), reverse=True))
+            for first, found in phrases.items()
+        }
+        return cls(lps, ordered)
+
+    def phrase_at(self, words: list[str], i: int) -> tuple[str, int] | None:
+        for parts, word in self.phrases.get(words[i], ()):
+            size = len(parts)
+            if tuple(words[i : i + size]) == parts:
+                return word, size
+        return None
 
 
 _RAW = re.compile(
-    r"""
-    (?P<date>\d{4}-\d{1,2}-\d{1,2})(?![\w.-])
-    |(?P<time>\d{1,2}:\d{2}(?::\d{2})?)
+    rf"""
+    (?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})(?![\w.-])
+    |(?P<time>\d{{1,2}}:\d{{2}}(?::\d{{2}})?)
     |(?P<ref>ord-[a-z0-9]+|ord\d+)(?![\w-])
-    |(?P<b32>\d{1,3}-\d{2}[0-9+]?)(?![\w.,-])
-    |(?P<num>[-\u2212]?\.?\d[\d,'.]*[a-z]*)
-    |(?P<slash>[a-z]{3}[/-][a-z]{3})(?![\w/-])
+    |(?P<dm>\d{{1,2}}(?:st|nd|rd|th)?[ -]?(?:{MONTH_PATTERN})(?:[ -]?(?:\d{{4}}|\d{{2}}))?)
+        (?![\w.,'])
+    |(?P<md>(?:{MONTH_PATTERN})[ -]?\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:\d{{4}}))?)(?![\w.,'])
+    |(?P<b32>\d{{1,3}}-\d{{2}}[0-9+]?)(?![\w.,-])
+    |(?P<spaced>\d{{1,3}}(?:[ ]\d{{3}})+)(?![\w.,'])
+    |(?P<num>(?:(?<!\w)[-\u2212])?\.?\d[\d,'.]*[a-z]*)
+    |(?P<slash>[a-z]{{3}}[/-][a-z]{{3}})(?![\w/-])
+    |(?P<sign>[$€£¥])
     |(?P<word>[^\W\d_][\w']*)
     |(?P<punct>[@/?-])
     """,
     re.VERBOSE | re.IGNORECASE,
 )
+_DATE_PARTS = re.compile(rf"(\d+)|({MONTH_PATTERN})", re.IGNORECASE)
 
 
 _HOW_TO_WRITE = "Please write amounts like 1m or 250k, and a price after 'at', e.g. 'at 1.0850'."
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _alternation(words: object) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))  # type: ignore[call-overload]
-
-
-_REWRITES = {**dict.fromkeys(t.POLITENESS, " "), **{k: f" {v} " for k, v in t.PHRASES.items()}}
-_REWRITE = re.compile(rf"(?<![\w'])(?:{_alternation(_REWRITES)})(?![\w'])", re.IGNORECASE)
-
+# Chinese units join the English ones: `100万`, `3个月`.
+_AMOUNT_UNITS = {**t.UNITS, **chinese.UNITS}
+_TENOR_UNITS = {**t.TENOR_UNITS, **chinese.TENOR_UNITS}
 
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _UNITS = "one|two|three|four|five|six|seven|eight|nine"
@@ -89,42 +152,54 @@ _HYPHENATED = re.compile(rf"\b({_TENS})-({_UNITS})\b", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
-    """NFKC, typographic apostrophes, then politeness removed and set phrases made one token."""
+    """NFKC, typographic apostrophes, `twenty-five` as two words, Chinese cut into words."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
     if "-" in text:
         text = _HYPHENATED.sub(r"\1 \2", text)
-    return _REWRITE.sub(lambda m: _REWRITES[m.group(0).lower()], text)
+    return chinese.segment(text)
 
 
-def tokenize(text: str, lps: dict[str, str]) -> list[Tok]:
+def tokenize(text: str, lex: Lexicon) -> list[Tok]:
     """Normalised text -> tokens with their meaning; pairs written `eur vs usd` are joined."""
     raw = [(m.lastgroup or "", m.group(0)) for m in _RAW.finditer(text)]
-    words = [r[1].lower() if r[0] == "word" else "" for r in raw]
+    words = [chinese.AS_WORD.get(r[1], r[1].lower()) for r in raw]
     out: list[Tok] = []
     i = 0
     while i < len(raw):
-        tok, i = _classify(raw, words, i, lps)
+        phrase = lex.phrase_at(words, i) if words[i] in lex.phrases else None
+        if phrase is not None:
+            word, size = phrase
+            written = " ".join(r[1] for r in raw[i : i + size])
+            out.append(_word(written, word, lex))
+            i += size
+            continue
+        tok, i = _classify(raw, words, i, lex)
         out.append(tok)
     return _join_pairs(out)
 
 
 def _classify(
-    raw: list[tuple[str, str]], words: list[str], i: int, lps: dict[str, str]
+    raw: list[tuple[str, str]], words: list[str], i: int, lex: Lexicon
 ) -> tuple[Tok, int]:
     group, text = raw[i]
     if group == "num":
-        return _number(raw, words, i, lps)
+        return _number(raw, words, i, lex)
     if group == "word":
-        return _word_or_number_words(text, words, i, lps)
+        return _word_or_number_words(text, words, i, lex)
     if group == "slash":
         return _pair_word(text, text[:3] + text[4:], strict=True), i + 1
+    if group == "spaced":
+        value = Decimal(text.replace(" ", ""))
+        return Tok(Kind.AMOUNT, text, Amount(value, value >= 1000, None)), i + 1
+    if group in ("dm", "md"):
+        return _day_month(text), i + 1
     return _simple(group, text), i + 1
 
 
 def _simple(group: str, text: str) -> Tok:  # noqa: PLR0911 - one return per token kind
     if group == "date":
         try:
-            return Tok(Kind.DATE, text, dt.date.fromisoformat(text).isoformat())
+            return Tok(Kind.DATE, text, dt.date.fromisoformat(_padded(text)))
         except ValueError:
             return Tok(Kind.BAD_NUMBER, text, f"'{text}' is not a valid date (write YYYY-MM-DD).")
     if group == "time":
@@ -137,6 +212,8 @@ def _simple(group: str, text: str) -> Tok:  # noqa: PLR0911 - one return per tok
         if price is None:
             return Tok(Kind.BAD_NUMBER, text, f"I can't read the price '{text}'. {_HOW_TO_WRITE}")
         return Tok(Kind.PRICE, text, price)
+    if group == "sign":
+        return Tok(Kind.SIGN, text, t.SIGNS[text])
     if text == "@":
         return Tok(Kind.LIMIT_WORD, text)
     if text == "?":
@@ -144,12 +221,24 @@ def _simple(group: str, text: str) -> Tok:  # noqa: PLR0911 - one return per tok
     return Tok(Kind.JOINER, text)
 
 
-def _number(
-    raw: list[tuple[str, str]], words: list[str], i: int, lps: dict[str, str]
-) -> tuple[Tok, int]:
+def _padded(text: str) -> str:
+    year, month, day = text.split("-")
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+def _day_month(text: str) -> Tok:
+    numbers = [int(n) for n, _ in _DATE_PARTS.findall(text) if n]
+    month = next(MONTHS[m.lower()] for _, m in _DATE_PARTS.findall(text) if m)
+    day, year = numbers[0], numbers[1] if len(numbers) > 1 else None
+    if not 1 <= day <= 31:
+        return Tok(Kind.BAD_NUMBER, text, f"'{text}' is not a date.")
+    return Tok(Kind.DATE, text, DayMonth(day, month, year))
+
+
+def _number(raw: list[tuple[str, str]], words: list[str], i: int, lex: Lexicon) -> tuple[Tok, int]:
     text = raw[i][1]
-    if text.lower() in lps:
-        return Tok(Kind.LP, text, lps[text.lower()]), i + 1
+    if text.lower() in lex.lps:
+        return Tok(Kind.LP, text, lex.lps[text.lower()]), i + 1
     digits = text.rstrip(_LETTERS)
     suffix = text[len(digits) :].lower()
     negative = digits[0] in "-\u2212"
@@ -161,21 +250,24 @@ def _number(
         return Tok(
             Kind.BAD_NUMBER, text, f"I can't read the number '{text}'. {_HOW_TO_WRITE}"
         ), i + 1
-    if not suffix and i + 1 < len(raw) and words[i + 1] in t.UNITS:
-        unit = words[i + 1]
-        amount = Amount(value * t.UNITS[unit], True, None, negative)
-        return Tok(Kind.AMOUNT, f"{text} {raw[i + 1][1]}", amount), i + 2
+    if not suffix and i + 1 < len(raw):
+        after = words[i + 1]
+        written = f"{text} {raw[i + 1][1]}"
+        if after in _AMOUNT_UNITS:
+            amount = Amount(value * _AMOUNT_UNITS[after], True, None, negative)
+            return Tok(Kind.AMOUNT, written, amount), i + 2
+        if after in _TENOR_UNITS:
+            return _tenor(written, value, _TENOR_UNITS[after], negative), i + 2
     return _suffixed(text, digits, value, suffix, negative), i + 1
 
 
 def _suffixed(text: str, digits: str, value: Decimal, suffix: str, negative: bool) -> Tok:
     whole = int(value) if digits.isdigit() else None
     if not suffix:
-        return Tok(Kind.AMOUNT, text, Amount(value, False, None, negative))
-    if suffix in t.TENOR_RANGES and suffix != "m":
-        if whole is not None and whole in t.TENOR_RANGES[suffix] and not negative:
-            return Tok(Kind.TENOR, text, f"{whole}{suffix.upper()}")
-        return Tok(Kind.BAD_NUMBER, text, _bad_tenor(text))
+        plain = "." in digits or ("," in digits and len(digits.rsplit(",", 1)[1]) != 3)
+        return Tok(Kind.AMOUNT, text, Amount(value, False, None, negative, plain))
+    if suffix in t.TENOR_UNITS:
+        return _tenor(text, value, t.TENOR_UNITS[suffix], negative)
     if suffix in t.UNITS:
         tenor = None
         if suffix == "m" and whole is not None and whole in t.TENOR_RANGES["m"]:
@@ -184,43 +276,76 @@ def _suffixed(text: str, digits: str, value: Decimal, suffix: str, negative: boo
     return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'. {_HOW_TO_WRITE}")
 
 
-def _bad_tenor(text: str) -> str:
+def _tenor(text: str, value: Decimal, unit: str, negative: bool) -> Tok:
+    whole = int(value) if value == value.to_integral_value() else None
+    if whole is not None and whole in t.TENOR_RANGES[unit] and not negative:
+        return Tok(Kind.TENOR, text, f"{whole}{unit.upper()}")
+    return Tok(Kind.BAD_NUMBER, text, bad_tenor(text))
+
+
+def bad_tenor(text: str) -> str:
     return (
-        f"I don't know the tenor '{text.upper()}'. Use SPOT, TOD, TOM, 1W-3W, 1M-12M, 1Y "
-        "or a date like 2026-12-15."
+        f"I don't know the tenor '{text.upper()}'. Use SPOT, TOD, TOM, 1W-3W, 1M-12M, 18M, 1Y, "
+        "2Y, IMM1-IMM4 or a date like 15dec or 2026-12-15."
     )
 
 
-def _word_or_number_words(
-    text: str, words: list[str], i: int, lps: dict[str, str]
-) -> tuple[Tok, int]:
+def _word_or_number_words(text: str, words: list[str], i: int, lex: Lexicon) -> tuple[Tok, int]:
     word = words[i]
+    if chinese.is_numeral(text):
+        value, has_unit = chinese.read_numeral(text)
+        return _counted(text, value, has_unit, words, i + 1)
     if word in t.NUMBER_WORDS or word in t.SCALE_WORDS or word in ("half", "a", "an"):
         read = read_number_words(words, i)
         if read is not None:
             value, end = read
+            written = " ".join(words[i:end])
             if end < len(words) and words[end] in t.UNITS and words[end] not in t.SCALE_WORDS:
                 value *= t.UNITS[words[end]]
-                end += 1
-            return Tok(Kind.AMOUNT, " ".join(words[i:end]), Amount(value, value >= 1000, None)), end
-    return _word(text, word, lps), i + 1
+                written = " ".join(words[i : end + 1])
+                return Tok(Kind.AMOUNT, written, Amount(value, True, None)), end + 1
+            return _counted(written, value, value >= 1000, words, end)
+    return _word(text, word, lex), i + 1
 
 
-def _word(text: str, word: str, lps: dict[str, str]) -> Tok:  # noqa: PLR0911 - a lookup table in code form
+def _counted(
+    text: str, value: Decimal, has_unit: bool, words: list[str], end: int
+) -> tuple[Tok, int]:
+    """A number written in words: an amount, a tenor before a tenor unit (`three months`,
+    `三个月`), or an amount before an amount unit (`三百 万`)."""
+    if end < len(words):
+        after = words[end]
+        if after in _TENOR_UNITS:
+            return _tenor(f"{text} {after}", value, _TENOR_UNITS[after], False), end + 1
+        if after in _AMOUNT_UNITS:
+            amount = Amount(value * _AMOUNT_UNITS[after], True, None)
+            return Tok(Kind.AMOUNT, f"{text} {after}", amount), end + 1
+    return Tok(Kind.AMOUNT, text, Amount(value, has_unit, None)), end
+
+
+def _word(text: str, word: str, lex: Lexicon) -> Tok:
+    tok = _lookup(text, word, lex)
+    if word != text.lower() and not tok.norm:
+        return Tok(tok.kind, tok.text, tok.value, word)
+    return tok
+
+
+def _lookup(text: str, word: str, lex: Lexicon) -> Tok:  # noqa: PLR0911 - a lookup table in code form
+    norm = word if word != text.lower() else ""
     if word in _WORD_KINDS:
         kind, value = _WORD_KINDS[word]
-        return Tok(kind, text, value)
-    if word in lps:
-        return Tok(Kind.LP, text, lps[word])
+        return Tok(kind, text, value, norm)
+    if word in lex.lps:
+        return Tok(Kind.LP, text, lex.lps[word], norm)
     if word in t.PAIR_NICKNAMES:
-        return Tok(Kind.PAIR, text, t.PAIR_NICKNAMES[word])
+        return Tok(Kind.PAIR, text, t.PAIR_NICKNAMES[word], norm)
     if word in t.CURRENCY_WORDS:
-        return Tok(Kind.CUR, text, t.CURRENCY_WORDS[word])
+        return Tok(Kind.CUR, text, t.CURRENCY_WORDS[word], norm)
     size = len(word)
     if size == 3:
         code = word.upper()
-        if code in t.CURRENCIES and (code not in t.WORDLIKE_CODES or text.isupper()):
-            return Tok(Kind.CUR, text, code)
+        if code in t.CURRENCIES and (code not in t.WORDLIKE_CODES or text.isupper() or norm):
+            return Tok(Kind.CUR, text, code, norm)
     elif size == 6 and word.isascii() and word.isalpha():
         return _pair_word(text, word, strict=False)
     elif size == 12 and ISIN_SHAPE.fullmatch(word):
@@ -228,7 +353,7 @@ def _word(text: str, word: str, lps: dict[str, str]) -> Tok:  # noqa: PLR0911 - 
         return Tok(Kind.ISIN if is_valid_isin(code) else Kind.BAD_ISIN, text, code)
     if any(char.isdigit() for char in word):
         return Tok(Kind.BAD_NUMBER, text, f"I can't read '{text}'. {_HOW_TO_WRITE}")
-    return Tok(Kind.WORD, text)
+    return Tok(Kind.WORD, text, None, norm)
 
 
 def _pair_word(text: str, letters: str, *, strict: bool) -> Tok:
@@ -247,41 +372,66 @@ def _pair_word(text: str, letters: str, *, strict: bool) -> Tok:
 
 
 def _join_pairs(toks: list[Tok]) -> list[Tok]:
-    """CUR JOINER CUR (`eur vs usd`, `euros against dollars`, `eur / usd`) -> one PAIR token."""
-    if len(toks) < 3:
+    """Two currencies make one pair: `eur vs usd`, `euros against dollars`, `eur usd`, `欧元兑美元`,
+    and `eur vs 1m usd` (the amount then in the second currency)."""
+    if len(toks) < 2:
         return toks
     out: list[Tok] = []
     i = 0
     while i < len(toks):
         tok = toks[i]
-        if (
-            tok.kind is Kind.CUR
-            and i + 2 < len(toks)
-            and toks[i + 1].kind is Kind.JOINER
-            and toks[i + 2].kind is Kind.CUR
-        ):
-            other = toks[i + 2]
-            text = f"{tok.text} {toks[i + 1].text} {other.text}"
-            if tok.value == other.value:
-                out.append(Tok(Kind.BAD_PAIR, text, f"{tok.value} against itself is not a pair."))
-            else:
-                out.append(Tok(Kind.PAIR, text, (tok.value, other.value)))
-            i += 3
-            continue
+        if tok.kind is Kind.CUR:
+            joined = _pair_at(toks, i)
+            if joined is not None:
+                made, used = joined
+                out.extend(made)
+                i += used
+                continue
         out.append(tok)
         i += 1
     return out
 
 
+def _pair_at(toks: list[Tok], i: int) -> tuple[list[Tok], int] | None:
+    first = toks[i]
+    kinds = [tok.kind for tok in toks[i + 1 : i + 4]]
+    if kinds[:1] == [Kind.CUR]:
+        return [_pair_of(first, toks[i + 1], f"{first.text} {toks[i + 1].text}")], 2
+    if kinds[:2] == [Kind.JOINER, Kind.CUR]:
+        text = f"{first.text} {toks[i + 1].text} {toks[i + 2].text}"
+        return [_pair_of(first, toks[i + 2], text)], 3
+    if kinds[:3] == [Kind.JOINER, Kind.AMOUNT, Kind.CUR]:
+        pair = _pair_of(first, toks[i + 3], f"{first.text} {toks[i + 1].text}")
+        return [pair, toks[i + 2], toks[i + 3]], 4
+    return None
+
+
+def _pair_of(first: Tok, second: Tok, text: str) -> Tok:
+    if first.value == second.value:
+        return Tok(Kind.BAD_PAIR, text, f"{first.value} against itself is not a pair.")
+    return Tok(Kind.PAIR, text, (first.value, second.value))
+
+
 def _word_table() -> dict[str, tuple[Kind, object]]:
     table: dict[str, tuple[Kind, object]] = {}
     groups: list[tuple[Kind, object, frozenset[str]]] = [
+        (Kind.FIELD, None, frozenset(t.FIELD_WORDS)),
+        (Kind.QUOTE_FILLER, None, t.QUOTE_FILLERS),
         (Kind.FILLER, None, t.FILLERS),
+        (Kind.POLITE, None, t.POLITENESS),
+        (Kind.PARTY, None, t.PARTY_WORDS),
+        (Kind.VIA, None, t.VIA_WORDS),
         (Kind.JOINER, None, t.JOINERS),
+        (Kind.RELATIVE, None, t.RELATIVE_WORDS),
+        (Kind.CORRECTION, None, t.CORRECTIONS),
         (Kind.HEDGE, None, t.HEDGES),
+        (Kind.QUESTION, None, t.QUESTIONS),
+        (Kind.CONDITION, None, t.CONDITIONS),
         (Kind.UNSUPPORTED, None, t.UNSUPPORTED),
         (Kind.NEGATION, None, t.NEGATIONS),
+        (Kind.AMEND, None, t.AMEND_WORDS),
         (Kind.LIMIT_WORD, None, t.LIMIT_WORDS),
+        (Kind.STOP_WORD, None, t.STOP_WORDS),
         (Kind.INFO_WORD, None, t.INFO_WORDS),
         (Kind.QUOTE_WORD, None, t.QUOTE_WORDS),
         (Kind.MARKET_WORD, None, frozenset({"atmarket"})),
@@ -291,9 +441,23 @@ def _word_table() -> dict[str, tuple[Kind, object]]:
     for kind, value, words in groups:
         for word in words:
             table[word] = (kind, value)
-    for word, tenor in t.TENOR_WORDS.items():
-        table[word] = (Kind.TENOR, tenor)
+    tables: list[tuple[Kind, dict[str, object]]] = [
+        (Kind.SIDE, dict(t.SWAP_SIDE_WORDS)),
+        (Kind.TIF, dict(t.TIME_IN_FORCE)),
+        (Kind.PRODUCT, dict(t.PRODUCT_WORDS)),
+        (Kind.SWAP_TENOR, dict(t.SWAP_TENORS)),
+        (Kind.SIGN, dict(t.SIGNS)),
+        (Kind.TENOR, {**t.TENOR_WORDS, **t.IMM_TENORS, **chinese.TENORS}),
+    ]
+    for kind, mapping in tables:
+        for word, value in mapping.items():
+            table[word] = (kind, value)
     return table
 
 
 _WORD_KINDS = _word_table()
+
+
+def word_table() -> frozenset[str]:
+    """Every single word with a meaning of its own (for suggestions)."""
+    return frozenset(_WORD_KINDS)

@@ -12,6 +12,7 @@ class IntentKind(StrEnum):
     INFO = "info"
     QUOTE = "quote"
     ORDER = "order"
+    AMEND = "amend"
     CONFIRM = "confirm"
     CANCEL = "cancel"
     STATUS = "status"
@@ -35,6 +36,21 @@ class AssetClass(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    STOP = "stop"
+
+
+class Product(StrEnum):
+    OUTRIGHT = "outright"  # spot included
+    SWAP = "swap"
+    NDF = "ndf"
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GTC = "GTC"
+    GTD = "GTD"
+    IOC = "IOC"
+    FOK = "FOK"
 
 
 TRADING_KINDS = frozenset({IntentKind.QUOTE, IntentKind.ORDER, IntentKind.INFO})
@@ -73,11 +89,26 @@ class Intent:
     order_ref: str | None = None
     reason: str | None = None
     missing: tuple[str, ...] = ()
+    product: Product | None = None
+    near_tenor: str | None = None
+    far_tenor: str | None = None
+    time_in_force: TimeInForce | None = None
+    expire_date: str | None = None
+    stop_price: Decimal | None = None
+    # amend: the fields that change, as (field, value text) in the order the client wrote them
+    changes: tuple[tuple[str, str], ...] = ()
+    # clarify: a stable code for the reason (for replies in other languages) and the word at fault
+    code: str | None = None
+    word: str | None = None
     explanation: tuple[Explained, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_trading(self) -> bool:
         return self.intent in TRADING_KINDS
+
+    @property
+    def changes_dict(self) -> dict[str, str]:
+        return dict(self.changes)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON object of NLU.md: the intent and the fields its kind carries."""
@@ -85,9 +116,16 @@ class Intent:
         if self.intent is IntentKind.CLARIFY:
             out["reason"] = self.reason
             out["missing"] = list(self.missing)
+            out["code"] = self.code
+            if self.word is not None:
+                out["word"] = self.word
             return out
         if self.intent in (IntentKind.CANCEL, IntentKind.STATUS):
             out["order_ref"] = self.order_ref
+            return out
+        if self.intent is IntentKind.AMEND:
+            out["order_ref"] = self.order_ref
+            out["changes"] = self.changes_dict
             return out
         if self.intent not in TRADING_KINDS:
             return out
@@ -103,9 +141,15 @@ class Intent:
         out["tenor"] = self.tenor
         out["limit_price"] = None if self.limit_price is None else decimal_text(self.limit_price)
         out["counterparty"] = self.counterparty
+        out["product"] = _value(self.product)
+        out["near_tenor"] = self.near_tenor
+        out["far_tenor"] = self.far_tenor
         if self.intent is IntentKind.ORDER:
             out["order_type"] = _value(self.order_type)
             out["from_quote"] = self.from_quote
+            out["stop_price"] = None if self.stop_price is None else decimal_text(self.stop_price)
+            out["time_in_force"] = _value(self.time_in_force)
+            out["expire_date"] = self.expire_date
         return out
 
 

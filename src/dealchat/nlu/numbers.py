@@ -23,6 +23,12 @@ def read_decimal(text: str, *, strict_comma: bool = False) -> Decimal | None:
     plain: str | None = text
     if "'" in text:
         plain = _join_groups(text, "'")
+    elif text.count(".") >= 2:  # 1.000.000 (NLU.md v2): dots group thousands, a comma is decimal
+        whole, _, fraction = text.partition(",")
+        plain = _join_groups(whole, ".")
+        if plain is not None and fraction:
+            plain = plain + "." + fraction if fraction.isdigit() else None
+        return Decimal(plain) if plain is not None and _PLAIN.fullmatch(plain) else None
     if plain is not None and "," in plain:
         plain = _resolve_commas(plain, strict=strict_comma)
     if plain is None or not _PLAIN.fullmatch(plain):
@@ -32,7 +38,7 @@ def read_decimal(text: str, *, strict_comma: bool = False) -> Decimal | None:
 
 def _join_groups(text: str, sep: str) -> str | None:
     head, *groups = text.split(sep)
-    if not head or any(len(group.split(".")[0]) != 3 for group in groups):
+    if not head or len(head) > 3 or any(len(group.split(".")[0]) != 3 for group in groups):
         return None
     return head + "".join(groups)
 

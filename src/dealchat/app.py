@@ -48,7 +48,6 @@ from dealchat.identity import enrol_views, oidc_views, proxies
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
-from dealchat.nlu import Parser
 from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records import hooks as record_hooks
 from dealchat.records import personal
@@ -82,7 +81,7 @@ def build_platform(settings: Settings) -> Platform:
     migrate.upgrade(engine)
     prices = SimulatedPriceSource(settings.pricing.spread_bps)
     desk = Desk(
-        parser=Parser(counterparties=frozenset(settings.nlu.counterparties)),
+        parser=settings.nlu.parser(),
         prices=prices,
         counterparty=SimulatedCounterparty(prices, settings.pricing.counterparty),
         sealer=Sealer(load_or_create_key(settings.keys_dir / "sealing.key")),

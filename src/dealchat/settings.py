@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dealchat.channels.config import ChannelsSettings
 from dealchat.documents.clamav import parse_address
 from dealchat.documents.sniff import DEFAULT_ALLOWED, TYPES
-from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES
+from dealchat.nlu.parser import Parser
+from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES, DEFAULT_COUNTERPARTY_NAMES
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
 
@@ -26,6 +27,26 @@ class NluSettings(BaseModel):
     """The chat order language. `DEALCHAT_NLU__COUNTERPARTIES='["360T","GS"]'` replaces the LPs."""
 
     counterparties: list[str] = Field(default_factory=lambda: sorted(DEFAULT_COUNTERPARTIES))
+    # Names clients write for them (`via goldman`): name -> code, for codes in `counterparties`.
+    # `DEALCHAT_NLU__COUNTERPARTY_NAMES='{"bnp paribas": "BNP"}'` replaces the defaults.
+    counterparty_names: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COUNTERPARTY_NAMES)
+    )
+
+    @field_validator("counterparty_names")
+    @classmethod
+    def _names(cls, names: dict[str, str]) -> dict[str, str]:
+        cleaned = {
+            " ".join(name.lower().split()): code.strip().upper() for name, code in names.items()
+        }
+        for name in cleaned:
+            if not name or len(name) > 40:
+                raise ValueError(f"counterparty name {name!r} must be 1-40 characters")
+        return cleaned
+
+    def parser(self) -> Parser:
+        """The chat order parser with these liquidity providers."""
+        return Parser(frozenset(self.counterparties), dict(self.counterparty_names))
 
     @field_validator("counterparties")
     @classmethod

@@ -19,6 +19,7 @@ SAMPLES = {
     "info": "info eurusd",
     "quote": "mkt eurusd 1m",
     "order": "buy 1m eurusd",
+    "amend": "make it 2m",
     "status": "status",
     "cancel": "x",
     "confirm": "c",

@@ -31,6 +31,7 @@ INTENT_LEVELS: dict[str, StepUp] = {
     "upload": StepUp(1, why="a single-use upload link, bound to the signed-in user and chat"),
     "quote": StepUp(1, why="a price for a known client"),
     "order": StepUp(1, why="a ticket for a known client"),
+    "amend": StepUp(1, why="changes the client's own open ticket; confirming it again needs 2"),
     "status": StepUp(1, why="the client's own orders"),
     "cancel": StepUp(1, why="the client's own open tickets"),
     "confirm": StepUp(2, why="trades: a proof bound to the ticket's hash, used once"),

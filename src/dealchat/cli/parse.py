@@ -15,7 +15,7 @@ from dealchat.settings import Settings
 
 
 def _parser() -> Parser:
-    return Parser(counterparties=frozenset(Settings().nlu.counterparties))
+    return Settings().nlu.parser()
 
 
 def _line(intent: Intent, *, explain: bool) -> str:

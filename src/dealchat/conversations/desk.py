@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.channels import outbox
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
-from dealchat.conversations import bodies, flow
+from dealchat.conversations import bodies, flow, i18n
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.parties import chat_party
@@ -40,8 +40,8 @@ def handle_inbound(
             session, desk, conversation, message.message_id, sender_id=message.sender_id
         )
     turn = Turn(desk, session, conversation, message, desk.clock())
-    intent = desk.parser.parse(message.text)
-    answers = flow.answer(turn, intent)
+    intent = desk.parser.parse(message.text, turn.now.date())
+    answers = i18n.localise(flow.answer(turn, intent), message.text, intent)
     for position, answer in enumerate(answers):
         _record_outbound(session, desk, inbound, answer, position)
     return answers

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dealchat.access import service as access
 from dealchat.access.levels import intent_level
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import link_reply, pretrade, receipt_reply, replies
+from dealchat.conversations import (
+    amend,
+    clarify_reply,
+    link_reply,
+    order_ticket,
+    pretrade,
+    receipt_reply,
+    replies,
+)
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
@@ -55,7 +63,7 @@ def _help(turn: Turn, intent: Intent) -> Answer:
 
 
 def _clarify(turn: Turn, intent: Intent) -> Answer:
-    return _say(_policy_reply(turn) or intent.reason or replies.UNKNOWN)
+    return _say(_policy_reply(turn) or clarify_reply.text(intent))
 
 
 def _policy_reply(turn: Turn) -> str | None:
@@ -137,10 +145,13 @@ def _order(turn: Turn, intent: Intent) -> Answer:
     user = _client(turn)
     if user is None:
         return _link(turn, intent)
+    fields_or_reply: dict[str, object] | Answer | str
     if intent.from_quote:
         fields_or_reply = _fields_from_quote(turn, user, intent)
     else:
-        fields_or_reply = _fields_from_intent(intent)
+        fields_or_reply = order_ticket.fields_from_intent(intent, turn.now.date())
+    if isinstance(fields_or_reply, str):
+        return _say(fields_or_reply)
     if isinstance(fields_or_reply, list):
         return fields_or_reply
     order = orders.create_ticket(
@@ -151,23 +162,6 @@ def _order(turn: Turn, intent: Intent) -> Answer:
         now=turn.now,
     )
     return _say(ticket_text(orders.ticket_of(order)))
-
-
-def _fields_from_intent(intent: Intent) -> dict[str, object]:
-    assert intent.side is not None
-    assert intent.quantity is not None
-    return {
-        "side": intent.side.value,
-        "pair": intent.pair,
-        "isin": intent.isin,
-        "dealt_currency": intent.dealt_currency,
-        "quantity": intent.quantity,
-        "tenor": intent.tenor,
-        "order_type": "limit" if intent.limit_price else "market",
-        "limit_price": intent.limit_price,
-        "counterparty": intent.counterparty,
-        "quote_id": None,
-    }
 
 
 def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, object] | Answer:
@@ -209,7 +203,7 @@ def _confirm(turn: Turn, intent: Intent) -> Answer:
     if not tickets:
         return _say(replies.NOTHING_TO_CONFIRM)
     order = tickets[0]
-    if turn.now - order.created_at > turn.desk.ticket_ttl:
+    if turn.now - orders.confirm_window_start(order) > turn.desk.ticket_ttl:
         orders.expire_ticket(turn.session, order, reason="not confirmed in time")
         return _say(replies.TICKET_EXPIRED.format(ref=order.ref))
     if _quote_expired(turn, order):
@@ -291,6 +285,7 @@ _HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {
     IntentKind.LINK: _link,
     IntentKind.QUOTE: _quote,
     IntentKind.ORDER: _order,
+    IntentKind.AMEND: amend.answer,
     IntentKind.CONFIRM: _confirm,
     IntentKind.CANCEL: _cancel,
     IntentKind.STATUS: _status,

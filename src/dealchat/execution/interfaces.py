@@ -17,9 +17,13 @@ class OrderRequest:
     quantity: Decimal
     dealt_currency: str | None
     tenor: str | None
-    order_type: str  # market | limit
+    order_type: str  # market | limit | stop
     limit_price: Decimal | None
     counterparty: str | None = None  # the LP the client named, if any
+    product: str = "outright"  # outright | swap (tenor is the near leg) | ndf
+    far_tenor: str | None = None
+    stop_price: Decimal | None = None  # with order_type stop
+    time_in_force: str | None = None
 
 
 @dataclass(frozen=True)

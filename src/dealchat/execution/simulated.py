@@ -16,15 +16,22 @@ class SimulatedCounterparty:
         self.name = name
 
     def execute(self, request: OrderRequest) -> Execution:
-        price = self._prices.price(
-            request.instrument, quantity=request.quantity, tenor=request.tenor
-        )
+        try:
+            price = self._prices.price(
+                request.instrument, quantity=request.quantity, tenor=request.tenor
+            )
+        except LookupError:
+            return self._reject(request, f"no price for {request.instrument.name}")
         level = price.ask if request.side == "buy" else price.bid
         if request.limit_price is not None and not _marketable(request, level):
-            return Execution(
-                filled=False,
-                counterparty=request.counterparty or self.name,
-                reason=f"limit {decimal_text(request.limit_price)} not reached (market {level})",
+            return self._reject(
+                request,
+                f"limit {decimal_text(request.limit_price)} not reached (market {level})",
+            )
+        if request.stop_price is not None and not _triggered(request, level):
+            return self._reject(
+                request,
+                f"stop {decimal_text(request.stop_price)} not triggered (market {level})",
             )
         exec_id = "SIMX-" + hashlib.sha256(request.order_id.encode()).hexdigest()[:16].upper()
         return Execution(
@@ -34,6 +41,19 @@ class SimulatedCounterparty:
             price=level,
             quantity=request.quantity,
         )
+
+    def _reject(self, request: OrderRequest, reason: str) -> Execution:
+        return Execution(
+            filled=False, counterparty=request.counterparty or self.name, reason=reason
+        )
+
+
+def _triggered(request: OrderRequest, level: Decimal) -> bool:
+    """A buy stop triggers at or above its price, a sell stop at or below."""
+    assert request.stop_price is not None
+    if request.side == "buy":
+        return level >= request.stop_price
+    return level <= request.stop_price
 
 
 def _marketable(request: OrderRequest, level: Decimal) -> bool:

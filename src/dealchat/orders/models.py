@@ -49,7 +49,18 @@ class Order(Base):
     limit_price: Mapped[Decimal | None] = mapped_column(MONEY)
     counterparty: Mapped[str | None] = mapped_column(String(16))
     quote_id: Mapped[str | None] = mapped_column(ForeignKey("quote.id"))
+    # The chat order language v2: product (outright, swap, ndf), a swap's far leg, the value and
+    # fixing dates a swap or NDF ticket reads back, stop price, time in force and its expiry.
+    product: Mapped[str] = mapped_column(String(8), default="outright", server_default="outright")
+    far_tenor: Mapped[str | None] = mapped_column(String(10))
+    value_date: Mapped[str | None] = mapped_column(String(10))
+    far_value_date: Mapped[str | None] = mapped_column(String(10))
+    fixing_date: Mapped[str | None] = mapped_column(String(10))
+    stop_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    time_in_force: Mapped[str | None] = mapped_column(String(3))
+    expire_date: Mapped[str | None] = mapped_column(String(10))
     ticket_hash: Mapped[str] = mapped_column(String(64))
+    amended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # last amend in chat
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     placed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     filled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dealchat.execution.interfaces import Counterparty, OrderRequest
-from dealchat.nlu import Intent
+from dealchat.nlu import Intent, Product
 from dealchat.orders.models import Order, Quote
 from dealchat.orders.tickets import Ticket
 from dealchat.pricing.interfaces import Instrument, PriceSource
@@ -40,7 +40,10 @@ def give_quote(
     ttl: dt.timedelta,
     now: dt.datetime,
 ) -> Quote:
-    """A new indicative price; it replaces any live one in this chat (`mine` takes the newest)."""
+    """A new indicative price; it replaces any live one in this chat (`mine` takes the newest).
+    Raises LookupError for what the price source cannot price: a swap or an NDF too."""
+    if intent.product not in (None, Product.OUTRIGHT):
+        raise LookupError(f"no indicative {intent.product} prices")
     price = prices.price(instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor)
     retired = session.execute(
         update(Quote)
@@ -116,6 +119,14 @@ def ticket_of(order: Order) -> Ticket:
         limit_price=order.limit_price,
         counterparty=order.counterparty,
         quote_id=order.quote_id,
+        product=order.product or "outright",
+        far_tenor=order.far_tenor,
+        value_date=order.value_date,
+        far_value_date=order.far_value_date,
+        fixing_date=order.fixing_date,
+        stop_price=order.stop_price,
+        time_in_force=order.time_in_force,
+        expire_date=order.expire_date,
     )
 
 
@@ -149,6 +160,38 @@ def create_ticket(
         payload=order_payload(order),
     )
     return order
+
+
+def amend_ticket(
+    session: Session,
+    order: Order,
+    *,
+    ticket_fields: dict[str, object],
+    changes: dict[str, str],
+    now: dt.datetime,
+) -> Order:
+    """Change an open ticket in place (same ref): a new ticket hash, so a step-up proof for the
+    old ticket cannot confirm it, and a new confirmation window from `now`."""
+    if order.state != AWAITING:
+        raise ValueError(f"{order.ref} is {order.state}, not an open ticket")
+    previous = order.ticket_hash
+    for name, value in ticket_fields.items():
+        setattr(order, name, value)
+    order.amended_at = now
+    order.ticket_hash = ticket_of(order).content_hash()
+    record(
+        session,
+        event=AuditEvent.TICKET_AMENDED,
+        actor=f"user:{order.client_id}",
+        subject=f"order:{order.id}",
+        payload={**_order_payload(order), "changes": changes, "previous_hash": previous},
+    )
+    return order
+
+
+def confirm_window_start(order: Order) -> dt.datetime:
+    """When the client was last asked to confirm this ticket: created, or last amended."""
+    return order.amended_at or order.created_at
 
 
 def open_tickets(session: Session, *, conversation_id: str, client_id: str) -> list[Order]:
@@ -238,6 +281,10 @@ def _request(order: Order) -> OrderRequest:
         order_type=order.order_type,
         limit_price=order.limit_price,
         counterparty=order.counterparty,
+        product=order.product or "outright",
+        far_tenor=order.far_tenor,
+        stop_price=order.stop_price,
+        time_in_force=order.time_in_force,
     )
 
 
@@ -256,7 +303,24 @@ def order_payload(order: Order) -> dict[str, object]:
         "counterparty": order.counterparty,
         "quote_id": order.quote_id,
         "ticket_hash": order.ticket_hash,
+        **{
+            name: getattr(order, name)
+            for name in _V2_FIELDS
+            if getattr(order, name) not in (None, "outright")
+        },
     }
+
+
+_V2_FIELDS = (
+    "product",
+    "far_tenor",
+    "value_date",
+    "far_value_date",
+    "fixing_date",
+    "stop_price",
+    "time_in_force",
+    "expire_date",
+)
 
 
 def client_orders(

@@ -27,6 +27,12 @@ USD_VALUE: dict[str, Decimal] = {
     "TRY": Decimal("0.0290"),
     "ZAR": Decimal("0.0540"),
     "PLN": Decimal("0.2500"),
+    "CNY": Decimal("0.1385"),
+    "KRW": Decimal("0.000725"),
+    "INR": Decimal("0.01180"),
+    "TWD": Decimal("0.0310"),
+    "XAU": Decimal("2650.00"),
+    "XAG": Decimal("31.00"),
 }
 _BP = Decimal("0.0001")
 

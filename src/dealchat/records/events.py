@@ -34,6 +34,7 @@ class AuditEvent(StrEnum):
     QUOTE_GIVEN = "quote:given"
     TICKET_CREATED = "ticket:created"
     TICKET_CANCELLED = "ticket:cancelled"
+    TICKET_AMENDED = "ticket:amended"
     ORDER_PLACED = "order:placed"
     ORDER_FILLED = "order:filled"
     ORDER_REJECTED = "order:rejected"

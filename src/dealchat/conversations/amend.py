@@ -1,0 +1,118 @@
+"""`amend` in chat (NLU.md v2): change the client's open ticket and read the changed ticket back
+for a new confirmation, which needs a new step-up (the proof is bound to the ticket's hash).
+
+The amended ticket is checked by the parser itself: its read-back must parse to an order with
+exactly its fields, so an amend can never make a ticket the language would not take. An order
+already sent to the market cannot be amended here yet (that is a cancel/replace to the
+counterparty); the client is told so plainly."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from dealchat.channels.interfaces import OutboundMessage
+from dealchat.conversations import order_ticket
+from dealchat.conversations.context import Turn
+from dealchat.identity import service as identity
+from dealchat.nlu import Intent, IntentKind, OrderType
+from dealchat.nlu.readback import OrderWords, order_line
+from dealchat.orders import service as orders
+from dealchat.orders.models import Order
+from dealchat.orders.tickets import ticket_text
+
+NOTHING_TO_AMEND = "There is no open ticket to amend. Send an order first, e.g. 'buy 1m eurusd'."
+NOT_HERE_YET = (
+    "{ref} is {state}: it can't be amended here yet. Please call your dealer to amend it, "
+    "or cancel it and send a new order."
+)
+NOT_FOUND = "I can't find {ref} among your orders."
+FROM_QUOTE = "{ref} takes the price you were quoted, so it can't be changed. Ask for a new price."
+AMENDED = "Amended {ref}. {ticket}"
+UNCLEAR = "I can't amend {ref} that way: {reason}"
+STOP_OR_LIMIT = (
+    "{ref} is a {kind} order. Say which price changes, e.g. 'change {ref} {word} to 1.0750'."
+)
+WHICH_LEG = "{ref} is a swap: please cancel it and send the swap again with the new dates."
+EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
+
+Answer = list[OutboundMessage]
+
+
+def answer(turn: Turn, intent: Intent) -> Answer:
+    user = identity.chat_user(
+        turn.session,
+        channel=turn.message.channel,
+        external_id=turn.message.sender_id,
+        policy=turn.desk.policy,
+        now=turn.now,
+    )
+    if user is None:
+        return _say(NOTHING_TO_AMEND)
+    tickets = orders.open_tickets(
+        turn.session, conversation_id=turn.conversation.id, client_id=user.id
+    )
+    if intent.order_ref is not None:
+        tickets = [t for t in tickets if t.ref == intent.order_ref]
+        if not tickets:
+            placed = orders.client_orders(
+                turn.session, client_id=user.id, ref=intent.order_ref, limit=1
+            )
+            if not placed:
+                return _say(NOT_FOUND.format(ref=intent.order_ref))
+            return _say(NOT_HERE_YET.format(ref=placed[0].ref, state=placed[0].state))
+    if not tickets:
+        return _say(NOTHING_TO_AMEND)
+    return _amend(turn, tickets[0], intent.changes_dict)
+
+
+def _amend(turn: Turn, order: Order, changes: dict[str, str]) -> Answer:
+    if turn.now - orders.confirm_window_start(order) > turn.desk.ticket_ttl:
+        orders.expire_ticket(turn.session, order, reason="not confirmed in time")
+        return _say(EXPIRED.format(ref=order.ref))
+    if order.quote_id is not None:
+        return _say(FROM_QUOTE.format(ref=order.ref))
+    words = _changed(order, changes)
+    if isinstance(words, str):
+        return _say(words)
+    checked = turn.desk.parser.parse(order_line(words), turn.now.date())
+    if checked.intent is not IntentKind.ORDER:
+        return _say(UNCLEAR.format(ref=order.ref, reason=checked.reason))
+    fields = order_ticket.fields_from_intent(checked, turn.now.date())
+    if isinstance(fields, str):
+        return _say(UNCLEAR.format(ref=order.ref, reason=fields))
+    fields.pop("quote_id", None)
+    orders.amend_ticket(turn.session, order, ticket_fields=fields, changes=changes, now=turn.now)
+    ticket = ticket_text(orders.ticket_of(order))
+    return _say(AMENDED.format(ref=order.ref, ticket=ticket))
+
+
+def _changed(order: Order, changes: dict[str, str]) -> OrderWords | str:
+    """The ticket's words with the changes applied, or why they do not apply to this ticket."""
+    words = orders.ticket_of(order).words
+    stop = order.order_type == OrderType.STOP.value
+    if "limit_price" in changes and stop:
+        return STOP_OR_LIMIT.format(ref=order.ref, kind="stop", word="stop")
+    if "stop_price" in changes and order.order_type == OrderType.LIMIT.value:
+        return STOP_OR_LIMIT.format(ref=order.ref, kind="limit", word="price")
+    if "tenor" in changes and order.product == "swap":
+        return WHICH_LEG.format(ref=order.ref)
+    update: dict[str, object] = {}
+    if "quantity" in changes:
+        update["quantity"] = Decimal(changes["quantity"])
+    if "limit_price" in changes:
+        update |= {"limit_price": Decimal(changes["limit_price"]), "order_type": "limit"}
+    if "stop_price" in changes:
+        update |= {"stop_price": Decimal(changes["stop_price"]), "order_type": "stop"}
+    if changes.get("order_type") == "market":
+        update |= {"order_type": "market", "limit_price": None, "stop_price": None}
+    for name in ("tenor", "counterparty", "time_in_force", "expire_date"):
+        if name in changes:
+            update[name] = changes[name]
+    if "time_in_force" in changes and "expire_date" not in changes:
+        update["expire_date"] = None
+    return dataclasses.replace(words, **update)  # type: ignore[arg-type]
+
+
+def _say(text: str) -> Answer:
+    return [OutboundMessage(text=text)]

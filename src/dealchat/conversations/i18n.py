@@ -1,0 +1,225 @@
+"""Replies in the client's language: a message written in Chinese is answered in Chinese, in the
+script the client used (simplified or traditional), for every reply of that turn.
+
+The flow writes its replies in English; `localise` turns each one into Chinese from a catalogue
+that pairs every reply template (the flow's own constants, so the two cannot drift apart) with its
+Chinese. An order line inside a reply is read by the parser (it is the language's own read-back)
+and written again in Chinese, so figures, refs and dates are carried over exactly. A `clarify` is
+answered from its reason code, naming the word it did not understand. A reply the catalogue does
+not know yet stays in English rather than being guessed at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from opencc import OpenCC
+
+from dealchat.channels.interfaces import OutboundMessage
+from dealchat.conversations import amend, clarify_reply, replies
+from dealchat.conversations.zh_text import (
+    CLARIFY,
+    GENERIC_CLARIFY,
+    currency_zh,
+    order_zh,
+    reason_zh,
+)
+from dealchat.nlu import Intent, IntentKind
+from dealchat.nlu.chinese import CJK
+from dealchat.orders.tickets import TICKET
+
+HANS, HANT = "zh-Hans", "zh-Hant"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+Convert = Callable[[str], str]
+
+
+def language_of(text: str) -> str | None:
+    """`zh-Hant` when the message has traditional characters, `zh-Hans` for other Chinese, else
+    None (answer in English)."""
+    if CJK.search(text) is None:
+        return None
+    return HANT if _to_simplified().convert(text) != text else HANS
+
+
+def localise(answers: list[OutboundMessage], text: str, intent: Intent) -> list[OutboundMessage]:
+    """The turn's replies in the language `text` was written in."""
+    language = language_of(text)
+    if language is None:
+        return answers
+    out = []
+    for answer in answers:
+        chinese = "\n".join(_line(line, intent) for line in answer.text.split("\n"))
+        if language == HANT:
+            chinese = _to_traditional().convert(chinese)
+        out.append(OutboundMessage(text=chinese, link=answer.link))
+    return out
+
+
+def _line(line: str, intent: Intent) -> str:
+    if intent.intent is IntentKind.CLARIFY and intent.reason and line.startswith(intent.reason):
+        return _clarify(intent)
+    for pattern, chinese, converters in _catalogue():
+        found = pattern.fullmatch(line)
+        if found is not None:
+            values = {
+                name: converters.get(name, str)(value) for name, value in found.groupdict().items()
+            }
+            return chinese.format(**values)
+    return line
+
+
+def _clarify(intent: Intent) -> str:
+    template = CLARIFY.get(intent.code or "", GENERIC_CLARIFY)
+    text = template.format(word=intent.word or "")
+    near = clarify_reply.suggestion(intent)
+    return text + (f"您是不是想写「{near}」？" if near else "")
+
+
+@lru_cache(maxsize=1)
+def _to_simplified() -> OpenCC:
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _to_traditional() -> OpenCC:
+    return OpenCC("s2t")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """An English reply template as a regex: `{ref}` becomes a named group."""
+    parts = _PLACEHOLDER.split(template)
+    out = []
+    seen: set[str] = set()
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            out.append(re.escape(part))
+        elif part in seen:
+            out.append(f"(?P={part})")
+        else:
+            seen.add(part)
+            out.append(f"(?P<{part}>.*?)")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _dates_zh(text: str) -> str:
+    swap = re.fullmatch(
+        r" Near leg: you (BUY|SELL) (\w+) value (\S+); far leg: you (BUY|SELL) \w+ value (\S+)\.",
+        text,
+    )
+    if swap:
+        first, base, near, second, far = swap.groups()
+        return (
+            f"近端：您{_VERB[first]}{currency_zh(base)}，起息日 {near}；"
+            f"远端：您{_VERB[second]}{currency_zh(base)}，起息日 {far}。"
+        )
+    ndf = re.fullmatch(r" Non-deliverable: fixing (\S+), settled in USD value (\S+)\.", text)
+    if ndf:
+        return f"无本金交割：定价日 {ndf.group(1)}，以美元结算，起息日 {ndf.group(2)}。"
+    return text
+
+
+_VERB = {"BUY": "买入", "SELL": "卖出", "BOUGHT": "买入了", "SOLD": "卖出了"}
+
+
+def _fill_zh(text: str) -> str:
+    """`YOU BOUGHT 1,000,000 EUR vs USD 1W`: the instrument words after the verb."""
+    verb, _, rest = text.partition(" ")
+    return order_zh(f"{'buy' if verb == 'BOUGHT' else 'sell'} {rest}", past=True)
+
+
+def _templates() -> tuple[tuple[str, str, dict[str, Convert]], ...]:
+    # pretrade imports the desk, which imports this module: read its texts at first use
+    from dealchat.conversations import pretrade  # noqa: PLC0415
+
+    return (
+        *_FIXED,
+        (
+            pretrade.HELD,
+            "{ref} 暂缓执行：交易台在发往市场前需要复核（{why}）。放行或终止时我会在这里通知您。",
+            {},
+        ),
+        (pretrade.REJECTED, "{ref} 未发往市场：{why}。没有成交。", {}),
+    )
+
+
+_FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
+    ("{head}: {bid} / {ask} (indicative, valid {ttl}s). Reply mine to buy at {ask2} or yours "
+     "to sell at {bid2}.", "{head}：买价 {bid} / 卖价 {ask}（参考价，{ttl} 秒内有效）。"
+     "回复 mine 以 {ask2} 买入，或回复 yours 以 {bid2} 卖出。", {}),
+    ("{head}: {bid} / {ask} (indicative, valid {ttl}s). Reply mine to buy at {ask2}.",
+     "{head}：买价 {bid} / 卖价 {ask}（参考价，{ttl} 秒内有效）。回复 mine 以 {ask2} 买入。", {}),
+    ("{head}: {bid} / {ask} (indicative, valid {ttl}s). Reply yours to sell at {bid2}.",
+     "{head}：买价 {bid} / 卖价 {ask}（参考价，{ttl} 秒内有效）。回复 yours 以 {bid2} 卖出。", {}),
+    ("{pair}: price of 1 {base} in {quote}. Ask 'mkt {name} 1m'.",
+     "{pair}：1 {base} 的 {quote} 价格。询价请写「{name} 100万 报价」。", {}),
+    ("{isin}: a bond. Ask 'quote {isin2} 1m' for an indicative price.",
+     "{isin}：债券。询价请写「报价 {isin2} 100万」。", {}),
+    (TICKET, "待确认：您{what}。{dates}编号 {ref}。回复 c 确认，回复 x 取消。", {}),
+    (replies.HELP, "我为交易台接收外汇和债券订单。例如：「欧元美元 100万 报价」询价，"
+     "「买入100万欧元兑美元」下单，「状态」查看订单，「登录」绑定账户。我绝不会在聊天中索要您的密码。", {}),
+    (replies.UNKNOWN, "抱歉，我没有看懂。请输入「帮助」查看我能做什么。", {}),
+    (replies.OFF_CHANNEL, "我们只能在这里讨论和接收订单，这里的对话按监管要求全程记录；"
+     "不能转到其他应用、私人电话或私人邮箱。请问在这里有什么可以帮您？", {}),
+    (replies.LOGIN, "请在银行的安全页面登录（一次性，{minutes} 分钟内有效），然后回到这里重新发送您的请求。"
+     "请勿转发此链接。", {}),
+    (replies.STEP_UP, "要确认 {ref}，请在银行的安全页面用密码和验证码批准（一次性，{minutes} 分钟内有效），"
+     "然后在这里回复 c。", {}),
+    (replies.NOTHING_TO_CONFIRM, "没有需要确认的订单。请先下单，例如「买入100万欧元兑美元」。", {}),
+    (replies.NOTHING_TO_CANCEL, "没有可以取消的订单。", {}),
+    (replies.NO_LIVE_QUOTE, "没有可成交的有效报价。请先询价，例如「欧元美元 100万 报价」。", {}),
+    (replies.QUOTE_EXPIRED, "{ref} 的报价已过期，没有成交。请重新询价。", {}),
+    (replies.TICKET_EXPIRED, "{ref} 未在时限内确认，没有成交。请重新下单。", {}),
+    (replies.NO_ORDERS, "您还没有订单。", {}),
+    (replies.REPORT, "审计报告仅供银行内部授权人员在合规控制台使用。", {}),
+    (replies.RECEIPT_LINE, "您的签名回执（一次性，{minutes} 分钟内有效）：请保存；"
+     "任何人都可以用 dealchat audit verify-receipt 离线核验。", {}),
+    (replies.REPORT_LINK, "本对话的审计报告（一次性，{minutes} 分钟内有效，仅限有审计导出权限的已登录用户）。"
+     "请勿转发此链接。", {}),
+    (replies.UPLOAD_LINK, "请在银行的安全页面上传文件（一个文件，一次性，{minutes} 分钟内有效）。"
+     "文件会经过病毒扫描，并与本对话一起加密保存。请勿转发此链接。", {}),
+    (replies.UPLOAD_REFUSED, "您的账户不能在这里上传文件。请联系您的交易员。", {}),
+    (replies.CANNOT_PRICE, "我无法在这里为 {name} 报价。请致电您的交易员。", {}),
+    (replies.QUOTE_WITHOUT_SIZE, "该报价没有金额。请带金额询价，例如「欧元美元 100万 报价」。", {}),
+    (replies.SIZE_MISMATCH, "该报价的金额是 {quoted}。请为 {wanted} 重新询价。", {}),
+    ("Cancelled {ref}. Nothing was traded.", "已取消 {ref}，没有成交。", {}),
+    ("{ref} is {state}; it can't be cancelled in chat. Please call your dealer.",
+     "{ref} 的状态是 {state}，不能在聊天中取消。请致电您的交易员。", {}),
+    ("I can't find {ref} among your orders.", "在您的订单中找不到 {ref}。", {}),
+    ("FILLED {ref}: YOU {what} at {price} with {lp}. Execution {execution}.",
+     "已成交 {ref}：您{what}，成交价 {price}，交易对手 {lp}。成交编号 {execution}。", {}),
+    ("REJECTED {ref}: {why}. Nothing was traded.", "已拒绝 {ref}：{why}。没有成交。", {}),
+    (amend.NOTHING_TO_AMEND, "没有可以修改的待确认订单。请先下单，例如「买入100万欧元兑美元」。", {}),
+    (amend.NOT_HERE_YET, "{ref} 的状态是 {state}，暂时不能在这里修改。请致电您的交易员修改，"
+     "或取消后重新下单。", {}),
+    (amend.NOT_FOUND, "在您的订单中找不到 {ref}。", {}),
+    (amend.FROM_QUOTE, "{ref} 使用的是您收到的报价，不能修改。请重新询价。", {}),
+    (amend.AMENDED, "已修改 {ref}。{ticket}", {}),
+    (amend.UNCLEAR, "无法这样修改 {ref}：{reason}", {}),
+    (amend.WHICH_LEG, "{ref} 是掉期：请取消后用新的日期重新发送。", {}),
+    (amend.EXPIRED, "{ref} 未在时限内确认，没有成交。请重新下单。", {}),
+)  # fmt: skip
+
+
+def _what_zh(text: str) -> str:
+    return (
+        _fill_zh(text) if text.split(" ", maxsplit=1)[0] in ("BOUGHT", "SOLD") else order_zh(text)
+    )
+
+
+def _converters() -> dict[str, Convert]:
+    return {
+        "what": _what_zh,
+        "dates": _dates_zh,
+        "ticket": lambda text: _line(text, Intent(IntentKind.UNKNOWN)),
+        "reason": reason_zh,
+    }
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> tuple[tuple[re.Pattern[str], str, dict[str, Convert]], ...]:
+    shared = _converters()
+    return tuple(
+        (_pattern(english), chinese, {**shared, **own}) for english, chinese, own in _templates()
+    )

@@ -4,7 +4,7 @@ Product (outright, swap, ndf), a swap's far leg, the value and fixing dates a sw
 reads back, stop price, time in force with its expiry date, and when the ticket was last amended.
 
 Revision ID: a7d3f9e2b6c4
-Revises: c9d2a4e6f8b1
+Revises: d7a3c1e9b5f2
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from dealchat.db.base import UtcDateTime
 
 revision = "a7d3f9e2b6c4"
-down_revision = "c9d2a4e6f8b1"
+down_revision = "d7a3c1e9b5f2"
 branch_labels = None
 depends_on = None
 

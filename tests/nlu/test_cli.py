@@ -91,3 +91,45 @@ def test_counterparties_come_from_settings(
     parsed = json.loads(out)
     assert parsed["intent"] == intent
     assert parsed.get("counterparty") == counterparty
+
+
+def test_explain_accounts_for_every_word_and_today_dates_broken_dates() -> None:
+    parsed = json.loads(
+        _run("--explain", "--today", "2026-12-07", "pls buy 1m eurusd 15dec via goldman thx")[0]
+    )
+    assert parsed["tenor"] == "2026-12-15"
+    assert [(p["token"], p["field"]) for p in parsed["explain"]] == [
+        ("pls", "filler"),
+        ("buy", "side"),
+        ("1m", "quantity"),
+        ("eurusd", "pair"),
+        ("15dec", "tenor"),
+        ("via", "counterparty"),
+        ("goldman", "counterparty"),
+        ("thx", "filler"),
+    ]
+    later = json.loads(_run("--today", "2026-12-20", "buy 1m eurusd 15dec")[0])
+    assert later["tenor"] == "2027-12-15"
+
+
+def test_explain_names_the_word_a_clarify_did_not_understand() -> None:
+    parsed = json.loads(_run("--explain", "buy 1m eurusd for client abc")[0])
+    assert parsed["intent"] == "clarify"
+    assert parsed["word"] == "client"
+    assert parsed["explain"][-1] == {
+        "token": "client",
+        "field": "not understood",
+        "value": "unknown_word",
+    }
+
+
+def test_a_bad_today_is_refused_plainly() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dealchat.cli.main", "parse", "--today", "15dec", "x"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert b"YYYY-MM-DD" in done.stderr
+    assert b"Traceback" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -36,26 +37,48 @@ def parse(
         typer.Option("--jsonl", help="Read one message a line on stdin, print one JSON a line."),
     ] = False,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Also show which words became which field.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also show, for every word, the field it became or that it was filler.",
+        ),
     ] = False,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today",
+            help="The trade date YYYY-MM-DD that dates like 15dec and IMM2 count from "
+            "(default: today's UTC date, as the desk uses).",
+        ),
+    ] = None,
 ) -> None:
     """Print the intent of a chat message as one JSON object (NLU.md)."""
     parser = _parser()
+    day = _day(today)
     if jsonl:
-        _parse_stream(parser, explain=explain)
+        _parse_stream(parser, explain=explain, today=day)
         return
     if text is None:
         raise typer.BadParameter("give a message, or --jsonl to read stdin")
-    typer.echo(_line(parser.parse(text), explain=explain))
+    typer.echo(_line(parser.parse(text, day), explain=explain))
 
 
-def _parse_stream(parser: Parser, *, explain: bool) -> None:
+def _day(today: str | None) -> dt.date:
+    if today is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(today)
+    except ValueError:
+        raise typer.BadParameter(f"--today {today!r}: write the date as YYYY-MM-DD") from None
+
+
+def _parse_stream(parser: Parser, *, explain: bool, today: dt.date) -> None:
     """Any bytes in, one JSON line out per input line; invalid UTF-8 becomes U+FFFD."""
     out = sys.stdout
     try:
         for raw in sys.stdin.buffer:
             text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
-            out.write(_line(parser.parse(text), explain=explain))
+            out.write(_line(parser.parse(text, today), explain=explain))
             out.write("\n")
         out.flush()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do

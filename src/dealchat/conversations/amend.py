@@ -31,7 +31,7 @@ FROM_QUOTE = "{ref} takes the price you were quoted, so it can't be changed. Ask
 AMENDED = "Amended {ref}. {ticket}"
 UNCLEAR = "I can't amend {ref} that way: {reason}"
 STOP_OR_LIMIT = (
-    "{ref} is a {kind} order. Say which price changes, e.g. 'change {ref} {word} to 1.0750'."
+    "{ref} is a {kind} order. Say which price changes, e.g. 'change {ref2} {word} to 1.0750'."
 )
 WHICH_LEG = "{ref} is a swap: please cancel it and send the swap again with the new dates."
 EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
@@ -92,9 +92,9 @@ def _changed(order: Order, changes: dict[str, str]) -> OrderWords | str:
     words = orders.ticket_of(order).words
     stop = order.order_type == OrderType.STOP.value
     if "limit_price" in changes and stop:
-        return STOP_OR_LIMIT.format(ref=order.ref, kind="stop", word="stop")
+        return STOP_OR_LIMIT.format(ref=order.ref, ref2=order.ref, kind="stop", word="stop")
     if "stop_price" in changes and order.order_type == OrderType.LIMIT.value:
-        return STOP_OR_LIMIT.format(ref=order.ref, kind="limit", word="price")
+        return STOP_OR_LIMIT.format(ref=order.ref, ref2=order.ref, kind="limit", word="price")
     if "tenor" in changes and order.product == "swap":
         return WHICH_LEG.format(ref=order.ref)
     update: dict[str, object] = {}

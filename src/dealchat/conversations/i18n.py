@@ -60,6 +60,9 @@ def localise(answers: list[OutboundMessage], text: str, intent: Intent) -> list[
 def _line(line: str, intent: Intent) -> str:
     if intent.intent is IntentKind.CLARIFY and intent.reason and line.startswith(intent.reason):
         return _clarify(intent)
+    status = _STATUS_LINE.fullmatch(line)
+    if status is not None:
+        return _status_zh(status)
     for pattern, chinese, converters in _catalogue():
         found = pattern.fullmatch(line)
         if found is not None:
@@ -68,6 +71,31 @@ def _line(line: str, intent: Intent) -> str:
             }
             return chinese.format(**values)
     return line
+
+
+# `replies.status_line`: `ORD-X FILLED BUY 1,000,000 EUR vs USD SPOT at market, done at 1.08 (...)`
+_STATUS_LINE = re.compile(
+    r"(?P<ref>ORD-\w+) (?P<state>[A-Z_]+) (?P<what>.+?)(?:, done at (?P<price>\S+))?"
+    r" \((?P<when>[^()]*UTC)\)"
+)
+_STATE = {
+    "awaiting_confirmation": "待确认",
+    "placed": "已发送",
+    "filled": "已成交",
+    "rejected": "已拒绝",
+    "cancelled": "已取消",
+    "expired": "已过期",
+    "held": "暂缓执行",
+}
+
+
+def _state_zh(state: str) -> str:
+    return _STATE.get(state.lower(), state)
+
+
+def _status_zh(found: re.Match[str]) -> str:
+    done = f"，成交价 {found['price']}" if found["price"] else ""
+    return f"{found['ref']} {_state_zh(found['state'])} {order_zh(found['what'])}{done}（{found['when']}）"
 
 
 def _clarify(intent: Intent) -> str:
@@ -141,6 +169,8 @@ def _templates() -> tuple[tuple[str, str, dict[str, Convert]], ...]:
             {},
         ),
         (pretrade.REJECTED, "{ref} 未发往市场：{why}。没有成交。", {}),
+        (pretrade.ABORTED, "{ref} 已被交易台终止，未发往市场。没有成交。", {}),
+        (pretrade.EXPIRED, "{ref} 未在时限内获批，未发往市场。没有成交。", {}),
     )
 
 
@@ -197,6 +227,8 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
     (amend.FROM_QUOTE, "{ref} 使用的是您收到的报价，不能修改。请重新询价。", {}),
     (amend.AMENDED, "已修改 {ref}。{ticket}", {}),
     (amend.UNCLEAR, "无法这样修改 {ref}：{reason}", {}),
+    (amend.STOP_OR_LIMIT, "{ref} 是{kind}单。请说明改哪个价格，例如「change {ref2} {word} to 1.0750」。",
+     {"kind": lambda kind: "止损" if kind == "stop" else "限价"}),
     (amend.WHICH_LEG, "{ref} 是掉期：请取消后用新的日期重新发送。", {}),
     (amend.EXPIRED, "{ref} 未在时限内确认，没有成交。请重新下单。", {}),
 )  # fmt: skip
@@ -211,6 +243,7 @@ def _what_zh(text: str) -> str:
 def _converters() -> dict[str, Convert]:
     return {
         "what": _what_zh,
+        "state": _state_zh,
         "dates": _dates_zh,
         "ticket": lambda text: _line(text, Intent(IntentKind.UNKNOWN)),
         "reason": reason_zh,

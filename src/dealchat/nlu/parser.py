@@ -8,7 +8,7 @@ from dealchat.nlu import tables as t
 from dealchat.nlu.amend import amend_intent, is_amend
 from dealchat.nlu.commands import command_intent
 from dealchat.nlu.lexer import Lexicon, normalise, tokenize
-from dealchat.nlu.model import Intent, IntentKind
+from dealchat.nlu.model import Explained, Intent, IntentKind
 from dealchat.nlu.reading import EXAMPLE, Clarify, Reading
 from dealchat.nlu.trading import is_trading, rank, trading_intent
 
@@ -50,14 +50,21 @@ class Parser:
                 return Intent(IntentKind.UNKNOWN)
             return trading_intent(reading)
         except Clarify as clarify:
-            return _clarify(clarify)
+            return _clarify(clarify, reading)
 
 
-def _clarify(clarify: Clarify) -> Intent:
+def _clarify(clarify: Clarify, reading: Reading | None = None) -> Intent:
+    """`clarify`; its explanation shows what was read before the doubt and the word at fault."""
+    explained: tuple[Explained, ...] = ()
+    if reading is not None:
+        explained = reading.explained
+        if clarify.word is not None:
+            explained += (Explained(clarify.word, "not understood", clarify.code),)
     return Intent(
         IntentKind.CLARIFY,
         reason=clarify.reason,
         missing=clarify.missing,
         code=clarify.code,
         word=clarify.word,
+        explanation=explained,
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dealchat.execution.interfaces import Counterparty, OrderRequest
 from dealchat.nlu import Intent, Product
 from dealchat.orders.models import Order, Quote
-from dealchat.orders.tickets import Ticket
+from dealchat.orders.tickets import V2_DEFAULTS, Ticket
 from dealchat.pricing.interfaces import Instrument, PriceSource
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record, record_new
@@ -305,22 +305,10 @@ def order_payload(order: Order) -> dict[str, object]:
         "ticket_hash": order.ticket_hash,
         **{
             name: getattr(order, name)
-            for name in _V2_FIELDS
-            if getattr(order, name) not in (None, "outright")
+            for name, default in V2_DEFAULTS.items()
+            if getattr(order, name) != default
         },
     }
-
-
-_V2_FIELDS = (
-    "product",
-    "far_tenor",
-    "value_date",
-    "far_value_date",
-    "fixing_date",
-    "stop_price",
-    "time_in_force",
-    "expire_date",
-)
 
 
 def client_orders(

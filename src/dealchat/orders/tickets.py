@@ -13,11 +13,11 @@ from dealchat.nlu.readback import OrderWords, amount_text, order_line
 from dealchat.nlu.readback import instrument_words as _instrument_words
 from dealchat.records.chain import canonical_json
 
-__all__ = ["Ticket", "amount_text", "describe", "instrument_words", "ticket_text"]
+__all__ = ["V2_DEFAULTS", "Ticket", "amount_text", "describe", "instrument_words", "ticket_text"]
 
 # Fields added with the order language v2: left out of the hash while they hold their default, so
 # an outright ticket hashes exactly as it did before they existed.
-_V2_DEFAULTS: dict[str, object] = {
+V2_DEFAULTS: dict[str, object] = {
     "product": "outright",
     "far_tenor": None,
     "value_date": None,
@@ -57,7 +57,7 @@ class Ticket:
         fields = {
             name: value
             for name, value in asdict(self).items()
-            if name not in _V2_DEFAULTS or value != _V2_DEFAULTS[name]
+            if name not in V2_DEFAULTS or value != V2_DEFAULTS[name]
         }
         return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 

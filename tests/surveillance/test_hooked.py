@@ -113,12 +113,18 @@ def test_hooks_see_each_entry_on_the_factory_they_were_installed_on(platform: Pl
         assert verify(session).ok
 
 
-@pytest.mark.parametrize("said", ["pls whatsapp me", "我們私下聊吧"])
+@pytest.mark.parametrize(
+    ("said", "recorded"),
+    [
+        ("pls whatsapp me", "recorded"),
+        ("我們私下聊吧", "全程記錄"),
+    ],  # Chinese is answered in Chinese
+)
 def test_a_request_to_move_channels_gets_a_plain_answer(
-    client: TestClient, platform: Platform, clock: Clock, said: str
+    client: TestClient, platform: Platform, clock: Clock, said: str, recorded: str
 ) -> None:
     answer = Chat(client, clock).text(said)
-    assert "recorded" in answer
+    assert recorded in answer
     assert "didn't understand" not in answer
     assert [a.category for a in _alerts(platform)] == ["off_channel"]
 

@@ -194,6 +194,7 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
      "不能转到其他应用、私人电话或私人邮箱。请问在这里有什么可以帮您？", {}),
     (replies.LOGIN, "请在银行的安全页面登录（一次性，{minutes} 分钟内有效），然后回到这里重新发送您的请求。"
      "请勿转发此链接。", {}),
+    (replies.LINK_SENT, "安全链接已经发到本对话，在 UTC {until} 之前有效。请使用那个链接（过期后可以再要一个）。", {}),
     (replies.STEP_UP, "要确认 {ref}，请在银行的安全页面用密码和验证码批准（一次性，{minutes} 分钟内有效），"
      "然后在这里回复 c。", {}),
     (replies.NOTHING_TO_CONFIRM, "没有需要确认的订单。请先下单，例如「买入100万欧元兑美元」。", {}),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.conversations.models import Message
 from dealchat.orders.integrity import (
+    AMENDABLE_EVENTS,
     ORDER_EVENTS,
     TICKET_EVENTS,
     fill_problem,
@@ -137,6 +138,8 @@ def _check_orders(
         if order is None:
             problem: str | None = "is missing (its audit entries remain)"
         elif event in TICKET_EVENTS:
+            if _amended_later(session, order, event, seq):
+                continue  # the ticket as it was before an amend: the amend entry is checked
             problem = ticket_problem(order, payload)
         else:  # FILL_EVENT
             filled.add(order_id)
@@ -144,6 +147,22 @@ def _check_orders(
         if problem is not None:
             found.append(RowProblem("order", order_id, seq, problem))
     return found
+
+
+def _amended_later(session: Session, order: Order, event: str, seq: int) -> bool:
+    """Whether a later `ticket:amended` entry supersedes this ticket entry of `order`."""
+    if event not in AMENDABLE_EVENTS or order.amended_at is None:
+        return False
+    later = session.scalar(
+        select(func.count())
+        .select_from(ENTRY)
+        .where(
+            ENTRY.c.seq > seq,
+            ENTRY.c.event == AuditEvent.TICKET_AMENDED.value,
+            ENTRY.c.subject == f"order:{order.id}",
+        )
+    )
+    return bool(later)
 
 
 def _unlogged(

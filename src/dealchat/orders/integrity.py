@@ -1,7 +1,8 @@
 """An order row checked against its audit entries (`dealchat audit verify --deep`).
 
-The log commits to what an order is: its ticket's fields in `ticket:created` and `order:placed`
-(and the ticket hash, which is recomputed from the fields) and its fill in `order:filled`. A row
+The log commits to what an order is: its ticket's fields in `ticket:created` (then in each
+`ticket:amended`, which supersedes the entry before it) and `order:placed` (and the ticket hash,
+which is recomputed from the fields) and its fill in `order:filled`. A row
 whose fields, ticket hash or fill differ from what its entries say was changed after the fact.
 """
 
@@ -15,7 +16,16 @@ from dealchat.orders.service import order_payload, ticket_of
 from dealchat.records.chain import canonical_json
 from dealchat.records.events import AuditEvent
 
-TICKET_EVENTS = frozenset({AuditEvent.TICKET_CREATED.value, AuditEvent.ORDER_PLACED.value})
+TICKET_EVENTS = frozenset(
+    {
+        AuditEvent.TICKET_CREATED.value,
+        AuditEvent.TICKET_AMENDED.value,
+        AuditEvent.ORDER_PLACED.value,
+    }
+)
+# The entries an amend (`ticket:amended`) supersedes: the ticket as it was before.
+AMENDABLE_EVENTS = frozenset({AuditEvent.TICKET_CREATED.value, AuditEvent.TICKET_AMENDED.value})
+_AMEND_ONLY = frozenset({"state", "changes", "previous_hash"})  # what an amend says beside it
 FILL_EVENT = AuditEvent.ORDER_FILLED.value
 ORDER_EVENTS = TICKET_EVENTS | {FILL_EVENT}
 
@@ -29,7 +39,9 @@ def ticket_problem(order: Order, payload: dict[str, Any]) -> str | None:
     """What differs between the row and a ticket:created / order:placed entry, if anything."""
     stored = _plain(order_payload(order))
     differing = sorted(
-        name for name, value in payload.items() if name != "state" and stored.get(name) != value
+        name
+        for name, value in payload.items()
+        if name not in _AMEND_ONLY and stored.get(name) != value
     )
     if differing:
         return f"its {', '.join(differing)} differ from its audit entry"

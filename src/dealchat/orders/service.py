@@ -184,7 +184,7 @@ def amend_ticket(
         event=AuditEvent.TICKET_AMENDED,
         actor=f"user:{order.client_id}",
         subject=f"order:{order.id}",
-        payload={**_order_payload(order), "changes": changes, "previous_hash": previous},
+        payload={**order_payload(order), "changes": changes, "previous_hash": previous},
     )
     return order
 

@@ -122,7 +122,6 @@ _DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号號]")
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 _VOCABULARY = frozenset(AS_WORD) | frozenset(UNITS) | frozenset(TENOR_UNITS) | frozenset(TENORS)
-_LONGEST = max(len(word) for word in _VOCABULARY)
 
 
 def segment(text: str) -> str:
@@ -162,8 +161,19 @@ def _words(run: str) -> list[str]:
     return out
 
 
+def _lengths() -> dict[str, tuple[int, ...]]:
+    """For each first character, the lengths of the words that start with it, longest first."""
+    found: dict[str, set[int]] = {}
+    for word in _VOCABULARY:
+        found.setdefault(word[0], set()).add(len(word))
+    return {char: tuple(sorted(sizes, reverse=True)) for char, sizes in found.items()}
+
+
+_LENGTHS = _lengths()
+
+
 def _known_at(run: str, i: int) -> int:
-    for size in range(min(_LONGEST, len(run) - i), 0, -1):
+    for size in _LENGTHS.get(run[i], ()):
         if run[i : i + size] in _VOCABULARY:
             return size
     return 0

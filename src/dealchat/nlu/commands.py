@@ -17,6 +17,13 @@ _SIMPLE: tuple[tuple[frozenset[str], IntentKind], ...] = (
     (t.UPLOAD_WORDS, IntentKind.UPLOAD),
 )
 _TAKES_REF = frozenset({IntentKind.CANCEL, IntentKind.STATUS})
+_YES_OR_NO = t.CONFIRM_WORDS | t.CANCEL_WORDS
+_CANCEL_OR_STATUS = t.CANCEL_WORDS | t.STATUS_WORDS
+# A message with any of these is about a trade, never a one-word command.
+_NOT_COMMANDS = frozenset(
+    {Kind.PAIR, Kind.BAD_PAIR, Kind.AMOUNT, Kind.ISIN, Kind.BAD_ISIN, Kind.CUR, Kind.SIDE,
+     Kind.TENOR, Kind.DATE, Kind.PRICE, Kind.LP, Kind.SIGN, Kind.AMEND}
+)  # fmt: skip
 
 ONE_REF = "Which order? Please name one order at a time, e.g. 'cancel ORD-42'."
 YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
@@ -24,6 +31,8 @@ YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
 
 def command_intent(toks: list[Tok]) -> Intent | None:
     """The command a short message is, or None when it is not only a command."""
+    if any(tok.kind in _NOT_COMMANDS for tok in toks):
+        return None
     refs = [tok for tok in toks if tok.kind is Kind.REF]
     words = [tok.word for tok in toks if tok.kind not in (Kind.REF, Kind.POLITE)]
     if words == ["?"] and not refs:
@@ -42,13 +51,9 @@ def command_intent(toks: list[Tok]) -> Intent | None:
 
 def _doubt(core: set[str], refs: list[Tok]) -> str | None:
     """Yes and no at once, or several orders named: ask, don't guess."""
-    if (
-        core <= t.CONFIRM_WORDS | t.CANCEL_WORDS
-        and core & t.CONFIRM_WORDS
-        and core & t.CANCEL_WORDS
-    ):
+    if core <= _YES_OR_NO and core & t.CONFIRM_WORDS and core & t.CANCEL_WORDS:
         return YES_OR_NO
-    if len(refs) > 1 and core <= t.CANCEL_WORDS | t.STATUS_WORDS:
+    if len(refs) > 1 and core <= _CANCEL_OR_STATUS:
         return ONE_REF
     return None
 

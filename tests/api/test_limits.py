@@ -21,8 +21,6 @@ from sqlalchemy import func, select
 from dealchat.api.deps import Platform
 from dealchat.api.limits import DEFAULT_BODY_LIMIT
 from dealchat.app import create_app
-from dealchat.channels.config import SlackSettings
-from dealchat.channels.slack.adapter import SlackAdapter
 from dealchat.channels.webhooks import MAX_BODY
 from dealchat.conversations.models import Conversation
 from dealchat.db.session import unit_of_work
@@ -39,14 +37,8 @@ CHUNK = 64 * 1024
 
 @pytest.fixture
 def app(platform: Platform) -> Iterator[FastAPI]:
-    settings = SlackSettings(
-        enabled=True, api_url="http://127.0.0.1:9/api",
-        signing_secret=wire.SECRET, bot_token=wire.TOKEN,  # type: ignore[arg-type]
-    )  # fmt: skip
     with httpx.Client() as client:
-        yield create_app(
-            platform=platform, adapters={"slack": SlackAdapter(settings, client=client)}
-        )
+        yield create_app(platform=platform, adapters={"slack": wire.adapter(client)})
 
 
 def _drive(

@@ -16,8 +16,6 @@ from fastapi.testclient import TestClient
 from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
-from dealchat.channels.config import SlackSettings
-from dealchat.channels.slack.adapter import SlackAdapter
 from dealchat.db.session import unit_of_work
 from tests.channels.slack import wire
 from tests.factories.access import token_for
@@ -29,18 +27,12 @@ BIG = "9" * 25  # past 64 bits
 
 @pytest.fixture
 def api(platform: Platform) -> Iterator[TestClient]:
-    settings = SlackSettings(
-        enabled=True, api_url="http://127.0.0.1:9/api",
-        signing_secret=wire.SECRET, bot_token=wire.TOKEN,  # type: ignore[arg-type]
-    )  # fmt: skip
     admin = make_user(platform, "probe-admin", kind="internal")
     with unit_of_work(platform.sessions) as session:
         access.seed_defaults(session)
         access.assign(session, actor=access.system_actor(), role="admin", username=admin.username)
     with httpx.Client() as slack_client:
-        app = create_app(
-            platform=platform, adapters={"slack": SlackAdapter(settings, client=slack_client)}
-        )
+        app = create_app(platform=platform, adapters={"slack": wire.adapter(slack_client)})
         with TestClient(app, raise_server_exceptions=False) as client:
             client.headers["Authorization"] = f"Bearer {token_for(platform, admin.id)}"
             yield client

@@ -5,6 +5,7 @@ X-Forwarded-For does not pass. Ranges are IPv4 or IPv6, managed by the CLI."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -138,8 +139,11 @@ def direct(proxied: Platform) -> Iterator[TestClient]:
     yield from _client(proxied, "198.51.100.77")
 
 
+_SENDERS = itertools.count(1)  # a fresh chat each time: one live link per chat
+
+
 def _link_log_in(client: TestClient, clock: Clock, user: TestUser, xff: str | None) -> int:
-    chat = Chat(client, clock, sender=f"sender-{user.username}-1")
+    chat = Chat(client, clock, sender=f"sender-{user.username}-{next(_SENDERS)}")
     path = chat.link("login")
     headers = {"X-Forwarded-For": xff} if xff else {}
     form = {"username": user.username, "password": user.password, "otp": ""}

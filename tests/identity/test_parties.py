@@ -5,6 +5,7 @@ read back opened, erased by destroying those keys with every proof intact."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -37,8 +38,8 @@ def _linked_chat(client: TestClient, platform: Platform, clock: Clock) -> dict[s
     """alice writes unlinked, fails a login on the link once, logs in, writes again."""
     alice = make_user(platform, "alice.p")
     chat = Chat(client, clock, conversation="conv-parties-1", sender=HANDLE)
-    chat.say("mkt eurusd 1m")
-    path = chat.link("login")
+    path = urlparse(chat.say("mkt eurusd 1m")[0]["link"]).path
+    assert "already sent" in chat.text("login"), "one live link per chat"
     assert chat.log_in(path, alice, otp="000000").status_code == 401
     assert chat.log_in(path, alice).status_code == 200
     clock.advance(30)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
 from dealchat.records import merkle
+from dealchat.records.leaf import LeafFields
 from dealchat.records.models import (
     AuditCheckpoint,
     AuditCosignature,
@@ -71,3 +72,14 @@ def roll_back(session: Session, *, to: int) -> None:
     for subject, (stream_seq, leaf, seq) in heads.items():
         session.add(AuditStream(subject=subject, seq=stream_seq, last=leaf, last_entry=seq))
     session.flush()  # appends read the stream heads with plain SQL
+
+
+def changed_fields(entry: AuditEntry, **changes: object) -> LeafFields:
+    """What `entry`'s leaf commits to, with some fields changed (to rehash a forged entry)."""
+    values = {
+        "seq": entry.seq, "at": entry.at, "event": entry.event, "actor": entry.actor,
+        "subject": entry.subject, "payload": entry.payload, "stream_seq": entry.stream_seq,
+        "stream_prev": bytes(entry.stream_prev),
+    }  # fmt: skip
+    values.update(changes)
+    return LeafFields(**values)  # type: ignore[arg-type]

@@ -15,12 +15,13 @@ from dealchat.db.session import unit_of_work
 from dealchat.records import merkle
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import LeafFields, entry_leaf_hash
+from dealchat.records.leaf import entry_leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.notes import Signer, checkpoint_body, sign_note
 from dealchat.records.service import NewEntry, VerifyResult, append, verify
 from dealchat.records.verify import verify_log
 from dealchat.settings import Settings
+from tests.records.attacks import changed_fields
 
 _MIGRATION = importlib.import_module(
     "migrations.versions.2026_11_24_5a1e0c7d9b21_audit_merkle_tree"
@@ -64,16 +65,6 @@ def _verify(platform: Platform, keys: CheckpointKeys) -> VerifyResult:
         return whole
 
 
-def _fields(entry: AuditEntry, **changes: object) -> LeafFields:
-    values = {
-        "seq": entry.seq, "at": entry.at, "event": entry.event, "actor": entry.actor,
-        "subject": entry.subject, "payload": entry.payload, "stream_seq": entry.stream_seq,
-        "stream_prev": bytes(entry.stream_prev),
-    }  # fmt: skip
-    values.update(changes)
-    return LeafFields(**values)  # type: ignore[arg-type]
-
-
 def test_an_altered_node_names_the_first_entry_under_it(
     logged: Platform, keys: CheckpointKeys
 ) -> None:
@@ -99,7 +90,7 @@ def test_an_entry_moved_to_another_conversation_breaks_both_streams(
     with unit_of_work(logged.sessions) as session:
         entry = session.get(AuditEntry, 6)
         assert entry is not None
-        moved = _fields(entry, subject="conversation:c0")
+        moved = changed_fields(entry, subject="conversation:c0")
         session.execute(
             update(AuditEntry)
             .where(AuditEntry.seq == 6)

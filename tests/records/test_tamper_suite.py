@@ -32,7 +32,7 @@ from dealchat.orders import service as orders
 from dealchat.orders.models import Order
 from dealchat.records.checkpoints import CheckpointKeys, create_checkpoint
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import LeafFields, entry_leaf_hash
+from dealchat.records.leaf import entry_leaf_hash
 from dealchat.records.models import (
     AuditCheckpoint,
     AuditEntry,
@@ -49,7 +49,7 @@ from dealchat.records.witness_http import LocalWitness
 from dealchat.records.witnessing import Witnessing
 from dealchat.settings import Settings
 from tests.factories.identity import make_user
-from tests.records.attacks import lift_triggers, roll_back
+from tests.records.attacks import changed_fields, lift_triggers, roll_back
 
 
 @dataclasses.dataclass
@@ -122,21 +122,11 @@ def _findings(platform: Platform, keys: CheckpointKeys, witness: LocalWitness) -
     return found
 
 
-def _fields(entry: AuditEntry, **changes: object) -> LeafFields:
-    values = {
-        "seq": entry.seq, "at": entry.at, "event": entry.event, "actor": entry.actor,
-        "subject": entry.subject, "payload": entry.payload, "stream_seq": entry.stream_seq,
-        "stream_prev": bytes(entry.stream_prev),
-    }  # fmt: skip
-    values.update(changes)
-    return LeafFields(**values)  # type: ignore[arg-type]
-
-
 def _rehashed(session: Session, seq: int, **changes: Any) -> None:
     """Change an entry and recompute its own leaf hash (what a careful forger does)."""
     entry = session.get(AuditEntry, seq)
     assert entry is not None
-    leaf = entry_leaf_hash(_fields(entry, **changes))
+    leaf = entry_leaf_hash(changed_fields(entry, **changes))
     session.execute(
         update(AuditEntry).where(AuditEntry.seq == seq).values(**changes, leaf_hash=leaf)
     )
@@ -146,9 +136,9 @@ def _body_flip(session: Session, logged: Logged) -> None:
     row = session.get(Message, logged.messages[1])
     assert row is not None
     assert row.body is not None
-    session.execute(
-        update(Message).where(Message.id == row.id).values(body=bytes(row.body)[:-1] + b"\x00")
-    )
+    body = bytearray(row.body)
+    body[-1] ^= 0x01  # one bit of one byte, whatever it was
+    session.execute(update(Message).where(Message.id == row.id).values(body=bytes(body)))
 
 
 def _fork(session: Session, logged: Logged) -> None:

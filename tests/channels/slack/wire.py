@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from dealchat.channels.config import SlackSettings
 from dealchat.channels.interfaces import WebhookRequest
+from dealchat.channels.slack.adapter import SlackAdapter
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
@@ -40,3 +44,12 @@ def request(body: bytes, timestamp: int, secret: str = SECRET) -> WebhookRequest
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def adapter(client: httpx.Client, api_url: str = "http://127.0.0.1:9/api") -> SlackAdapter:
+    """A Slack adapter with this file's secrets (its API at `api_url`, by default nowhere)."""
+    settings = SlackSettings(
+        enabled=True, api_url=api_url,
+        signing_secret=SECRET, bot_token=TOKEN,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return SlackAdapter(settings, client=client)

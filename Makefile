@@ -20,7 +20,13 @@ SYNAPSE_SPEC ?= matrix-synapse>=1.100
 OIDC_DIR := tests/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 
-.PHONY: help venv browser clamav synapse oidc faketime demo serve test test-clock lint fmt bench clean
+# QuickFIX's own example acceptor `executor` (Debian's libquickfix-doc ships its C++ source), built
+# against Debian's libquickfix-dev: the FIX counterparty the execution tests and bench/execution.py
+# start (it fills every limit NewOrderSingle at its limit price; it rejects other order types).
+EXECUTOR_SRC ?= /usr/share/doc/libquickfix-doc/examples/executor/C++
+EXECUTOR ?= build/quickfix-executor/executor
+
+.PHONY: help venv browser clamav synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -61,6 +67,22 @@ clamav: ## install Debian's clamav-daemon (root) for the scanner tests and the d
 	  && echo "clamd: $(CLAMD) (the tests and the demo start their own; the system clamd and freshclam are not used)"; \
 	else echo "clamd missing and not root: install clamav-daemon; virus scanner tests will skip (fail under CI=true), the demo refuses uploads"; fi
 
+$(EXECUTOR): Makefile
+	@set -e; if [ ! -f $(EXECUTOR_SRC)/executor.cpp ] || [ ! -f /usr/include/quickfix/Application.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq libquickfix-dev libquickfix-doc g++ pkg-config >/dev/null; \
+	  else echo "libquickfix-dev/-doc missing and not root: FIX tests will skip (fail under CI=true)"; \
+	    exit 0; fi; fi; \
+	mkdir -p $(@D); \
+	zcat -f $(EXECUTOR_SRC)/Application.cpp.gz > $(@D)/Application.cpp; \
+	cp $(EXECUTOR_SRC)/Application.h $(EXECUTOR_SRC)/executor.cpp $(@D)/; \
+	: > $(@D)/config.h; \
+	g++ -std=c++11 -O2 -w -I$(@D) $$(pkg-config --cflags quickfix) $(@D)/Application.cpp \
+	  $(@D)/executor.cpp -o $@ $$(pkg-config --libs quickfix) -lpthread; \
+	echo "executor: $@ (QuickFIX's example from $(EXECUTOR_SRC), against libquickfix-dev)"
+
+executor: $(EXECUTOR) ## build QuickFIX's executor example (Debian libquickfix-doc/-dev; root installs them)
+
 $(SYNAPSE_STAMP): Makefile
 	test -x $(SYNAPSE_VENV)/bin/python || python3 -m venv $(SYNAPSE_VENV)
 	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(SYNAPSE_SPEC)' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
@@ -77,7 +99,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
-test: lint browser clamav synapse oidc ## lint, then the whole test suite
+test: lint browser clamav synapse oidc executor ## lint, then the whole test suite
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a
@@ -103,4 +125,4 @@ bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: 
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) $(SYNAPSE_VENV) $(OIDC_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) $(OIDC_DIR)/node_modules build .pytest_cache .mypy_cache .ruff_cache

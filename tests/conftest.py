@@ -22,7 +22,8 @@ from dealchat.api.deps import Platform
 from dealchat.app import build_platform, create_app
 from dealchat.settings import Settings
 
-pytest_plugins = ["tests.documents.clamd"]  # the real clamd fixture, for every test package
+# the real clamd and the real FIX counterparty (QuickFIX's executor), for every test package
+pytest_plugins = ["tests.documents.clamd", "tests.execution.executor"]
 
 PG_URL = os.environ.get("DEALCHAT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"

@@ -6,10 +6,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from dealchat.access.throttle import RateLimits, SourceThrottle
 from dealchat.api import (
@@ -38,6 +40,7 @@ from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
+from dealchat.conversations import executions
 from dealchat.conversations.context import Desk
 from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
@@ -48,6 +51,7 @@ from dealchat.identity import enrol_views, oidc_views, proxies
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
+from dealchat.orders import routing
 from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records import hooks as record_hooks
 from dealchat.records import personal
@@ -60,6 +64,9 @@ from dealchat.settings import Settings
 from dealchat.surveillance.patterns import PatternParams
 from dealchat.surveillance.service import Surveillance
 from dealchat.surveillance.service import categories as surveillance_categories
+
+if TYPE_CHECKING:  # the QuickFIX binding is imported only when orders go over FIX
+    from dealchat.execution.fix.runtime import FixVenue
 
 access_log = logging.getLogger("dealchat.access")
 
@@ -80,6 +87,8 @@ def build_platform(settings: Settings) -> Platform:
     engine = make_engine(settings.db_url)
     migrate.upgrade(engine)
     prices = SimulatedPriceSource(settings.pricing.spread_bps)
+    sessions = make_session_factory(engine)
+    venue = fix_venue(settings, sessions)
     desk = Desk(
         parser=settings.nlu.parser(),
         prices=prices,
@@ -92,15 +101,33 @@ def build_platform(settings: Settings) -> Platform:
         envelope=Envelope(key_encryption_key(settings)),
         pretrade=pretrade(settings),
         screen=surveillance_categories if settings.surveillance.enabled else None,
+        routing=None if venue is None else executions.routing_of(venue),
     )
-    sessions = make_session_factory(engine)
+    if venue is not None:
+        venue.receive = executions.receiver(desk)
     personal.install(sessions, desk.envelope)  # access-log details sealed with the desk's keys
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
     throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute)
     scanner = scanner_from(settings.documents)
     limits = RateLimits(settings.limits.per_minute)
-    return Platform(settings, engine, sessions, desk, scanner, throttle, limits)
+    return Platform(settings, engine, sessions, desk, scanner, throttle, limits, venue)
+
+
+def fix_venue(settings: Settings, sessions: sessionmaker[Session]) -> FixVenue | None:
+    """The FIX sessions to the liquidity providers, when orders go over FIX (not started here);
+    what their messages mean is the order domain's (`orders.routing`, `orders.reports`)."""
+    if settings.execution.venue != "fix":
+        return None
+    from dealchat.execution.fix.runtime import FixVenue  # noqa: PLC0415 - the binding only here
+
+    return FixVenue(
+        settings.execution,
+        settings.data_dir,
+        sessions,
+        build=routing.build,
+        receive=lambda *_args: None,  # replaced by the desk's receiver once the desk exists
+    )
 
 
 def surveillance_of(settings: Settings, desk: Desk) -> Surveillance:

@@ -12,6 +12,14 @@ from dealchat.controls.models import (
 )
 from dealchat.conversations.models import Conversation, Message
 from dealchat.documents.models import Document
+from dealchat.execution.models import (
+    ExecutionException,
+    FixMessage,
+    FixOutbound,
+    FixSessionState,
+    OrderFill,
+    Settlement,
+)
 from dealchat.identity.models import (
     ChatIdentity,
     FederatedIdentity,
@@ -52,7 +60,11 @@ __all__ = [
     "Conversation",
     "DataKey",
     "Document",
+    "ExecutionException",
     "FederatedIdentity",
+    "FixMessage",
+    "FixOutbound",
+    "FixSessionState",
     "Hold",
     "HoldStep",
     "LegalHold",
@@ -62,6 +74,7 @@ __all__ = [
     "Message",
     "OidcLogin",
     "Order",
+    "OrderFill",
     "OutboxItem",
     "Quote",
     "ReportLink",
@@ -71,6 +84,7 @@ __all__ = [
     "RoleGrant",
     "RuleSetVersion",
     "SecureLink",
+    "Settlement",
     "SmsChallenge",
     "StepUpProof",
     "TotpEnrolment",

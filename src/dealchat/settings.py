@@ -65,6 +65,66 @@ class PricingSettings(BaseModel):
     counterparty: str = "SIM"
 
 
+class FixProviderSettings(BaseModel):
+    """One liquidity provider over FIX 4.4: where its acceptor is and who both ends are.
+    `DEALCHAT_EXECUTION__PROVIDERS='[{"name": "360T", "host": "fix.360t.example", "port": 9876,
+    "sender_comp_id": "BANKFX", "target_comp_id": "360T", "tls": true}]'`."""
+
+    name: str = Field(pattern=r"^[A-Z0-9]{2,12}$")  # the counterparty code clients name
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+    sender_comp_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    target_comp_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    heartbeat_seconds: int = Field(default=30, ge=1, le=300)
+    reconnect_seconds: int = Field(default=5, ge=1, le=300)
+    tls: bool = False
+    ca_file: Path | None = None  # the CA that signs the provider's certificate (with tls)
+    certificate_file: Path | None = None  # our client certificate, when the provider wants one
+    key_file: Path | None = None
+    # The FIX session's daily window (UTC, HH:MM:SS): outside it the engine logs out; the end of
+    # day is when a session must have logged out cleanly.
+    start_time: str = Field(default="00:00:00", pattern=r"^\d\d:\d\d:\d\d$")
+    end_time: str = Field(default="00:00:00", pattern=r"^\d\d:\d\d:\d\d$")
+    account: str | None = Field(default=None, max_length=32)  # tag 1 on every order, if set
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> FixProviderSettings:
+        if not self.tls and (self.certificate_file or self.key_file or self.ca_file):
+            raise ValueError(f"{self.name}: certificate, key or CA files need tls=true")
+        if (self.certificate_file is None) != (self.key_file is None):
+            raise ValueError(f"{self.name}: a client certificate needs its key_file, and back")
+        return self
+
+
+class ExecutionSettings(BaseModel):
+    """Where confirmed orders go: `simulated` (the demo's in-process liquidity provider, the
+    default) or `fix` (FIX 4.4 sessions to `providers`; an order naming none of them goes to
+    `default_provider`). `DEALCHAT_EXECUTION__VENUE=fix`."""
+
+    venue: Literal["simulated", "fix"] = "simulated"
+    providers: list[FixProviderSettings] = Field(default_factory=list, max_length=32)
+    default_provider: str | None = None
+
+    @model_validator(mode="after")
+    def _providers(self) -> ExecutionSettings:
+        names = [provider.name for provider in self.providers]
+        if len(set(names)) != len(names):
+            raise ValueError("two FIX providers with one name")
+        if self.venue == "fix" and not self.providers:
+            raise ValueError("venue fix needs at least one provider")
+        if self.default_provider is not None and self.default_provider not in names:
+            raise ValueError(f"default_provider {self.default_provider} is not a provider")
+        return self
+
+    def provider(self, name: str | None) -> FixProviderSettings:
+        """The provider an order goes to: the one it names, else the default (else the first)."""
+        wanted = name or self.default_provider or self.providers[0].name
+        for provider in self.providers:
+            if provider.name == wanted:
+                return provider
+        raise LookupError(f"no FIX session with {wanted}")
+
+
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _SAFE_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
 
@@ -362,6 +422,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
 from fastapi import Path as FastApiPath
@@ -40,6 +40,9 @@ from dealchat.identity.models import User
 from dealchat.identity.session_models import AuthSession
 from dealchat.identity.sessions import SessionPolicy
 from dealchat.settings import Settings
+
+if TYPE_CHECKING:  # the QuickFIX binding is needed only when orders go over FIX
+    from dealchat.execution.fix.runtime import FixVenue
 
 ACCESS_ATTRIBUTE = "__dealchat_access__"
 PROOF_HEADER = "DealChat-StepUp"
@@ -63,6 +66,9 @@ class Platform:
     throttle: SourceThrottle = field(default_factory=SourceThrottle)
     # The rate limits routes declare (api/ratelimits.py), per process.
     limits: RateLimits = field(default_factory=RateLimits)
+    # The FIX sessions to liquidity providers (settings.execution.venue == "fix"); started by
+    # `dealchat serve`, not by building the platform.
+    venue: FixVenue | None = None
 
     @property
     def session_policy(self) -> SessionPolicy:

@@ -15,6 +15,7 @@ from dealchat.db.base import utcnow
 from dealchat.execution.interfaces import Counterparty
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
+from dealchat.orders.routing import Routing
 from dealchat.pricing.interfaces import PriceSource
 from dealchat.records.envelope import Envelope
 from dealchat.records.sealing import Sealer
@@ -38,6 +39,9 @@ class Desk:
     # The surveillance categories an inbound text matches (e.g. "off_channel"), so the bot can
     # answer a request it will not follow plainly; None when surveillance is off.
     screen: Screen | None = None
+    # Orders go to FIX counterparties through the outbox (execution.routing) when set; to the
+    # simulated `counterparty`, in the same transaction, when None (the demo's default).
+    routing: Routing | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import (
     amend,
     clarify_reply,
+    executions,
     link_reply,
     order_ticket,
     pretrade,
@@ -257,7 +258,8 @@ def _cannot_cancel(turn: Turn, user: User, ref: str) -> Answer:
     found = orders.client_orders(turn.session, client_id=user.id, ref=ref, limit=1)
     if not found:
         return _say(f"I can't find {ref} among your orders.")
-    return _say(replies.cannot_cancel_text(found[0]))
+    sent = executions.cancel(turn.session, desk=turn.desk, order=found[0], now=turn.now)
+    return _say(sent or replies.cannot_cancel_text(found[0]))
 
 
 def _status(turn: Turn, intent: Intent) -> Answer:

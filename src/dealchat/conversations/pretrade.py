@@ -17,7 +17,7 @@ from dealchat.controls.engine import Decision
 from dealchat.controls.rulesets import active_ruleset
 from dealchat.controls.service import check_order, closed_for
 from dealchat.conversations import desk as chat_desk  # desk -> flow -> here: used at call time
-from dealchat.conversations import replies
+from dealchat.conversations import executions, replies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.receipt_reply import receipt_message
 from dealchat.errors import DealchatError, ErrorCode
@@ -82,6 +82,8 @@ def place_checked(
 
 
 def _place(session: Session, desk: Desk, order: Order, now: dt.datetime) -> str:
+    if desk.routing is not None:  # a FIX counterparty: sent after commit, answered later
+        return executions.place(session, desk=desk, order=order, now=now)
     orders.place(session, order=order, counterparty=desk.counterparty, now=now)
     if order.state == "filled":
         limits.consume(session, order_id=order.id, now=now)

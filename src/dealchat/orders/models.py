@@ -69,3 +69,9 @@ class Order(Base):
     execution_id: Mapped[str | None] = mapped_column(String(64))
     executed_by: Mapped[str | None] = mapped_column(String(16))
     reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # With a FIX counterparty: the provider it was routed to, the ClOrdID of its live instruction
+    # (a cancel/replace gives a new one), the provider's OrderID. fill_quantity and fill_price
+    # hold the cumulative quantity and average price of its fills (execution.models.OrderFill).
+    routed_to: Mapped[str | None] = mapped_column(String(16))
+    clordid: Mapped[str | None] = mapped_column(String(40), unique=True)
+    lp_order_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""FIX 4.4 sessions to liquidity providers on QuickFIX."""

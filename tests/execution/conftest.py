@@ -13,10 +13,13 @@ from sqlalchemy import select
 
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
-from dealchat.conversations import bodies, executions
-from dealchat.conversations.models import Message
+from dealchat.conversations import bodies, executions, order_ticket
+from dealchat.conversations.models import Conversation, Message
+from dealchat.db.base import new_id
 from dealchat.db.session import unit_of_work
 from dealchat.execution.fix.runtime import FixVenue
+from dealchat.orders import service as orders
+from dealchat.orders.models import Order
 from dealchat.settings import ExecutionSettings, Settings
 from tests.conftest import Clock
 from tests.execution.executor import Executor
@@ -73,3 +76,35 @@ def chat_texts(platform: Platform, conversation_external_id: str | None = None) 
             select(Message).where(Message.direction == "out").order_by(Message.created_at)
         ).all()
         return [bodies.text_of(session, platform.desk, row) for row in rows]
+
+
+def place(platform: Platform, client_id: str, text: str, *, value_date: str | None = None) -> Order:
+    """A confirmed order of `client_id`, as the chat makes one, handed to the FIX venue (the
+    pre-trade controls and the step-up are the chat's, tested elsewhere)."""
+    desk = platform.desk
+    with unit_of_work(platform.sessions) as session:
+        conversation = Conversation(channel="webchat", external_id=f"conv-{new_id()}")
+        session.add(conversation)
+        session.flush()
+        intent = desk.parser.parse(text, desk.clock().date())
+        fields = order_ticket.fields_from_intent(intent, desk.clock().date())
+        assert isinstance(fields, dict), fields
+        if value_date is not None:
+            fields["value_date"] = value_date
+        order = orders.create_ticket(
+            session,
+            conversation_id=conversation.id,
+            client_id=client_id,
+            ticket_fields=fields,
+            now=desk.clock(),
+        )
+        reply = executions.place(session, desk=desk, order=order, now=desk.clock())
+        assert reply.startswith("SENT"), reply
+        return order
+
+
+def reload(platform: Platform, order_id: str) -> Order:
+    with unit_of_work(platform.sessions) as session:
+        found = session.get(Order, order_id)
+        assert found is not None
+        return found

@@ -188,4 +188,5 @@ def instruction(order: Order, row: FixOutbound, account: str | None) -> Instruct
         value_date=order.value_date,
         spot=(order.tenor or "SPOT").upper() == "SPOT",
         account=account,
+        lp_order_id=order.lp_order_id,
     )

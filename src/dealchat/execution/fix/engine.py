@@ -130,7 +130,7 @@ class _Link:
     provider: FixProviderSettings
     folder: Path
     session_id: fix.SessionID
-    initiator: fix.Initiator
+    initiator: fix.Initiator | None
     application: _Application
 
 
@@ -164,12 +164,19 @@ class FixEngine:
 
     def start(self) -> None:
         for link in self._links.values():
+            if link.initiator is None:
+                raise RuntimeError("a stopped FIX engine does not start again: build a new one")
             link.initiator.start()
 
     def stop(self, *, force: bool = False) -> None:
-        """Log out (wait for the counterparty's Logout unless `force`) and stop."""
+        """Log out (wait for the counterparty's Logout unless `force`) and stop. The initiators
+        are destroyed too: QuickFIX keeps one session per SessionID in a process-wide registry,
+        which only their destructor leaves, and a new engine for the same session (a restart)
+        would otherwise find the old one there."""
         for link in self._links.values():
-            link.initiator.stop(force)
+            if link.initiator is not None:
+                link.initiator.stop(force)
+                link.initiator = None
 
     def session_name(self, provider: str) -> str:
         return str(self._links[provider].session_id.toString())

@@ -50,6 +50,7 @@ class Instruction:
     value_date: str | None
     spot: bool
     account: str | None
+    lp_order_id: str | None = None
 
 
 def instruction_fields(order: Instruction, now: dt.datetime) -> list[tuple[int, str]]:
@@ -57,6 +58,8 @@ def instruction_fields(order: Instruction, now: dt.datetime) -> list[tuple[int, 
     fields: list[tuple[int, str]] = [(CL_ORD_ID, order.clordid)]
     if order.orig_clordid is not None:
         fields.append((ORIG_CL_ORD_ID, order.orig_clordid))
+    if order.lp_order_id is not None and order.msg_type != NEW_ORDER:
+        fields.append((ORDER_ID, order.lp_order_id))
     if order.account:
         fields.append((ACCOUNT, order.account))
     fields += _instrument(order)
@@ -65,10 +68,10 @@ def instruction_fields(order: Instruction, now: dt.datetime) -> list[tuple[int, 
         (TRANSACT_TIME, now.astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]),
         (ORDER_QTY, _text(order.quantity)),
     ]
+    if order.msg_type == CANCEL:
+        return fields  # FIX 4.4 has no Currency in an OrderCancelRequest
     if order.dealt_currency:
         fields.append((CURRENCY, order.dealt_currency))
-    if order.msg_type == CANCEL:
-        return fields
     fields.append((ORD_TYPE, _ORD_TYPES[order.order_type]))
     if order.limit_price is not None:
         fields.append((PRICE, _text(order.limit_price)))

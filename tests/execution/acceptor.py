@@ -141,8 +141,9 @@ class CraftedAcceptor:
             self.send(body)
             return
         kind = "4" if change[35] == "F" else "5"
+        status = "4" if kind == "4" else "0"  # FIX 4.4: a replaced order is New again
         body = [(35, "8"), (37, f"LP-{order[11]}"), (11, change[11]), (41, change[41])]
-        body += [(17, f"E{next(self._exec_ids)}"), (150, kind), (39, kind), (55, order[55])]
+        body += [(17, f"E{next(self._exec_ids)}"), (150, kind), (39, status), (55, order[55])]
         body += [(54, order[54]), (38, change.get(38, order[38])), (14, "0"), (151, "0")]
         body += [(6, "0")]
         self.send(body)

@@ -108,3 +108,8 @@ def reload(platform: Platform, order_id: str) -> Order:
         found = session.get(Order, order_id)
         assert found is not None
         return found
+
+
+def reload_ref(platform: Platform, ref: str) -> Order:
+    with unit_of_work(platform.sessions) as session:
+        return session.scalars(select(Order).where(Order.ref == ref)).one()

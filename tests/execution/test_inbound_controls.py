@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from dealchat.access.policy import Actor
 from dealchat.api.deps import Platform
+from dealchat.conversations import executions
 from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError
 from dealchat.execution.models import ExecutionException, OrderFill
+from dealchat.orders import exceptions
 from dealchat.orders.models import Order
 from dealchat.records.models import AuditEntry
 from dealchat.settings import ExecutionSettings, FixProviderSettings
@@ -30,6 +34,7 @@ from tests.execution.conftest import (
     place,
     reload,
 )
+from tests.factories.controls import approver
 from tests.factories.identity import make_user
 
 pytestmark = pytest.mark.usefixtures("fix_binding")
@@ -147,8 +152,6 @@ def test_a_duplicate_fill_is_held_and_booked_once(
 def test_a_fill_for_a_cancelled_order_is_held(
     crafted_platform: Platform, lp: CraftedAcceptor, clock: Clock
 ) -> None:
-    from dealchat.conversations import executions  # noqa: PLC0415
-
     alice = make_user(crafted_platform)
     lp.plan(lambda order: [lp.fill(order, exec_type="0")])  # accepted, resting
     order = place(crafted_platform, alice.id, "buy 1m eurusd at 1.0700 gtc")
@@ -200,3 +203,54 @@ def test_a_forced_sequence_gap_is_recovered_and_alerted(
     assert gaps[0]["direction"] == "out"  # our ResendRequest for what we missed
     assert gaps[0]["detail"] == "we missed the counterparty's"
     assert any(gap.get("gap_fill") for gap in gaps)  # the acceptor's SequenceReset-GapFill
+
+
+def _decide(platform: Platform, exception_id: str, actor: Actor, action: str) -> str:
+    with unit_of_work(platform.sessions) as session:
+        decided = exceptions.decide(
+            session,
+            exception_id=exception_id,
+            actor=actor,
+            action=action,
+            comment="checked with the LP's desk by phone",
+            now=platform.desk.clock(),
+        )
+        if decided.applied is not None:
+            executions.tell(session, platform.desk, decided.applied)
+        return decided.exception.state
+
+
+def test_a_held_fill_is_booked_only_when_two_people_agree(
+    crafted_platform: Platform, lp: CraftedAcceptor
+) -> None:
+    alice = make_user(crafted_platform)
+    ann, bob = approver(crafted_platform, "ann"), approver(crafted_platform, "bob")
+    lp.plan(lambda order: [lp.fill(order, price="1.0852")])  # a pip above the limit
+    order = place(crafted_platform, alice.id, "buy 1m eurusd at 1.0851")
+    exception = held_for(crafted_platform, order)
+    assert _decide(crafted_platform, exception.id, ann, "book") == "open"
+    with pytest.raises(DealchatError, match="second person"):
+        _decide(crafted_platform, exception.id, ann, "book")
+    with pytest.raises(DealchatError, match="proposal is to book"):
+        _decide(crafted_platform, exception.id, bob, "discard")
+    assert reload(crafted_platform, order.id).state == "exec_review"
+    assert _decide(crafted_platform, exception.id, bob, "book") == "booked"
+    booked = reload(crafted_platform, order.id)
+    assert (booked.state, booked.fill_price) == ("filled", Decimal("1.0852"))
+    assert any(text.startswith(f"FILLED {order.ref}") for text in chat_texts(crafted_platform))
+
+
+def test_an_unsolicited_report_can_only_be_discarded(
+    crafted_platform: Platform, lp: CraftedAcceptor
+) -> None:
+    ann, bob = approver(crafted_platform, "ann"), approver(crafted_platform, "bob")
+    make_user(crafted_platform)
+    place(crafted_platform, make_user(crafted_platform, "carol").id, "buy 1m eurusd at 1.0851")
+    eventually(lambda: fills(crafted_platform), what="the solicited fill")
+    lp.send(lp.fill({11: "ORD-NOTOURS2", 38: "1000000", 44: "1.1", 54: "2", 55: "EUR/USD"}))
+    exception = eventually(lambda: held(crafted_platform), what="the unsolicited report")[0]
+    with pytest.raises(DealchatError, match="only be discarded"):
+        _decide(crafted_platform, exception.id, ann, "book")
+    assert _decide(crafted_platform, exception.id, ann, "discard") == "open"
+    assert _decide(crafted_platform, exception.id, bob, "discard") == "discarded"
+    assert len(fills(crafted_platform)) == 1

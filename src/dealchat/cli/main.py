@@ -10,6 +10,7 @@ from dealchat.cli import (
     channels,
     demo,
     documents,
+    fix,
     holds,
     keys,
     matrix,
@@ -32,6 +33,7 @@ app.command("demo")(demo.demo)
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(holds.app, name="holds")
+app.add_typer(fix.app, name="fix")
 app.add_typer(rules.app, name="rules")
 audit.app.command("report")(audit_reports.report)
 app.add_typer(surveillance.alerts_app, name="alerts")

@@ -88,11 +88,15 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
         )
         witnessing.start()
         checkpointer.start()
+        if built.venue is not None:  # FIX sessions to the liquidity providers: logon now
+            built.venue.start()
         try:
             # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
             uvicorn.run(
                 app, host=host, port=port, log_config=None, server_header=False, access_log=False
             )
         finally:
+            if built.venue is not None:
+                built.venue.stop()  # logs out: a clean end of the FIX sessions
             checkpointer.stop()
             witnessing.stop()  # sends the last checkpoint too, if the witnesses answer

@@ -2,9 +2,10 @@
 for a new confirmation, which needs a new step-up (the proof is bound to the ticket's hash).
 
 The amended ticket is checked by the parser itself: its read-back must parse to an order with
-exactly its fields, so an amend can never make a ticket the language would not take. An order
-already sent to the market cannot be amended here yet (that is a cancel/replace to the
-counterparty); the client is told so plainly."""
+exactly its fields, so an amend can never make a ticket the language would not take. A limit order
+working at a FIX counterparty gets a new amount or limit by an OrderCancelReplaceRequest, after a
+step-up bound to the changed order's hash; other placed orders cannot be amended here (the client
+is told so plainly)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import dataclasses
 from decimal import Decimal
 
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import order_ticket
+from dealchat.conversations import executions, order_ticket
 from dealchat.conversations.context import Turn
+from dealchat.conversations.secure_link import secure_link
 from dealchat.identity import service as identity
 from dealchat.nlu import Intent, IntentKind, OrderType
 from dealchat.nlu.readback import OrderWords, order_line
+from dealchat.orders import lifecycle
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order
 from dealchat.orders.tickets import ticket_text
@@ -35,6 +38,16 @@ STOP_OR_LIMIT = (
 )
 WHICH_LEG = "{ref} is a swap: please cancel it and send the swap again with the new dates."
 EXPIRED = "{ref} was not confirmed in time, so it was not traded. Send the order again."
+REPLACEABLE_FIELDS = frozenset({"quantity", "limit_price"})
+REPLACE_ONLY = (
+    "{ref} is working at the counterparty: only its amount and limit price can be changed. "
+    "For anything else, cancel it (cancel {ref}) and send a new order."
+)
+REPLACE_STEP_UP = (
+    "To send this change of {ref} to the market, approve it on the bank's secure page with your "
+    "password and authenticator code (single use, valid {minutes} minutes), then send the "
+    "change again here."
+)
 
 Answer = list[OutboundMessage]
 
@@ -60,6 +73,9 @@ def answer(turn: Turn, intent: Intent) -> Answer:
             )
             if not placed:
                 return _say(NOT_FOUND.format(ref=intent.order_ref))
+            working = _replace(turn, placed[0], intent.changes_dict)
+            if working is not None:
+                return working
             return _say(NOT_HERE_YET.format(ref=placed[0].ref, state=placed[0].state))
     if not tickets:
         return _say(NOTHING_TO_AMEND)
@@ -112,6 +128,47 @@ def _changed(order: Order, changes: dict[str, str]) -> OrderWords | str:
     if "time_in_force" in changes and "expire_date" not in changes:
         update["expire_date"] = None
     return dataclasses.replace(words, **update)  # type: ignore[arg-type]
+
+
+def _replace(turn: Turn, order: Order, changes: dict[str, str]) -> Answer | None:
+    """A working limit order at a FIX counterparty: a new amount and/or limit becomes an
+    OrderCancelReplaceRequest, once the client approves exactly the changed order with both
+    factors (a proof bound to its hash, as for a confirmation). None: not changeable here."""
+    if turn.desk.routing is None or order.state not in lifecycle.REPLACEABLE:
+        return None
+    if order.order_type != OrderType.LIMIT.value or set(changes) - REPLACEABLE_FIELDS:
+        return _say(REPLACE_ONLY.format(ref=order.ref))
+    words = _changed(order, changes)
+    if isinstance(words, str):
+        return _say(words)
+    checked = turn.desk.parser.parse(order_line(words), turn.now.date())
+    if checked.intent is not IntentKind.ORDER or words.limit_price is None:
+        return _say(UNCLEAR.format(ref=order.ref, reason=checked.reason))
+    changed = dataclasses.replace(
+        orders.ticket_of(order), quantity=words.quantity, limit_price=words.limit_price
+    )
+    proven = identity.use_stepup(
+        turn.session,
+        channel=turn.message.channel,
+        external_id=turn.message.sender_id,
+        user_id=order.client_id,
+        ticket_hash=changed.content_hash(),
+        now=turn.now,
+    )
+    if not proven:
+        return secure_link(
+            turn, REPLACE_STEP_UP, purpose="stepup", ticket_hash=changed.content_hash(),
+            ref=order.ref,
+        )  # fmt: skip
+    text = executions.replace(
+        turn.session,
+        desk=turn.desk,
+        order=order,
+        quantity=words.quantity,
+        limit_price=words.limit_price,
+        now=turn.now,
+    )
+    return _say(text)
 
 
 def _say(text: str) -> Answer:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.controls import limits
-from dealchat.conversations import desk as chat_desk  # desk -> flow -> here: used at call time
 from dealchat.conversations import replies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.receipt_reply import receipt_message
@@ -81,6 +80,34 @@ def cancel(session: Session, *, desk: Desk, order: Order, now: dt.datetime) -> s
     return CANCEL_SENT.format(ref=order.ref, venue=order.routed_to)
 
 
+def replace(
+    session: Session,
+    *,
+    desk: Desk,
+    order: Order,
+    quantity: Decimal,
+    limit_price: Decimal,
+    now: dt.datetime,
+) -> str:
+    """An OrderCancelReplaceRequest (the client approved the changed order with both factors)."""
+    assert desk.routing is not None
+    actor = f"user:{order.client_id}"
+    try:
+        routing.request_replace(
+            session,
+            order=order,
+            routing=desk.routing,
+            quantity=quantity,
+            limit_price=limit_price,
+            actor=actor,
+            now=now,
+        )
+    except routing.NotRoutableError as error:
+        return f"{order.ref} was not changed: {error}."
+    what = f"{amount_text(quantity)} at {decimal_text(limit_price)}"
+    return REPLACE_SENT.format(ref=order.ref, venue=order.routed_to, what=what)
+
+
 def routing_of(venue: FixVenue) -> routing.Routing:
     """Where the desk's orders go: the venue's providers; the dispatcher woken after commit."""
     return routing.Routing(
@@ -114,6 +141,8 @@ def tell(session: Session, desk: Desk, applied: Applied) -> None:
         if applied.event == lifecycle.FILLED
         else OutboundMessage(text=text)
     )
+    from dealchat.conversations import desk as chat_desk  # noqa: PLC0415 - desk -> flow -> here
+
     chat_desk.notify(session, desk=desk, conversation_id=order.conversation_id, answer=message)
 
 

@@ -8,7 +8,6 @@ the hash of the ticket it confirms (2).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from dealchat.access import service as access
@@ -25,6 +24,7 @@ from dealchat.conversations import (
     replies,
 )
 from dealchat.conversations.context import Turn
+from dealchat.conversations.secure_link import secure_link as _secure_link
 from dealchat.identity import service as identity
 from dealchat.identity.models import User
 from dealchat.nlu import Intent, IntentKind
@@ -91,25 +91,6 @@ def _upload(turn: Turn, intent: Intent) -> Answer:
 
 def _link(turn: Turn, intent: Intent) -> Answer:
     return _secure_link(turn, replies.LOGIN, purpose="link", ticket_hash=None)
-
-
-def _secure_link(
-    turn: Turn, template: str, *, purpose: str, ticket_hash: str | None, ref: str = ""
-) -> Answer:
-    minutes = int(turn.desk.policy.link_ttl.total_seconds() // 60)
-    text = template.format(minutes=minutes, ref=ref)
-    token = identity.issue_link_once(
-        turn.session,
-        channel=turn.message.channel,
-        external_id=turn.message.sender_id,
-        purpose=purpose,
-        ticket_hash=ticket_hash,
-        policy=turn.desk.policy,
-        now=turn.now,
-    )
-    if isinstance(token, dt.datetime):  # one is live for this chat already: not another
-        return _say(replies.LINK_SENT.format(until=token.strftime("%H:%M")))
-    return _say(text, link=f"{turn.desk.public_url}/link/{token}")
 
 
 def _client(turn: Turn) -> User | None:

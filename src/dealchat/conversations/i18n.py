@@ -17,7 +17,7 @@ from functools import lru_cache
 from opencc import OpenCC
 
 from dealchat.channels.interfaces import OutboundMessage
-from dealchat.conversations import amend, clarify_reply, replies
+from dealchat.conversations import amend, clarify_reply, executions, replies
 from dealchat.conversations.zh_text import (
     CLARIFY,
     GENERIC_CLARIFY,
@@ -232,6 +232,14 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
      {"kind": lambda kind: "止损" if kind == "stop" else "限价"}),
     (amend.WHICH_LEG, "{ref} 是掉期：请取消后用新的日期重新发送。", {}),
     (amend.EXPIRED, "{ref} 未在时限内确认，没有成交。请重新下单。", {}),
+    (amend.REPLACE_ONLY, "{ref} 正在交易对手处挂单：只能修改金额和限价。其他修改请先取消（cancel {ref}）再重新下单。",
+     {}),
+    (amend.REPLACE_STEP_UP, "要把 {ref} 的修改发送到市场，请在银行的安全页面用密码和验证码确认"
+     "（一次性，{minutes} 分钟内有效），然后在这里再次发送修改。", {}),
+    (executions.SENT, "已将 {ref} 发送给 {venue}：{what}。{venue} 一有回复我就在这里告诉您。", {}),
+    (executions.CANCEL_SENT, "已向 {venue} 发送取消 {ref} 的请求。{venue} 确认后我会在这里告诉您。", {}),
+    (executions.REPLACE_SENT, "已向 {venue} 发送 {ref} 的修改：{what}。完成后我会在这里告诉您。", {}),
+    (executions.NOT_SENT, "{ref} 没有发送到市场：{why}。没有成交。", {}),
 )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from dealchat.conversations.models import Message
 from dealchat.orders.integrity import (
     AMENDABLE_EVENTS,
     ORDER_EVENTS,
+    SUPERSEDING_EVENTS,
     TICKET_EVENTS,
     fill_problem,
     ticket_problem,
@@ -150,15 +151,17 @@ def _check_orders(
 
 
 def _amended_later(session: Session, order: Order, event: str, seq: int) -> bool:
-    """Whether a later `ticket:amended` entry supersedes this ticket entry of `order`."""
-    if event not in AMENDABLE_EVENTS or order.amended_at is None:
+    """Whether a later `ticket:amended` or `order:replaced` entry supersedes this ticket entry of
+    `order` (a replaced order's ClOrdID is no longer its ref)."""
+    replaced = order.clordid not in (None, order.ref)
+    if event not in AMENDABLE_EVENTS or (order.amended_at is None and not replaced):
         return False
     later = session.scalar(
         select(func.count())
         .select_from(ENTRY)
         .where(
             ENTRY.c.seq > seq,
-            ENTRY.c.event == AuditEvent.TICKET_AMENDED.value,
+            ENTRY.c.event.in_(SUPERSEDING_EVENTS),
             ENTRY.c.subject == f"order:{order.id}",
         )
     )

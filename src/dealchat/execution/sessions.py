@@ -30,7 +30,7 @@ from dealchat.surveillance.models import Alert
 from dealchat.surveillance.service import raise_alert
 
 POLICY = "fix-sessions"
-LOGOUT, RESEND_REQUEST, SEQUENCE_RESET = "5", "2", "4"
+LOGOUT, RESEND_REQUEST, SEQUENCE_RESET, REJECT = "5", "2", "4", "3"
 
 
 class SessionEvents:
@@ -70,7 +70,9 @@ class SessionEvents:
             with self._lock:
                 self._logout_seen[provider] = True
             return
-        if kind == RESEND_REQUEST:
+        if kind == REJECT and not inbound:
+            self._rejected(provider, name, fields)
+        elif kind == RESEND_REQUEST:
             self._gap(provider, name, fields, inbound=inbound)
         elif kind == SEQUENCE_RESET:
             self._reset(provider, name, fields, inbound=inbound)
@@ -88,6 +90,18 @@ class SessionEvents:
         with unit_of_work(self._factory) as session:
             entry = _audit(session, AuditEvent.FIX_GAP, provider, name, payload)
             _alert(session, "sequence_gap", f"fix-gap:{entry.seq}", payload | {"session": name})
+
+    def _rejected(self, provider: str, name: str, fields: dict[int, str]) -> None:
+        """Our engine refused one of the counterparty's messages (malformed): it never reached
+        the platform, so people must look at it in the FIX log."""
+        payload: dict[str, object] = {
+            "ref_seq": fields.get(m.REF_SEQ_NUM),
+            "reason": fields.get(m.TEXT),
+            "ref_msg_type": fields.get(372),
+        }
+        with unit_of_work(self._factory) as session:
+            entry = _audit(session, AuditEvent.FIX_MESSAGE_REJECTED, provider, name, payload)
+            _alert(session, "message_rejected", f"fix-reject:{entry.seq}", payload)
 
     def _reset(self, provider: str, name: str, fields: dict[int, str], *, inbound: bool) -> None:
         gap_fill = fields.get(m.GAP_FILL) == "Y"

@@ -21,11 +21,22 @@ TICKET_EVENTS = frozenset(
         AuditEvent.TICKET_CREATED.value,
         AuditEvent.TICKET_AMENDED.value,
         AuditEvent.ORDER_PLACED.value,
+        AuditEvent.ORDER_REPLACED.value,
     }
 )
-# The entries an amend (`ticket:amended`) supersedes: the ticket as it was before.
-AMENDABLE_EVENTS = frozenset({AuditEvent.TICKET_CREATED.value, AuditEvent.TICKET_AMENDED.value})
-_AMEND_ONLY = frozenset({"state", "changes", "previous_hash"})  # what an amend says beside it
+# The entries a later change supersedes: the order as it was before an amend in chat
+# (`ticket:amended`) or a cancel/replace the counterparty confirmed (`order:replaced`).
+AMENDABLE_EVENTS = frozenset(
+    {
+        AuditEvent.TICKET_CREATED.value,
+        AuditEvent.TICKET_AMENDED.value,
+        AuditEvent.ORDER_PLACED.value,
+        AuditEvent.ORDER_REPLACED.value,
+    }
+)
+SUPERSEDING_EVENTS = (AuditEvent.TICKET_AMENDED.value, AuditEvent.ORDER_REPLACED.value)
+# what an amend or a replace says beside the ticket's fields
+_AMEND_ONLY = frozenset({"state", "changes", "previous_hash", "fix_message"})
 FILL_EVENT = AuditEvent.ORDER_FILLED.value
 ORDER_EVENTS = TICKET_EVENTS | {FILL_EVENT}
 
@@ -64,8 +75,16 @@ def fill_problem(order: Order, payload: dict[str, Any]) -> str | None:
     return None
 
 
+# A row may hold part-fills (order:partially_filled entries) without being filled
+PART_FILLED_STATES = frozenset(
+    {"partially_filled", "pending_cancel", "pending_replace", "cancelled", "expired", "exec_review"}
+)
+
+
 def unfilled_problem(order: Order) -> str | None:
     """A row that says it was filled, with no order:filled entry behind it."""
-    if order.state == "filled" or order.fill_quantity is not None:
+    if order.state == "filled" or (
+        order.fill_quantity is not None and order.state not in PART_FILLED_STATES
+    ):
         return "it says it was filled but no order:filled entry says so"
     return None

@@ -139,8 +139,10 @@ def _find(
             return None, None
         outbound = session.scalar(query.where(FixOutbound.seq_num == report.ref_seq_num))
     else:
-        wanted = [c for c in (report.clordid, report.orig_clordid) if c]
-        outbound = session.scalar(query.where(FixOutbound.clordid.in_(wanted)).limit(1))
+        outbound = None  # the instruction it answers: its ClOrdID first, else the original's
+        for clordid in (report.clordid, report.orig_clordid):
+            if outbound is None and clordid:
+                outbound = session.scalar(query.where(FixOutbound.clordid == clordid))
     if outbound is None:
         return None, None
     return outbound, session.get(Order, outbound.order_id, with_for_update=True)
@@ -171,6 +173,26 @@ def _execution_report(at: _At) -> Applied:
         findings.append(checks.Finding("under_review", "the order is held for review"))
     if findings:
         return _hold(session, journal, order, findings, now)
+    return _apply(at)
+
+
+def book_held(
+    session: Session, *, journal: FixMessage, order: Order, prior_state: str, now: dt.datetime
+) -> Applied:
+    """Book a held report as people decided (orders.exceptions): the order back in the state
+    it had, then the report applied without the controls that held it; a fill for an order that
+    had ended (a cancel that crossed the fill) reopens it to be filled."""
+    report = m.read_report(journal.raw.replace("|", m.SOH))
+    if order.state == lifecycle.EXEC_REVIEW:
+        order.state = prior_state
+    if report.is_fill and order.state in lifecycle.TERMINAL:
+        order.state = lifecycle.PARTIALLY_FILLED if order.fill_quantity else lifecycle.NEW
+    outbound, _found = _find(session, journal.provider, report)
+    return _apply(_At(session, journal, order, outbound, report, now))
+
+
+def _apply(at: _At) -> Applied:
+    session, journal, order, _outbound, report, now = at
     if report.lp_order_id:
         order.lp_order_id = report.lp_order_id
     if report.is_fill:

@@ -120,6 +120,7 @@ class AuditEvent(StrEnum):
     FIX_LOGGED_OUT = "fix:logged_out"
     FIX_DISCONNECTED = "fix:disconnected"
     FIX_GAP = "fix:gap"
+    FIX_MESSAGE_REJECTED = "fix:message_rejected"
     FIX_SEQUENCE_RESET = "fix:sequence_reset"
     FIX_END_OF_DAY = "fix:end_of_day"
     RECON_IMPORTED = "recon:imported"

@@ -50,6 +50,9 @@ def session_config(provider: FixProviderSettings, folder: Path, dictionary: Path
         "UseDataDictionary=Y",
         f"DataDictionary={dictionary}",
         "ValidateUserDefinedFields=N",
+        # A value outside the specification's enumerations reaches the platform, whose inbound
+        # controls judge it, instead of a session Reject that leaves the trade unbooked here.
+        "ValidateFieldsOutOfRange=N",
         "PersistMessages=Y",
         "ResetOnLogon=N",
         "ResetOnLogout=N",

@@ -38,6 +38,7 @@ from dealchat.channels.webchat import views as webchat_views
 from dealchat.console import alerts as console_alerts
 from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
+from dealchat.console import recon as console_recon
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import executions
@@ -227,6 +228,7 @@ def create_app(
     app.include_router(console_views.router)
     app.include_router(console_alerts.router)
     app.include_router(console_documents.router)
+    app.include_router(console_recon.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

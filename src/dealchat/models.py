@@ -34,6 +34,7 @@ from dealchat.identity.models import (
 )
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
+from dealchat.recon.models import ReconBreak, ReconLine, ReconStatement
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.models import (
     AuditCheckpoint,
@@ -77,6 +78,9 @@ __all__ = [
     "OrderFill",
     "OutboxItem",
     "Quote",
+    "ReconBreak",
+    "ReconLine",
+    "ReconStatement",
     "ReportLink",
     "Reservation",
     "Role",

@@ -125,6 +125,23 @@ class ExecutionSettings(BaseModel):
         raise LookupError(f"no FIX session with {wanted}")
 
 
+class ReconSettings(BaseModel):
+    """End-of-day reconciliation: the bank's account with the counterparties per currency, as its
+    statements name it in :25: (`DEALCHAT_RECON__ACCOUNTS='{"EUR": "DE89370400440532013000"}'`).
+    A currency without an account is matched on reference, currency and amount alone."""
+
+    accounts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, accounts: dict[str, str]) -> dict[str, str]:
+        cleaned = {code.strip().upper(): account.strip() for code, account in accounts.items()}
+        for code, account in cleaned.items():
+            if len(code) != 3 or not code.isalpha() or not 1 <= len(account) <= 64:
+                raise ValueError(f"accounts: {code!r} -> {account!r} is not currency -> account")
+        return cleaned
+
+
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _SAFE_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
 
@@ -423,6 +440,7 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    recon: ReconSettings = Field(default_factory=ReconSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)

@@ -15,6 +15,7 @@ from dealchat.cli import (
     keys,
     matrix,
     networks,
+    recon,
     retention,
     roles,
     rules,
@@ -34,6 +35,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(holds.app, name="holds")
 app.add_typer(fix.app, name="fix")
+app.add_typer(recon.app, name="recon")
 app.add_typer(rules.app, name="rules")
 audit.app.command("report")(audit_reports.report)
 app.add_typer(surveillance.alerts_app, name="alerts")

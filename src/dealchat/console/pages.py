@@ -38,6 +38,7 @@ NAV: list[NavItem] = [
     NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
     NavItem("Held orders", "/console/holds", Right.ORDER_APPROVE),
     NavItem("Documents", "/console/documents", Right.DOCUMENT_DOWNLOAD),
+    NavItem("Reconciliation", "/console/recon", Right.ORDER_READ),
 ]
 
 

@@ -24,7 +24,7 @@ from dealchat.controls import limits
 from dealchat.execution import checks
 from dealchat.execution.fix import messages as m
 from dealchat.execution.models import ExecutionException, FixMessage, FixOutbound, OrderFill
-from dealchat.orders import lifecycle
+from dealchat.orders import lifecycle, settlements
 from dealchat.orders.models import Order
 from dealchat.orders.service import order_payload, ticket_of
 from dealchat.records.events import AuditEvent
@@ -252,6 +252,7 @@ def _fill(
     )
     if done:
         limits.consume(session, order_id=order.id, now=now)
+        settlements.book(session, order=order, now=now)
     journal.outcome = target
     return Applied(target, order, journal, report)
 

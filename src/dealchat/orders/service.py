@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.execution.interfaces import Counterparty, OrderRequest
 from dealchat.nlu import Intent, Product
+from dealchat.orders import settlements
 from dealchat.orders.models import Order, Quote
 from dealchat.orders.tickets import V2_DEFAULTS, Ticket
 from dealchat.pricing.interfaces import Instrument, PriceSource
@@ -250,6 +251,7 @@ def place(session: Session, *, order: Order, counterparty: Counterparty, now: dt
         order.state, order.filled_at = "filled", now
         order.fill_price, order.fill_quantity = execution.price, execution.quantity
         order.execution_id = execution.execution_id
+        settlements.book(session, order=order, now=now)
         event = AuditEvent.ORDER_FILLED
     else:
         order.state, order.reject_reason = "rejected", execution.reason

@@ -1,0 +1,1 @@
+"""End-of-day reconciliation: statements and confirmations against booked settlements."""

@@ -13,6 +13,7 @@ from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require
 from dealchat.conversations import reporting
+from dealchat.conversations.report_subjects import UnknownPersonError
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records import reports, reports_links
 from dealchat.records.checkpoints import CheckpointKeys
@@ -85,6 +86,8 @@ def _respond(
         report = reporting.build(
             db, platform.desk, start=start, end=end, client=client, conversation=conversation
         )
+    except UnknownPersonError as error:
+        raise DealchatError(ErrorCode.NOT_FOUND, error.args[0], http_status=404) from error
     except ValueError as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(error), http_status=400) from error
     settings = platform.settings

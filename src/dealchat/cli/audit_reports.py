@@ -14,6 +14,7 @@ import typer
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import reporting
+from dealchat.conversations.report_subjects import UnknownPersonError
 from dealchat.db.session import unit_of_work
 from dealchat.records import receipts_verify, reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
@@ -35,7 +36,9 @@ def report(
     *,
     start: Annotated[str | None, typer.Option("--from", help="from this instant (ISO)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="up to this instant, exclusive")] = None,
-    client: Annotated[str | None, typer.Option(help="only this client's records")] = None,
+    client: Annotated[
+        str | None, typer.Option(help="only this client's records (username)")
+    ] = None,
     conversation: Annotated[str | None, typer.Option(help="only this conversation's")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json, csv, pdf, bundle")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
@@ -53,6 +56,9 @@ def report(
                 client=client,
                 conversation=conversation,
             )
+        except UnknownPersonError as error:
+            typer.echo(f"error: {error.args[0]}; give a client's username", err=True)
+            raise typer.Exit(2) from error
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error
         settings = built.settings

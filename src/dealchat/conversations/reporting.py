@@ -14,6 +14,7 @@ from dealchat.conversations import bodies, integrity
 from dealchat.conversations.context import Desk
 from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
+from dealchat.conversations.report_subjects import related_subjects, resolve_user
 from dealchat.documents import service as documents
 from dealchat.documents.models import Document
 from dealchat.identity.models import ChatIdentity, SecureLink
@@ -36,16 +37,14 @@ def query(
     client: str | None = None,
     conversation: str | None = None,
 ) -> reports.ReportQuery:
-    """The report's window and filters; with none, every entry of the window."""
+    """The report's window and filters; with none, every entry of the window. A client is named
+    by username (or user id); an unknown one raises `UnknownPersonError`."""
     reports.check_window(start, end)
     filters = {k: v for k, v in (("client", client), ("conversation", conversation)) if v}
     subjects: set[str] | None = None
     actors: set[str] = set()
     if client:
-        identities = _chat_subjects(session, client)
-        subjects = scopes_for(session, kind="client", target=client) | {f"user:{client}"}
-        subjects |= identities
-        actors = {f"user:{client}"} | identities
+        subjects, actors = client_subjects(session, resolve_user(session, client).id)
     if conversation:
         covered = scopes_for(session, kind="conversation", target=conversation)
         subjects = covered if subjects is None else subjects & covered
@@ -57,6 +56,15 @@ def query(
         actors=frozenset(actors),
         filters=filters,
     )
+
+
+def client_subjects(session: Session, user_id: str) -> tuple[set[str], set[str]]:
+    """Every audit subject a client's report holds, and the actors whose own acts it holds."""
+    identities = _chat_subjects(session, user_id)
+    scopes = scopes_for(session, kind="client", target=user_id)
+    subjects = scopes | {f"user:{user_id}"} | identities
+    subjects |= related_subjects(session, user_id=user_id, scopes=scopes)
+    return subjects, {f"user:{user_id}"} | identities
 
 
 def _chat_subjects(session: Session, client: str) -> set[str]:

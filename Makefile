@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= auto
 
 CHROMIUM ?= /usr/bin/chromium
+NOTO_CJK ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # ClamAV's daemon: the tests and the demo start their own clamd on the project's signatures
 CLAMD ?= /usr/sbin/clamd
 # Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
@@ -26,7 +27,7 @@ OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 EXECUTOR_SRC ?= /usr/share/doc/libquickfix-doc/examples/executor/C++
 EXECUTOR ?= build/quickfix-executor/executor
 
-.PHONY: help venv browser clamav synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
+.PHONY: help venv browser fonts clamav synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -39,7 +40,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install dealchat with its dev tools
 
-demo: venv ## start the platform on SQLite with demo data
+demo: venv fonts ## start the platform on SQLite with demo data
 	$(VENV)/bin/dealchat demo
 
 serve: venv ## start the platform (settings from DEALCHAT_* variables)
@@ -59,6 +60,13 @@ browser: ## install Debian's chromium for the browser tests (root), if it is mis
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing and not root: browser tests will skip (fail under CI=true)"; fi
+
+fonts: ## install Debian's fonts-noto-cjk (root) so evidence PDFs show Chinese, Japanese and Korean, if missing
+	@if [ -f $(NOTO_CJK) ]; then echo "CJK font: $(NOTO_CJK)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null \
+	  && echo "CJK font: $(NOTO_CJK)"; \
+	else echo "fonts-noto-cjk missing and not root: PDFs show CJK as '?', their tests skip (fail under CI=true)"; fi
 
 clamav: ## install Debian's clamav-daemon (root) for the scanner tests and the demo, if missing
 	@if [ -x $(CLAMD) ]; then echo "clamd: $(CLAMD)"; \
@@ -99,7 +107,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
-test: lint browser clamav synapse oidc executor ## lint, then the whole test suite
+test: lint browser fonts clamav synapse oidc executor ## lint, then the whole test suite
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a

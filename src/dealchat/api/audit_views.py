@@ -17,6 +17,7 @@ from dealchat.conversations.report_subjects import UnknownPersonError
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records import reports, reports_links
 from dealchat.records.checkpoints import CheckpointKeys
+from dealchat.records.pdf_signing import EvidenceSigner
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -92,7 +93,13 @@ def _respond(
         raise DealchatError(ErrorCode.BAD_REQUEST, str(error), http_status=400) from error
     settings = platform.settings
     keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
-    data = reporting.render(report, fmt, session=db, keys=keys)
+    data = reporting.render(
+        report,
+        fmt,
+        session=db,
+        keys=keys,
+        signer=EvidenceSigner.load(settings.keys_dir, settings.records.origin),
+    )
     reports.audit_export(db, report, actor=actor.audit_name, fmt=fmt)
     suffix = "bundle.json" if fmt == "bundle" else fmt
     name = f"dealchat-audit-{report.generated_at:%Y%m%dT%H%M%SZ}.{suffix}"

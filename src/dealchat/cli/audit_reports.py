@@ -16,10 +16,12 @@ from dealchat.cli.guard import host_operator
 from dealchat.conversations import reporting
 from dealchat.conversations.report_subjects import UnknownPersonError
 from dealchat.db.session import unit_of_work
-from dealchat.records import receipts_verify, reports, reports_bundle
+from dealchat.records import pdf_signing, receipts_verify, reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.notes import Keyring, NoteError
 from dealchat.records.offline import keyring
+from dealchat.records.pdf_signing import EvidenceSigner
+from dealchat.settings import Settings
 
 
 def _moment(text: str | None) -> dt.datetime | None:
@@ -63,7 +65,13 @@ def report(
             raise typer.BadParameter(str(error)) from error
         settings = built.settings
         keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
-        data = reporting.render(built_report, fmt, session=session, keys=keys)
+        data = reporting.render(
+            built_report,
+            fmt,
+            session=session,
+            keys=keys,
+            signer=EvidenceSigner.load(settings.keys_dir, settings.records.origin),
+        )
         reports.audit_export(session, built_report, actor="cli:audit", fmt=fmt)
     if output is not None:
         output.write_bytes(data)
@@ -127,3 +135,25 @@ def verify_bundle(
         f"bundle OK: {checked.entries} entries included in the signed checkpoint of "
         f"{checked.checkpoint_size} entries; {checked.subjects_complete} subjects without gaps"
     )
+
+
+@host_operator("offline check of an evidence PDF's signature, no data")
+def verify_pdf(
+    file: Annotated[Path, typer.Argument(help="the signed PDF")],
+    cert: Annotated[
+        Path | None, typer.Option("--cert", help="the bank's evidence certificate (PEM)")
+    ] = None,
+) -> None:
+    """Check an exported PDF's PAdES signature: unchanged, signed by the trusted certificate."""
+    if cert is None:
+        cert = Settings().keys_dir / "evidence" / "signer.crt"
+        typer.echo(f"trusting this host's evidence certificate {cert}", err=True)
+    try:
+        checked = pdf_signing.verify_pdf(file.read_bytes(), cert_file=cert)
+    except (OSError, ValueError) as error:
+        typer.echo(f"pdf FAILED: {error}", err=True)
+        raise typer.Exit(1) from error
+    if not checked.ok:
+        typer.echo(f"pdf FAILED: {checked}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"pdf OK: signed by {checked.signer}, unchanged since, whole file covered")

@@ -22,6 +22,7 @@ from dealchat.records import reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry
+from dealchat.records.pdf_signing import EvidenceSigner
 from dealchat.records.reports_pdf import as_pdf
 from dealchat.records.service import in_stream
 
@@ -186,8 +187,10 @@ def render(
     *,
     session: Session | None = None,
     keys: CheckpointKeys | None = None,
+    signer: EvidenceSigner | None = None,
 ) -> bytes:
-    """The report in `fmt` (one of MEDIA_TYPES); a bundle needs the session and the log's keys."""
+    """The report in `fmt` (one of MEDIA_TYPES); a bundle needs the session and the log's keys,
+    and a PDF is signed by `signer` (PAdES) when given."""
     if fmt == "bundle":
         if session is None or keys is None:
             raise ValueError("a bundle needs the session and the checkpoint keys")
@@ -197,5 +200,6 @@ def render(
     if fmt == "csv":
         return reports.as_csv(report)
     if fmt == "pdf":
-        return as_pdf(report)
+        pdf = as_pdf(report)
+        return pdf if signer is None else signer.sign(pdf, reason="dealchat audit report")
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")

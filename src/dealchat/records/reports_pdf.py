@@ -1,18 +1,24 @@
 """An audit report as PDF (fpdf2): the header, then one block per entry, in log order.
 
-The PDF is for reading; the JSON, CSV and bundle carry the exact data. DejaVu Sans is used when
-the system has it (any script); otherwise the core Helvetica font, with characters outside
-Latin-1 shown as '?'.
+The PDF is for reading; the JSON, CSV and bundle carry the exact data. It is written in Noto Sans
+CJK cut to the document's characters (`pdf_fonts`: Chinese in both scripts, Japanese, Korean and
+the Latin, Greek and Cyrillic alphabets) with DejaVu Sans behind it for anything else; without
+Noto (`make fonts` installs it) DejaVu alone; without either the core Helvetica font, with
+characters outside Latin-1 shown as '?'. The callers sign it (`pdf_signing`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import string
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fpdf import FPDF
 
+from dealchat.records.pdf_fonts import cjk_font
 from dealchat.records.reports import Report, ReportRow
 
 UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -26,24 +32,45 @@ class _Pdf(FPDF):
         self.cell(0, 8, f"dealchat audit report - page {self.page_no()}/{{nb}}", align="C")
 
 
-def _setup() -> tuple[_Pdf, bool]:
+@contextmanager
+def _setup(words: str) -> Iterator[tuple[_Pdf, bool]]:
+    """A PDF with its fonts, while the cut CJK font's file exists (fpdf2 reads it on output)."""
     pdf = _Pdf(orientation="P", unit="mm", format="A4")
     pdf.set_title("dealchat audit report")
     pdf.set_creator("dealchat")
-    unicode = UNICODE_FONT.is_file()
-    if unicode:
-        pdf.add_font("dejavu", "", str(UNICODE_FONT))
-        pdf.set_font("dejavu", size=9)
-    else:
-        pdf.set_font("helvetica", size=9)
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    return pdf, unicode
+    with tempfile.TemporaryDirectory(prefix="dealchat-pdf-") as folder:
+        families = []
+        cjk = cjk_font(words)
+        if cjk is not None:
+            path = Path(folder) / "cjk.ttf"
+            path.write_bytes(cjk)
+            pdf.add_font("cjk", "", str(path))
+            families.append("cjk")
+        if UNICODE_FONT.is_file():
+            pdf.add_font("dejavu", "", str(UNICODE_FONT))
+            families.append("dejavu")
+        pdf.set_font(families[0] if families else "helvetica", size=9)
+        if len(families) > 1:
+            pdf.set_fallback_fonts(families[1:])
+        pdf.set_auto_page_break(auto=True, margin=15)
+        pdf.add_page()
+        yield pdf, bool(families)
+
+
+def _words(report: Report) -> str:
+    """Every character the document may show."""
+    parts = [string.printable, json.dumps(report.header(), ensure_ascii=False)]
+    for row in report.rows:
+        parts += [row.event, row.actor, row.subject, row.text or "", row.payload]
+    return "".join(parts)
 
 
 def as_pdf(report: Report) -> bytes:
-    pdf, unicode = _setup()
+    with _setup(_words(report)) as (pdf, unicode):
+        return _write(pdf, report, unicode)
 
+
+def _write(pdf: _Pdf, report: Report, unicode: bool) -> bytes:
     def text(value: str) -> str:
         return value if unicode else value.encode("latin-1", "replace").decode("latin-1")
 

@@ -22,6 +22,7 @@ from dealchat.api import (
     documents_views,
     receipt_views,
     retention_views,
+    search_views,
     surveillance_views,
     upload_views,
 )
@@ -39,6 +40,7 @@ from dealchat.console import alerts as console_alerts
 from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import recon as console_recon
+from dealchat.console import search as console_search
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import executions
@@ -229,6 +231,8 @@ def create_app(
     app.include_router(console_alerts.router)
     app.include_router(console_documents.router)
     app.include_router(console_recon.router)
+    app.include_router(console_search.router)
+    app.include_router(search_views.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

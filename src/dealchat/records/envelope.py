@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -150,6 +151,33 @@ class Envelope:
             return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
         except InvalidTag as error:
             raise ValueError(f"sealed content for {context} fails authentication") from error
+
+    def opener(self, session: Session) -> Callable[[str, bytes, str], str]:
+        """`open` for many blobs in one read: each data key is read and unwrapped once per
+        opener (a search streams thousands of messages under a few keys). The opener raises
+        `ContentErasedError` like `open`; it lives as long as the caller holds it."""
+        keys: dict[str, AESGCM | None] = {}
+
+        def open_one(data_key_id: str, blob: bytes, context: str) -> str:
+            if data_key_id not in keys:
+                row = session.get(DataKey, data_key_id)
+                keys[data_key_id] = (
+                    None
+                    if row is None or row.wrapped is None
+                    else AESGCM(
+                        self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
+                    )
+                )
+            cipher = keys[data_key_id]
+            if cipher is None:
+                raise ContentErasedError(data_key_id)
+            try:
+                plain = cipher.decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
+            except InvalidTag as error:
+                raise ValueError(f"sealed content for {context} fails authentication") from error
+            return plain.decode("utf-8")
+
+        return open_one
 
     def _live_key(self, session: Session, scope: str) -> tuple[DataKey, bytes]:
         row = session.scalar(

@@ -126,3 +126,11 @@ class AuditEvent(StrEnum):
     RECON_IMPORTED = "recon:imported"
     RECON_MATCHED = "recon:matched"
     RECON_BREAK = "recon:break"
+    # The compliance workbench: searches and reviews (search/, surveillance/reviews.py)
+    SEARCH_RUN = "search:run"
+    REVIEW_OPENED = "review:opened"
+    REVIEW_CLAIMED = "review:claimed"
+    REVIEW_COMMENTED = "review:commented"
+    REVIEW_ESCALATED = "review:escalated"
+    REVIEW_CLOSE_PROPOSED = "review:close_proposed"
+    REVIEW_CLOSED = "review:closed"

@@ -40,6 +40,7 @@ from dealchat.console import alerts as console_alerts
 from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import recon as console_recon
+from dealchat.console import review as console_review
 from dealchat.console import search as console_search
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
@@ -232,6 +233,7 @@ def create_app(
     app.include_router(console_documents.router)
     app.include_router(console_recon.router)
     app.include_router(console_search.router)
+    app.include_router(console_review.router)
     app.include_router(search_views.router)
     app.add_api_route(
         "/healthz",

@@ -46,6 +46,7 @@ from dealchat.records.models import (
 from dealchat.records.reports_models import ReportLink
 from dealchat.records.retention_models import LegalHold
 from dealchat.surveillance.models import Alert, LexiconVersion
+from dealchat.surveillance.review_models import Review
 
 __all__ = [
     "Alert",
@@ -83,6 +84,7 @@ __all__ = [
     "ReconStatement",
     "ReportLink",
     "Reservation",
+    "Review",
     "Role",
     "RoleAssignment",
     "RoleGrant",

@@ -391,6 +391,9 @@ class SurveillanceSettings(BaseModel):
     structuring_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     usual_min_history: int = Field(default=5, ge=1, le=10_000)
     usual_lookback_days: int = Field(default=180, ge=1, le=3650)
+    # A compliance review (case) is due this many hours after it was opened; past that the
+    # review queue shows it as overdue.
+    review_deadline_hours: int = Field(default=48, ge=1, le=24 * 90)
 
 
 class DocumentsSettings(BaseModel):

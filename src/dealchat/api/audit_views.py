@@ -13,7 +13,7 @@ from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require
 from dealchat.conversations import reporting
-from dealchat.conversations.report_subjects import UnknownPersonError
+from dealchat.conversations.report_subjects import NotFoundError
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records import reports, reports_links
 from dealchat.records.checkpoints import CheckpointKeys
@@ -36,13 +36,15 @@ def get_report(
     end: Annotated[dt.datetime | None, Query(alias="to")] = None,
     client: Annotated[str | None, Query(pattern=_ID)] = None,
     conversation: Annotated[str | None, Query(pattern=_ID)] = None,
+    case: Annotated[str | None, Query(pattern=_ID)] = None,
     fmt: Annotated[Format, Query(alias="format")] = "json",
 ) -> Response:
     """Every entry from `from` (inclusive) to `to` (exclusive), optionally one client's or one
     conversation's; the export is itself an audit entry."""
     return _respond(
-        db, platform, actor, fmt, start=start, end=end, client=client, conversation=conversation
-    )
+        db, platform, actor, fmt, start=start, end=end, client=client, conversation=conversation,
+        case=case,
+    )  # fmt: skip
 
 
 @router.get("/reports/links/{token}")
@@ -82,12 +84,14 @@ def _respond(
     end: dt.datetime | None,
     client: str | None,
     conversation: str | None,
+    case: str | None = None,
 ) -> Response:
     try:
         report = reporting.build(
-            db, platform.desk, start=start, end=end, client=client, conversation=conversation
-        )
-    except UnknownPersonError as error:
+            db, platform.desk, start=start, end=end, client=client, conversation=conversation,
+            case=case,
+        )  # fmt: skip
+    except NotFoundError as error:
         raise DealchatError(ErrorCode.NOT_FOUND, error.args[0], http_status=404) from error
     except ValueError as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(error), http_status=400) from error

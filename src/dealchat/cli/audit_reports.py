@@ -14,7 +14,7 @@ import typer
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import reporting
-from dealchat.conversations.report_subjects import UnknownPersonError
+from dealchat.conversations.report_subjects import NotFoundError
 from dealchat.db.session import unit_of_work
 from dealchat.records import pdf_signing, receipts_verify, reports, reports_bundle
 from dealchat.records.checkpoints import CheckpointKeys
@@ -42,6 +42,7 @@ def report(
         str | None, typer.Option(help="only this client's records (username)")
     ] = None,
     conversation: Annotated[str | None, typer.Option(help="only this conversation's")] = None,
+    case: Annotated[str | None, typer.Option(help="only this case's (CASE-n)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json, csv, pdf, bundle")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
 ) -> None:
@@ -57,9 +58,12 @@ def report(
                 end=_moment(end),
                 client=client,
                 conversation=conversation,
+                case=case,
             )
-        except UnknownPersonError as error:
-            typer.echo(f"error: {error.args[0]}; give a client's username", err=True)
+        except NotFoundError as error:
+            typer.echo(
+                f"error: {error.args[0]}; give a client's username or a case's reference", err=True
+            )
             raise typer.Exit(2) from error
         except ValueError as error:
             raise typer.BadParameter(str(error)) from error

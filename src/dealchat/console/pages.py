@@ -37,6 +37,7 @@ NAV: list[NavItem] = [
     NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
     NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
     NavItem("Search", "/console/search", Right.AUDIT_READ),
+    NavItem("Reviews", "/console/reviews", Right.ALERT_READ),
     NavItem("Held orders", "/console/holds", Right.ORDER_APPROVE),
     NavItem("Documents", "/console/documents", Right.DOCUMENT_DOWNLOAD),
     NavItem("Reconciliation", "/console/recon", Right.ORDER_READ),

@@ -3,9 +3,10 @@
 `--client` / `?client=` name a client by username (the 32-hex user id is accepted too); an
 unknown name is an error, never an empty report. Her report covers her conversations and orders
 (`holds.scopes_for`) and, beyond them, the rows about those orders and conversations that are
-audited under their own subjects: control decisions, holds, quotes, alerts (and their reviews),
-compliance reviews, execution exceptions, settlements, legal holds on her, and her logins, step-ups,
-SMS and authenticator challenges, sessions and tokens.
+audited under their own subjects: control decisions, holds, quotes, alerts and compliance reviews
+(cases), execution exceptions, settlements, legal holds on her, and her logins, step-ups, SMS and
+authenticator challenges, sessions and tokens. A case's report (`case_subjects`) is the case,
+its alert and its conversation with the conversation's orders.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dealchat.controls.models import ControlDecision, Hold
+from dealchat.conversations.holds import scopes_for
 from dealchat.execution.models import ExecutionException, Settlement
 from dealchat.identity.models import (
     FederatedIdentity,
@@ -28,10 +30,33 @@ from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Quote
 from dealchat.records.retention_models import LegalHold
 from dealchat.surveillance.models import Alert
+from dealchat.surveillance.review_models import Review
 
 
-class UnknownPersonError(LookupError):
+class NotFoundError(LookupError):
+    """A report or search names something that does not exist."""
+
+
+class UnknownPersonError(NotFoundError):
     """A client or user name that names nobody."""
+
+
+class UnknownCaseError(NotFoundError):
+    """A case reference that names no review."""
+
+
+def case_subjects(session: Session, case: str) -> set[str]:
+    """The subjects a case's report covers: the review, its alert, its conversation (and the
+    orders placed in it)."""
+    review = session.scalar(select(Review).where(Review.ref == case)) or session.get(Review, case)
+    if review is None:
+        raise UnknownCaseError(f"no case is called {case!r}")
+    found = {f"review:{review.id}"}
+    if review.alert_id:
+        found.add(f"alert:{review.alert_id}")
+    if review.conversation_id:
+        found |= scopes_for(session, kind="conversation", target=review.conversation_id)
+    return found
 
 
 def resolve_user(session: Session, name: str) -> User:
@@ -76,7 +101,14 @@ def related_subjects(session: Session, *, user_id: str, scopes: set[str]) -> set
         alerts.append(Alert.order_id.in_(orders))
     if conversations:
         alerts.append(Alert.conversation_id.in_(conversations))
-    found |= _of("alert", _ids(session, Alert.id, or_(*alerts)))
+    alert_ids = _ids(session, Alert.id, or_(*alerts))
+    found |= _of("alert", alert_ids)
+    cases = [Review.party_id == user_id]
+    if conversations:
+        cases.append(Review.conversation_id.in_(conversations))
+    if alert_ids:
+        cases.append(Review.alert_id.in_(alert_ids))
+    found |= _of("review", _ids(session, Review.id, or_(*cases)))
     found |= _legal_holds(session, user_id=user_id, orders=orders, conversations=conversations)
     return found | _own_security(session, user_id)
 

@@ -14,7 +14,11 @@ from dealchat.conversations import bodies, integrity
 from dealchat.conversations.context import Desk
 from dealchat.conversations.holds import scopes_for
 from dealchat.conversations.models import Message
-from dealchat.conversations.report_subjects import related_subjects, resolve_user
+from dealchat.conversations.report_subjects import (
+    case_subjects,
+    related_subjects,
+    resolve_user,
+)
 from dealchat.documents import service as documents
 from dealchat.documents.models import Document
 from dealchat.identity.models import ChatIdentity, SecureLink
@@ -37,17 +41,23 @@ def query(
     end: dt.datetime | None,
     client: str | None = None,
     conversation: str | None = None,
+    case: str | None = None,
 ) -> reports.ReportQuery:
     """The report's window and filters; with none, every entry of the window. A client is named
     by username (or user id); an unknown one raises `UnknownPersonError`."""
     reports.check_window(start, end)
-    filters = {k: v for k, v in (("client", client), ("conversation", conversation)) if v}
+    asked = (("client", client), ("conversation", conversation), ("case", case))
+    filters = {k: v for k, v in asked if v}
     subjects: set[str] | None = None
     actors: set[str] = set()
     if client:
         subjects, actors = client_subjects(session, resolve_user(session, client).id)
     if conversation:
         covered = scopes_for(session, kind="conversation", target=conversation)
+        subjects = covered if subjects is None else subjects & covered
+        actors = set()
+    if case:
+        covered = case_subjects(session, case)
         subjects = covered if subjects is None else subjects & covered
         actors = set()
     return reports.ReportQuery(
@@ -168,8 +178,11 @@ def build(
     end: dt.datetime | None,
     client: str | None = None,
     conversation: str | None = None,
+    case: str | None = None,
 ) -> reports.Report:
-    wanted = query(session, start=start, end=end, client=client, conversation=conversation)
+    wanted = query(
+        session, start=start, end=end, client=client, conversation=conversation, case=case
+    )
     return reports.build(session, query=wanted, now=desk.clock(), texts=texts_for(desk))
 
 

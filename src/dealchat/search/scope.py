@@ -87,6 +87,25 @@ def _staff_conversations(session: Session, user: User) -> set[str]:
     return {c for c in (*written, *assigned) if c is not None}
 
 
+def client_of(session: Session, conversation_id: str) -> User | None:
+    """The client a conversation is with: the linked writer of its messages, else the client
+    of its orders; None for a chat nobody linked."""
+    user_id = session.scalar(
+        select(ChatIdentity.user_id)
+        .join(Conversation, Conversation.channel == ChatIdentity.channel)
+        .join(
+            Message,
+            (Message.conversation_id == Conversation.id)
+            & (Message.sender_id == ChatIdentity.external_id),
+        )
+        .where(Conversation.id == conversation_id, Message.direction == "in")
+        .limit(1)
+    ) or session.scalar(
+        select(Order.client_id).where(Order.conversation_id == conversation_id).limit(1)
+    )
+    return None if user_id is None else session.get(User, user_id)
+
+
 class Readers:
     """Who a conversation belongs to and whether the reader may read it, remembered."""
 
@@ -102,20 +121,7 @@ class Readers:
         return self.clients[conversation_id]
 
     def _client(self, conversation_id: str) -> User | None:
-        user_id = self.session.scalar(
-            select(ChatIdentity.user_id)
-            .join(Conversation, Conversation.channel == ChatIdentity.channel)
-            .join(
-                Message,
-                (Message.conversation_id == Conversation.id)
-                & (Message.sender_id == ChatIdentity.external_id),
-            )
-            .where(Conversation.id == conversation_id, Message.direction == "in")
-            .limit(1)
-        ) or self.session.scalar(
-            select(Order.client_id).where(Order.conversation_id == conversation_id).limit(1)
-        )
-        return None if user_id is None else self.session.get(User, user_id)
+        return client_of(self.session, conversation_id)
 
     def may_read(self, conversation_id: str) -> bool:
         known = self.allowed.get(conversation_id)

@@ -12,7 +12,6 @@ from alembic import op
 
 import dealchat.db.base
 
-
 revision = "65fe4b0d9217"
 down_revision = "cb52a9eef155"
 branch_labels = None

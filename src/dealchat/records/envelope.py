@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
@@ -152,15 +152,25 @@ class Envelope:
         except InvalidTag as error:
             raise ValueError(f"sealed content for {context} fails authentication") from error
 
-    def opener(self, session: Session) -> Callable[[str, bytes, str], str]:
+    def opener(
+        self, session: Session, *, scopes: Collection[str] | None = None
+    ) -> Callable[[str, bytes, str], str]:
         """`open` for many blobs in one read: each data key is read and unwrapped once per
-        opener (a search streams thousands of messages under a few keys). The opener raises
-        `ContentErasedError` like `open`; it lives as long as the caller holds it."""
+        opener (a search streams thousands of messages under a few keys); the keys of `scopes`
+        are read in a few queries up front. The opener raises `ContentErasedError` like `open`;
+        it lives as long as the caller holds it."""
         keys: dict[str, AESGCM | None] = {}
+        rows: dict[str, DataKey] = {}
+        wanted = sorted(scopes or ())
+        for at in range(0, len(wanted), 5000):
+            chunk = wanted[at : at + 5000]
+            rows |= {
+                r.id: r for r in session.scalars(select(DataKey).where(DataKey.scope.in_(chunk)))
+            }
 
         def open_one(data_key_id: str, blob: bytes, context: str) -> str:
             if data_key_id not in keys:
-                row = session.get(DataKey, data_key_id)
+                row = rows.get(data_key_id) or session.get(DataKey, data_key_id)
                 keys[data_key_id] = (
                     None
                     if row is None or row.wrapped is None

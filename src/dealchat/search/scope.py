@@ -107,21 +107,38 @@ def client_of(session: Session, conversation_id: str) -> User | None:
 
 
 class Readers:
-    """Who a conversation belongs to and whether the reader may read it, remembered."""
+    """Who a conversation belongs to and whether the reader may read it, remembered. The client
+    is known from the first inbound message's sender (the chat identities are read once, with
+    their users), else looked up (`client_of`)."""
 
     def __init__(self, session: Session, actor: Actor) -> None:
         self.session, self.actor = session, actor
         self.clients: dict[str, User | None] = {}
         self.allowed: dict[str, bool] = {}
         self.denied: dict[str, set[str]] = {}  # client id (or "") -> conversations refused
+        self._handles: dict[tuple[str, str], User] | None = None
+
+    def _by_handle(self) -> dict[tuple[str, str], User]:
+        if self._handles is None:
+            rows = self.session.execute(
+                select(ChatIdentity.channel, ChatIdentity.external_id, User).join(
+                    User, User.id == ChatIdentity.user_id
+                )
+            )
+            self._handles = {(channel, handle): user for channel, handle, user in rows}
+        return self._handles
+
+    def meet(self, conversation_id: str, channel: str, direction: str, sender: str) -> None:
+        """Learn a conversation's client from one of its messages, before asking `may_read`."""
+        if conversation_id not in self.clients and direction == "in":
+            found = self._by_handle().get((channel, sender))
+            if found is not None:
+                self.clients[conversation_id] = found
 
     def client(self, conversation_id: str) -> User | None:
         if conversation_id not in self.clients:
-            self.clients[conversation_id] = self._client(conversation_id)
+            self.clients[conversation_id] = client_of(self.session, conversation_id)
         return self.clients[conversation_id]
-
-    def _client(self, conversation_id: str) -> User | None:
-        return client_of(self.session, conversation_id)
 
     def may_read(self, conversation_id: str) -> bool:
         known = self.allowed.get(conversation_id)

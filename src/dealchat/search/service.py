@@ -130,8 +130,10 @@ def run(
     matcher = None if node is None or wanted.text is None else TextMatcher(wanted.text, node)
     readers = Readers(session, actor)
     found = _Collector(wanted, readers)
-    opener = envelope.opener(session)
+    every = allowed if allowed is not None else set(session.scalars(select(Conversation.id)))
+    opener = envelope.opener(session, scopes={f"conversation:{c}" for c in every})
     for row in _stream(session, wanted, allowed):
+        readers.meet(row.conversation_id, row.channel, row.direction, row.sender_id)
         if not readers.may_read(row.conversation_id):
             continue
         line = _line(row, opener, readers)
@@ -144,6 +146,7 @@ def run(
         else:
             found.matched(row.conversation_id, row.channel, line, spans)
     result = found.result(wanted, now)
+    _times(session, result.hits)
     _refusals(session, actor, context, readers)
     _audit(session, actor, result, now)
     return result
@@ -160,7 +163,6 @@ def _stream(session: Session, wanted: Criteria, allowed: set[str] | None) -> Ite
         Message.body,
         Message.data_key_id,
         Message.text,
-        Message.created_at,
     )
     window = []
     if wanted.start is not None:
@@ -192,7 +194,7 @@ def _line(row: Any, opener: Callable[[str, bytes, str], str], readers: Readers) 
         except ContentErasedError:
             text = ERASED
     sender = readers.name(row.conversation_id) if row.direction == "in" else row.sender_id
-    return Line(row.id, row.created_at, row.direction, sender, text)
+    return Line(row.id, _UNKNOWN, row.direction, sender, text)
 
 
 class _Collector:
@@ -249,6 +251,22 @@ class _Collector:
             refused,
             now,
         )
+
+
+_UNKNOWN = dt.datetime.min.replace(tzinfo=dt.UTC)  # until `_times` fills it in
+
+
+def _times(session: Session, hits: list[Hit]) -> None:
+    """The times of the lines shown, read once the stream is done (times of every streamed
+    message would cost more than the rest of the match)."""
+    lines = {line.message_id: line for hit in hits for line in (*hit.before, hit.line, *hit.after)}
+    ids = sorted(lines)
+    for at in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[at : at + _IN_CHUNK]
+        for message_id, created in session.execute(
+            select(Message.id, Message.created_at).where(Message.id.in_(chunk))
+        ):
+            lines[message_id].at = created
 
 
 def _refusals(session: Session, actor: Actor, context: AccessContext, readers: Readers) -> None:

@@ -37,6 +37,7 @@ from dealchat.channels.registry import build_adapters
 from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.console import alerts as console_alerts
+from dealchat.console import compliance as console_compliance
 from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import recon as console_recon
@@ -234,6 +235,7 @@ def create_app(
     app.include_router(console_recon.router)
     app.include_router(console_search.router)
     app.include_router(console_review.router)
+    app.include_router(console_compliance.router)
     app.include_router(search_views.router)
     app.add_api_route(
         "/healthz",

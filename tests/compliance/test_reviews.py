@@ -151,6 +151,13 @@ def test_the_queue_shows_overdue_reviews(
     _log_in(carol, carol_user, clock)
     queue = carol.get("/console/reviews")
     assert "1 open, 1 overdue" in queue.text
+    home = carol.get("/console/compliance")  # one click from the nav, each task one more
+    assert home.status_code == 200
+    assert 'href="/console/compliance"' in home.text
+    assert "<strong>1 past deadline</strong>" in home.text
+    for task in ("/console/alerts?status=open", "/console/search", "/console/reviews",
+                 "/console/holds"):  # fmt: skip
+        assert f'href="{task}"' in home.text
     with unit_of_work(held_platform.sessions) as session:
         opened = session.scalars(
             select(AuditEntry.payload).where(AuditEntry.event == "review:opened")

@@ -34,6 +34,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/console/"),
+    NavItem("Compliance", "/console/compliance", Right.ALERT_READ),
     NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
     NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
     NavItem("Search", "/console/search", Right.AUDIT_READ),

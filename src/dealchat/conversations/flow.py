@@ -247,12 +247,19 @@ def _status(turn: Turn, intent: Intent) -> Answer:
     user = _client(turn)
     if user is None:
         return _link(turn, intent)
-    found = orders.client_orders(turn.session, client_id=user.id, ref=intent.order_ref)
-    if not found:
+    everything = intent.show_all or intent.order_ref is not None
+    found = orders.client_orders(
+        turn.session, client_id=user.id, ref=intent.order_ref, drafts=everything
+    )
+    hidden = 0 if everything else orders.count_drafts(turn.session, client_id=user.id)
+    if not found and not hidden:
         if intent.order_ref:
             return _say(f"I can't find {intent.order_ref} among your orders.")
         return _say(replies.NO_ORDERS)
-    text = "\n".join(replies.status_line(order) for order in found)
+    lines = [replies.status_line(order) for order in found]
+    if hidden:
+        lines.append(replies.HIDDEN_DRAFTS.format(count=hidden))
+    text = "\n".join(lines)
     if intent.order_ref is not None:
         return receipt_reply.with_receipt(turn, found[0], text)
     return _say(text)

@@ -73,10 +73,12 @@ def _line(line: str, intent: Intent) -> str:
     return line
 
 
-# `replies.status_line`: `ORD-X FILLED BUY 1,000,000 EUR vs USD SPOT at market, done at 1.08 (...)`
+# `replies.status_line`: `ORD-X FILLED BUY 1,000,000 EUR vs USD SPOT at market, done at 1.08 on
+# 2026-12-07 10:00:05 UTC (ordered 2026-12-07 09:59 UTC)`
 _STATUS_LINE = re.compile(
-    r"(?P<ref>ORD-\w+) (?P<state>[A-Z_]+) (?P<what>.+?)(?:, done at (?P<price>\S+))?"
-    r" \((?P<when>[^()]*UTC)\)"
+    r"(?P<ref>ORD-\w+) (?P<state>[A-Z_]+) (?P<what>.+?)"
+    r"(?:, done at (?P<price>\S+)(?: on (?P<filled>[^()]*UTC))?)?"
+    r" \(ordered (?P<when>[^()]*UTC)\)"
 )
 _STATE = {
     "awaiting_confirmation": "待确认",
@@ -86,6 +88,8 @@ _STATE = {
     "cancelled": "已取消",
     "expired": "已过期",
     "held": "暂缓执行",
+    "aborted": "已终止",
+    "partially_filled": "部分成交",
 }
 
 
@@ -95,7 +99,9 @@ def _state_zh(state: str) -> str:
 
 def _status_zh(found: re.Match[str]) -> str:
     done = f"，成交价 {found['price']}" if found["price"] else ""
-    return f"{found['ref']} {_state_zh(found['state'])} {order_zh(found['what'])}{done}（{found['when']}）"
+    done += f"，成交时间 {found['filled']}" if found["filled"] else ""
+    state, what = _state_zh(found["state"]), order_zh(found["what"])
+    return f"{found['ref']} {state} {what}{done}（下单 {found['when']}）"
 
 
 def _clarify(intent: Intent) -> str:
@@ -149,6 +155,15 @@ def _dates_zh(text: str) -> str:
 
 
 _VERB = {"BUY": "买入", "SELL": "卖出", "BOUGHT": "买入了", "SOLD": "卖出了"}
+
+
+def _leg_zh(text: str) -> str:
+    """`bought EUR 1,000,000.00` -> `买入了 欧元 1,000,000.00` (`replies.leg_text`)."""
+    found = re.fullmatch(r"(bought|sold) ([A-Z]{3}) (\S+)", text)
+    if found is None:
+        return text
+    verb, currency, amount = found.groups()
+    return f"{_VERB[verb.upper()]} {currency_zh(currency)} {amount}"
 
 
 def _fill_zh(text: str) -> str:
@@ -221,6 +236,11 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
     ("FILLED {ref}: YOU {what} at {price} with {lp}. Execution {execution}.",
      "已成交 {ref}：您{what}，成交价 {price}，交易对手 {lp}。成交编号 {execution}。", {}),
     ("REJECTED {ref}: {why}. Nothing was traded.", "已拒绝 {ref}：{why}。没有成交。", {}),
+    (replies.FILL_AMOUNTS, "您{leg}／{other_leg}，起息日 {value_date}。",
+     {"leg": _leg_zh, "other_leg": _leg_zh}),
+    (replies.FILL_SWAP_DATES, "近端起息日 {value_date}，远端起息日 {far_value_date}。", {}),
+    (replies.FILL_NDF_DATES, "定价日 {fixing_date}，以美元结算，起息日 {value_date}。", {}),
+    (replies.HIDDEN_DRAFTS, "另有 {count} 张已取消或已过期的订单未显示：输入「状态 全部」查看。", {}),
     (amend.NOTHING_TO_AMEND, "没有可以修改的待确认订单。请先下单，例如「买入100万欧元兑美元」。", {}),
     (amend.NOT_HERE_YET, "{ref} 的状态是 {state}，暂时不能在这里修改。请致电您的交易员修改，"
      "或取消后重新下单。", {}),

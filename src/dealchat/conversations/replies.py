@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from dealchat.orders import settlements
 from dealchat.orders.models import Order, Quote
 from dealchat.orders.service import ticket_of
 from dealchat.orders.tickets import amount_text, describe, instrument_words
@@ -60,6 +61,11 @@ DOCUMENT_RECEIVED = (
 CANNOT_PRICE = "I can't price {name} here. Please call your dealer."
 QUOTE_WITHOUT_SIZE = "That price had no amount. Ask for one with an amount, e.g. 'mkt eurusd 1m'."
 SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."
+# The second line of a fill: both amounts as they settle, and when.
+FILL_AMOUNTS = "You {leg} / {other_leg}, value date {value_date}."
+FILL_SWAP_DATES = "Near leg value date {value_date}, far leg value date {far_value_date}."
+FILL_NDF_DATES = "Fixing date {fixing_date}, settled in USD value date {value_date}."
+HIDDEN_DRAFTS = "{count} cancelled or expired tickets not shown: type status all to see them."
 
 
 def quote_text(quote: Quote, side: str | None, ttl_seconds: int) -> str:
@@ -87,20 +93,59 @@ def info_text(pair: str | None, isin: str | None) -> str:
 
 
 def fill_text(order: Order) -> str:
+    """`FILLED ...` and, for FX, a second line with both amounts and the value date."""
     if order.state == "filled":
         verb = "BOUGHT" if order.side == "buy" else "SOLD"
         words = instrument_words(ticket_of(order))
-        return (
+        head = (
             f"FILLED {order.ref}: YOU {verb} {words} at {_num(order.fill_price)} "
             f"with {order.executed_by}. Execution {order.execution_id}."
         )
+        settled = settlement_text(order)
+        return head if settled is None else f"{head}\n{settled}"
     return f"REJECTED {order.ref}: {order.reject_reason}. Nothing was traded."
 
 
+def settlement_text(order: Order) -> str | None:
+    """What a filled FX order settles: `You bought EUR 1,000,000.00 / sold USD 1,085,110.00,
+    value date 2026-12-09.` (the legs and value date booked for reconciliation); a swap's two
+    value dates, an NDF's fixing and value dates; None for a bond."""
+    if order.pair is None or order.fill_price is None:
+        return None
+    if order.product == "swap":
+        return FILL_SWAP_DATES.format(
+            value_date=order.value_date, far_value_date=order.far_value_date
+        )
+    if order.product == "ndf":
+        return FILL_NDF_DATES.format(fixing_date=order.fixing_date, value_date=order.value_date)
+    (base, base_amount), (quote, quote_amount) = settlements.legs(order)
+    value_date = settlements.value_date_of(order, order.filled_at or order.created_at)
+    return FILL_AMOUNTS.format(
+        leg=leg_text(base, base_amount),
+        other_leg=leg_text(quote, quote_amount),
+        value_date=value_date,
+    )
+
+
+def leg_text(currency: str, signed: Decimal) -> str:
+    """`bought EUR 1,000,000.00` (the client receives it) or `sold USD 1,085,110.00`."""
+    verb = "bought" if signed > 0 else "sold"
+    return f"{verb} {currency} {money(abs(signed))}"
+
+
+def money(value: Decimal) -> str:
+    return format(value, ",f")
+
+
 def status_line(order: Order) -> str:
-    at = f", done at {_num(order.fill_price)}" if order.fill_price is not None else ""
+    """`ORD-X FILLED BUY ... at market, done at 1.08 on 2026-12-07 10:00:05 UTC (ordered ...)`"""
+    at = ""
+    if order.fill_price is not None:
+        at = f", done at {_num(order.fill_price)}"
+        if order.filled_at is not None:
+            at += f" on {order.filled_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
     when = order.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"{order.ref} {order.state.upper()} {describe(ticket_of(order))}{at} ({when})"
+    return f"{order.ref} {order.state.upper()} {describe(ticket_of(order))}{at} (ordered {when})"
 
 
 def cancelled_text(order: Order) -> str:

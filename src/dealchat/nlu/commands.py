@@ -46,7 +46,18 @@ def command_intent(toks: list[Tok]) -> Intent | None:
     for vocabulary, kind in _SIMPLE:
         if core <= vocabulary and (not refs or kind in _TAKES_REF):
             return _with_ref(kind, refs)
-    return None
+    return _status_all(core, refs)
+
+
+def _status_all(core: set[str], refs: list[Tok]) -> Intent | None:
+    """`status all`, `all orders`: every order, the cancelled and expired tickets included."""
+    rest = core - t.ALL_WORDS
+    if refs or rest == core or not rest or not rest <= t.STATUS_WORDS:
+        return None
+    words = next(w for w in sorted(core) if w in t.ALL_WORDS)
+    return Intent(
+        IntentKind.STATUS, show_all=True, explanation=(Explained(words, "show_all", "true"),)
+    )
 
 
 def _doubt(core: set[str], refs: list[Tok]) -> str | None:

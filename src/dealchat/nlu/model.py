@@ -87,6 +87,7 @@ class Intent:
     counterparty: str | None = None
     from_quote: bool = False
     order_ref: str | None = None
+    show_all: bool = False  # status: `status all` lists cancelled and expired tickets too
     reason: str | None = None
     missing: tuple[str, ...] = ()
     product: Product | None = None
@@ -122,6 +123,8 @@ class Intent:
             return out
         if self.intent in (IntentKind.CANCEL, IntentKind.STATUS):
             out["order_ref"] = self.order_ref
+            if self.show_all:
+                out["all"] = True
             return out
         if self.intent is IntentKind.AMEND:
             out["order_ref"] = self.order_ref

@@ -511,6 +511,8 @@ CONFIRM_WORDS: frozenset[str] = frozenset(
 )
 CANCEL_WORDS: frozenset[str] = frozenset({"x", "cancel", "no", "n", "nd", "cancelled"})
 STATUS_WORDS: frozenset[str] = frozenset({"status", "orders"})
+# `status all`, `all orders`: the status list with the cancelled and expired tickets too.
+ALL_WORDS: frozenset[str] = frozenset({"all", "everything"})
 LINK_WORDS: frozenset[str] = frozenset({"login", "link"})
 REPORT_WORDS: frozenset[str] = frozenset({"report"})
 UPLOAD_WORDS: frozenset[str] = frozenset({"upload"})

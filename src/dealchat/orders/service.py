@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.execution.interfaces import Counterparty, OrderRequest
@@ -314,12 +314,31 @@ def order_payload(order: Order) -> dict[str, object]:
 
 
 def client_orders(
-    session: Session, *, client_id: str, ref: str | None, limit: int = 10
+    session: Session, *, client_id: str, ref: str | None, limit: int = 10, drafts: bool = True
 ) -> list[Order]:
+    """The client's orders, newest first; without `drafts`, no cancelled or expired ticket that
+    never reached the market (a ticket she replaced, cancelled or let expire)."""
     query = select(Order).where(Order.client_id == client_id, Order.state != AWAITING)
     if ref is not None:
         query = query.where(Order.ref == ref)
+    if not drafts:
+        query = query.where(~_DRAFT)
     return list(session.scalars(query.order_by(Order.created_at.desc()).limit(limit)))
+
+
+def count_drafts(session: Session, *, client_id: str) -> int:
+    """How many of the client's tickets were cancelled or expired before reaching the market."""
+    query = select(func.count()).select_from(Order).where(Order.client_id == client_id, _DRAFT)
+    return int(session.scalar(query) or 0)
+
+
+# A ticket that ended before the client's confirmation took it anywhere: no market, no hold (an
+# expired hold keeps its reason).
+_DRAFT = and_(
+    Order.state.in_(("cancelled", "expired")),
+    Order.placed_at.is_(None),
+    Order.reject_reason.is_(None),
+)
 
 
 def quote_price(quote: Quote, side: str) -> Decimal:

@@ -38,6 +38,7 @@ from dealchat.channels.sink import LocalSink
 from dealchat.channels.webchat import views as webchat_views
 from dealchat.console import alerts as console_alerts
 from dealchat.console import compliance as console_compliance
+from dealchat.console import conversations as console_conversations
 from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import recon as console_recon
@@ -45,7 +46,7 @@ from dealchat.console import review as console_review
 from dealchat.console import search as console_search
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
-from dealchat.conversations import executions
+from dealchat.conversations import activity, executions
 from dealchat.conversations.context import Desk
 from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
@@ -56,6 +57,8 @@ from dealchat.identity import enrol_views, oidc_views, proxies
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
+from dealchat.live import signals
+from dealchat.live.hub import Hub
 from dealchat.orders import routing
 from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records import hooks as record_hooks
@@ -111,12 +114,15 @@ def build_platform(settings: Settings) -> Platform:
     if venue is not None:
         venue.receive = executions.receiver(desk)
     personal.install(sessions, desk.envelope)  # access-log details sealed with the desk's keys
+    record_hooks.install(sessions, activity.on_record)  # linked chats join their client
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
     throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute)
     scanner = scanner_from(settings.documents)
     limits = RateLimits(settings.limits.per_minute)
-    return Platform(settings, engine, sessions, desk, scanner, throttle, limits, venue)
+    hub = Hub()
+    signals.install(sessions, hub.publish)  # pages following a conversation see it change
+    return Platform(settings, engine, sessions, desk, scanner, throttle, limits, venue, hub)
 
 
 def fix_venue(settings: Settings, sessions: sessionmaker[Session]) -> FixVenue | None:
@@ -230,6 +236,7 @@ def create_app(
     app.include_router(retention_views.router)
     app.include_router(admin_views.router)
     app.include_router(console_views.router)
+    app.include_router(console_conversations.router)
     app.include_router(console_alerts.router)
     app.include_router(console_documents.router)
     app.include_router(console_recon.router)

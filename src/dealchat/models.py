@@ -10,7 +10,7 @@ from dealchat.controls.models import (
     Reservation,
     RuleSetVersion,
 )
-from dealchat.conversations.models import Conversation, Message
+from dealchat.conversations.models import Conversation, Handling, Message, ReadMark
 from dealchat.documents.models import Document
 from dealchat.execution.models import (
     ExecutionException,
@@ -67,6 +67,7 @@ __all__ = [
     "FixMessage",
     "FixOutbound",
     "FixSessionState",
+    "Handling",
     "Hold",
     "HoldStep",
     "LegalHold",
@@ -79,6 +80,7 @@ __all__ = [
     "OrderFill",
     "OutboxItem",
     "Quote",
+    "ReadMark",
     "ReconBreak",
     "ReconLine",
     "ReconStatement",

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
 from tests.factories.identity import TestUser
@@ -18,7 +17,7 @@ _IDS = itertools.count(1)
 class Chat:
     def __init__(
         self,
-        client: TestClient,
+        client: httpx.Client,
         clock: Clock,
         *,
         conversation: str = "conv-0000001",

@@ -26,6 +26,18 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[Right]]] = {
             }
         ),
     ),
+    "rm": (
+        "a relationship manager: the conversations and orders of their own clients only",
+        frozenset(
+            {
+                Right.CONVERSATION_READ,
+                Right.CONVERSATION_REPLY,
+                Right.CONVERSATION_TAKEOVER,
+                Right.ORDER_READ,
+                Right.DOCUMENT_DOWNLOAD,
+            }
+        ),
+    ),
     "compliance": (
         "compliance: surveillance, records, reports, the access log, rule approval",
         frozenset(
@@ -51,3 +63,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[Right]]] = {
     ),
     "client": ("a client of the bank", frozenset({Right.DOCUMENT_UPLOAD})),
 }
+
+# Roles whose default grants carry conditions: a relationship manager's reach only their own
+# clients (the client's `rm` attribute is the acting user).
+DEFAULT_CONDITIONS: dict[str, dict[str, list[str]]] = {"rm": {"rm": ["self"]}}

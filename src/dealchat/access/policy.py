@@ -16,6 +16,7 @@ from dealchat.access.rights import CLIENT_RIGHTS, Right
 Conditions = Mapping[str, frozenset[str]]
 Resource = Mapping[str, str]
 DENY_BY_DEFAULT = "deny-by-default"
+SELF = "self"  # a condition value meaning the acting user's own id
 CLIENTS_NEVER = "external-users-never-hold-internal-rights"
 
 
@@ -27,8 +28,14 @@ class Grant:
     role: str
     conditions: Conditions = field(default_factory=dict)
 
-    def matches(self, resource: Resource) -> bool:
-        return all(resource.get(name) in allowed for name, allowed in self.conditions.items())
+    def matches(self, resource: Resource, me: str = "") -> bool:
+        """Every condition met; the value `self` stands for the acting user (`{"rm": {"self"}}`:
+        only the clients whose relationship manager the actor is)."""
+        return all(
+            resource.get(name) in allowed
+            or (SELF in allowed and bool(me) and resource.get(name) == me)
+            for name, allowed in self.conditions.items()
+        )
 
     def describe(self) -> str:
         if not self.conditions:
@@ -75,9 +82,20 @@ def can(actor: Actor, right: Right, resource: Resource | None = None) -> Decisio
     if not actor.internal and right not in CLIENT_RIGHTS:
         return Decision(False, right, CLIENTS_NEVER)
     for grant in actor.grants:
-        if grant.right == right and grant.matches(resource or {}):
+        if grant.right == right and grant.matches(resource or {}, actor.user_id):
             return Decision(True, right, grant.describe())
     return Decision(False, right, DENY_BY_DEFAULT)
+
+
+def can_list(actor: Actor, right: Right) -> Decision:
+    """A list filtered to what the actor may see: allowed when any grant of `right` is held
+    (the list then shows only what each grant's conditions match)."""
+    if not actor.internal and right not in CLIENT_RIGHTS:
+        return Decision(False, right, CLIENTS_NEVER)
+    held = [grant.describe() for grant in actor.grants if grant.right == right]
+    if not held:
+        return Decision(False, right, DENY_BY_DEFAULT)
+    return Decision(True, right, "list: " + "; ".join(held))
 
 
 def can_grant(actor: Actor, given: Grant) -> Decision:

@@ -17,9 +17,18 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dealchat.access.defaults import DEFAULT_ROLES
+from dealchat.access.defaults import DEFAULT_CONDITIONS, DEFAULT_ROLES
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
-from dealchat.access.policy import Actor, Conditions, Decision, Grant, Resource, can, can_grant
+from dealchat.access.policy import (
+    Actor,
+    Conditions,
+    Decision,
+    Grant,
+    Resource,
+    can,
+    can_grant,
+    can_list,
+)
 from dealchat.access.rights import CLIENT_RIGHTS, Right
 from dealchat.db.base import utcnow
 from dealchat.errors import DealchatError, ErrorCode
@@ -33,7 +42,10 @@ ATTRIBUTES = (
     "desk",
     "region",
     "client_book",
-)  # what a grant may be conditioned on (User.attributes)
+)  # what an administrator sets on a user (User.attributes)
+# What a grant may be conditioned on: those, and "rm", a client's relationship manager (its
+# value `self`: the acting user is the RM; User.owner_id).
+CONDITION_ATTRIBUTES = (*ATTRIBUTES, "rm")
 VALUE = re.compile(r"[A-Za-z0-9._:-]{1,32}")
 DECISIONS_KEY = "dealchat_access_decisions"
 SYSTEM = "system"
@@ -49,8 +61,9 @@ def conditions_text(conditions: Mapping[str, Iterable[str]] | None) -> str:
     """Validated canonical JSON for a grant's conditions: known attributes, sorted values."""
     cleaned: dict[str, list[str]] = {}
     for name, values in (conditions or {}).items():
-        if name not in ATTRIBUTES:
-            raise _bad(f"condition on unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
+        if name not in CONDITION_ATTRIBUTES:
+            known = ", ".join(CONDITION_ATTRIBUTES)
+            raise _bad(f"condition on unknown attribute {name!r}; use {known}")
         listed = sorted(set(values))
         if not listed or not all(VALUE.fullmatch(value) for value in listed):
             raise _bad(f"condition {name}: 1-32 characters of A-Za-z0-9._:- per value")
@@ -109,9 +122,11 @@ def seed_defaults(session: Session) -> list[str]:
         if role is None:
             role = create_role(session, actor=system, name=name, description=description)
             added.append(f"role {name}")
-        held = {grant.right for grant in grants_of(session, role) if not grant.conditions}
+        conditions = DEFAULT_CONDITIONS.get(name, {})
+        wanted = parse_conditions(conditions_text(conditions))
+        held = {g.right for g in grants_of(session, role) if g.conditions == wanted}
         for right in sorted(rights - held):
-            add_grant(session, actor=system, role=name, right=right)
+            add_grant(session, actor=system, role=name, right=right, conditions=conditions)
             added.append(f"{name}: {right.value}")
     return added
 
@@ -364,6 +379,7 @@ def decide(
     resource: Resource | None = None,
     denied_because: str | None = None,
     sender: str | None = None,
+    listing: bool = False,
 ) -> Decision:
     """Decide and write the decision to the access log (the audit log), in `session`.
 
@@ -375,6 +391,8 @@ def decide(
         decision = Decision(False, right or Right.ROLE_MANAGE, denied_because or "not signed in")
     elif right is None:
         decision = Decision(True, Right.ROLE_MANAGE, "signed in")
+    elif listing:
+        decision = can_list(actor, right)
     else:
         decision = can(actor, right, resource)
     logged = _logged(actor, right, decision, context, sender)

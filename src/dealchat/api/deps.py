@@ -39,6 +39,7 @@ from dealchat.identity import sessions
 from dealchat.identity.models import User
 from dealchat.identity.session_models import AuthSession
 from dealchat.identity.sessions import SessionPolicy
+from dealchat.live.hub import Hub
 from dealchat.settings import Settings
 
 if TYPE_CHECKING:  # the QuickFIX binding is needed only when orders go over FIX
@@ -69,6 +70,8 @@ class Platform:
     # The FIX sessions to liquidity providers (settings.execution.venue == "fix"); started by
     # `dealchat serve`, not by building the platform.
     venue: FixVenue | None = None
+    # Live updates to open pages (live/): woken after each commit that changes a conversation.
+    hub: Hub = field(default_factory=Hub)
 
     @property
     def session_policy(self) -> SessionPolicy:
@@ -128,6 +131,9 @@ class Access:
     # `resource(request, db) -> {"desk": "FX-LDN"}`. None: decided without a resource, so only an
     # unconditioned grant of the right passes.
     resource: Callable[[Request, Session], Mapping[str, str]] | None = None
+    # A list the route filters itself to what the actor may see (the desk's conversations):
+    # allowed to anyone holding the right at all, conditioned or not (access.policy.can_list).
+    listing: bool = False
 
 
 # Routes that are not FastAPI path operations (so cannot carry a dependency), and why each is open.
@@ -192,6 +198,7 @@ def require(
     level: int = 1,
     max_age: int | None = None,
     resource: Callable[[Request, Session], Mapping[str, str]] | None = None,
+    listing: bool = False,
 ) -> Callable[..., Actor]:
     """A dependency yielding the Actor when it holds `right` with a strong and fresh enough login.
 
@@ -199,14 +206,19 @@ def require(
     `WWW-Authenticate: Bearer error="insufficient_user_authentication"` (RFC 9470) when the login is
     older than `max_age` seconds or a level-2 proof is missing. Every decision is access-logged.
     """
-    return _dependency(Access(right, _level(level), max_age, resource=resource), form=False)
+    declared = Access(right, _level(level), max_age, resource=resource, listing=listing)
+    return _dependency(declared, form=False)
 
 
 def require_form(
-    right: Right | None, *, level: int = 1, max_age: int | None = None
+    right: Right | None,
+    *,
+    level: int = 1,
+    max_age: int | None = None,
+    resource: Callable[[Request, Session], Mapping[str, str]] | None = None,
 ) -> Callable[..., Actor]:
     """`require` for server-rendered forms: the CSRF token comes in the `csrf_token` field."""
-    return _dependency(Access(right, _level(level), max_age), form=True)
+    return _dependency(Access(right, _level(level), max_age, resource=resource), form=True)
 
 
 def signed_in(*, level: int = 1, max_age: int | None = None) -> Callable[..., Actor]:
@@ -307,7 +319,12 @@ def authorise(
         raise DealchatError(ErrorCode.CSRF_FAILED, "CSRF token missing or wrong", http_status=403)
     attributes = declared.resource(request, db) if declared.resource is not None else None
     decision = access.decide(
-        db, actor=actor, right=declared.right, context=context, resource=attributes
+        db,
+        actor=actor,
+        right=declared.right,
+        context=context,
+        resource=attributes,
+        listing=declared.listing,
     )
     if not decision:
         commit_denial(db)

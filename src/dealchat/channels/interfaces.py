@@ -70,6 +70,8 @@ class OutboundMessage:
     text: str
     link: str | None = None
     key: str | None = None
+    seq: int | None = None  # its number in the conversation, once stored
+    author: str | None = None  # the bank user who wrote it at the desk, as the client sees them
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+# Channels whose client fetches its messages itself (the web chat page follows its conversation
+# and acknowledges what it showed, conversations/feed.py): the dispatcher leaves them alone.
+PULLED = frozenset({"webchat"})
 
 
 class OutboxItem(Base):

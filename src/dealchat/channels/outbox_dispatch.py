@@ -21,13 +21,14 @@ from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from dealchat.channels.interfaces import ChannelAdapter, DeliveryFailed, OutboundMessage
-from dealchat.channels.outbox import DEAD, DELIVERED, PENDING, OutboxItem
+from dealchat.channels.outbox import DEAD, DELIVERED, PENDING, PULLED, OutboxItem
 from dealchat.channels.ratelimit import RateLimiter
 from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
+from dealchat.identity.models import User
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 
@@ -129,7 +130,9 @@ class Dispatcher:
             external_id=conversation.external_id,
             attempt=item.attempts,
             message=OutboundMessage(
-                text=bodies.text_of(session, self._desk, message), link=link, key=item.id
+                text=_signed(session, message, bodies.text_of(session, self._desk, message)),
+                link=link,
+                key=item.id,
             ),
         )
 
@@ -175,6 +178,15 @@ class Dispatcher:
                 _audit(session, AuditEvent.DELIVERY_FAILED, claimed, details)
 
 
+def _signed(session: Session, message: Message, text: str) -> str:
+    """A bank user's message is signed with their name ("Dan Lee: ..."): on a chat platform
+    every message comes from the bank's one bot account."""
+    if message.author_id is None:
+        return text
+    author = session.get(User, message.author_id)
+    return text if author is None else f"{author.display_name or author.username}: {text}"
+
+
 def _due(now: dt.datetime, batch: int) -> Select[OutboxItem, Message, Conversation]:
     """Pending items that are due and have no older pending item in their conversation."""
     earlier = aliased(OutboxItem)
@@ -189,7 +201,12 @@ def _due(now: dt.datetime, batch: int) -> Select[OutboxItem, Message, Conversati
         select(OutboxItem, Message, Conversation)
         .join(Message, Message.id == OutboxItem.message_id)
         .join(Conversation, Conversation.id == OutboxItem.conversation_id)
-        .where(OutboxItem.state == PENDING, OutboxItem.next_attempt_at <= now, ~older_pending)
+        .where(
+            OutboxItem.state == PENDING,
+            OutboxItem.next_attempt_at <= now,
+            OutboxItem.channel.not_in(PULLED),
+            ~older_pending,
+        )
         .order_by(OutboxItem.created_at)
         .limit(batch)
         .with_for_update(skip_locked=True, of=OutboxItem)

@@ -39,6 +39,7 @@ from dealchat.settings import Settings
 DEMO_USERS = (
     ("admin", "internal"),
     ("dealer", "internal"),
+    ("rm", "internal"),
     ("compliance", "internal"),
     ("alice", "external"),
     ("bob", "external"),

@@ -1,4 +1,7 @@
-"""The demo's roles and attributes: an admin, a dealer, a compliance officer and two clients."""
+"""The demo's roles and attributes: an admin, a dealer, a relationship manager, a compliance
+officer and two clients. The RM (rm, Rita Patel) manages both clients and sees only their
+conversations; the dealer (Dan Lee) sees every conversation and, being nobody's RM, may approve
+the clients' held orders (nobody approves their own client's order)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from dealchat.records.service import record
 DEMO_ROLES = {
     "admin": "admin",
     "dealer": "dealer",
+    "rm": "rm",
     "compliance": "compliance",
     "alice": "client",
     "bob": "client",
@@ -25,10 +29,13 @@ DEMO_ROLES = {
 # closes at 18:00 London) rejects orders outside its hours, as the controls tests show.
 DEMO_ATTRIBUTES = {
     "dealer": {"desk": "FX-24H", "region": "EMEA"},
+    "rm": {"desk": "FX-24H", "region": "EMEA"},
     "compliance": {"region": "EMEA"},
     "alice": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-ALPHA"},
     "bob": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-BRAVO"},
 }
+# How the desk signs their messages to clients.
+DEMO_NAMES = {"dealer": "Dan Lee", "rm": "Rita Patel", "compliance": "Chris Moss"}
 
 
 def seed_access(built: Platform, known: dict[str, dict[str, str]]) -> None:
@@ -45,15 +52,16 @@ def seed_access(built: Platform, known: dict[str, dict[str, str]]) -> None:
             wanted = DEMO_ATTRIBUTES.get(username, {})
             if any(getattr(user, name) != value for name, value in wanted.items()):
                 access.set_attributes(session, actor=system, username=username, attributes=wanted)
-            dealer = session.scalar(select(User).where(User.username == "dealer"))
-            if role == "client" and dealer is not None and user.owner_id != dealer.id:
-                user.owner_id = dealer.id  # the relationship manager
+            _name(session, user)
+            manager = session.scalar(select(User).where(User.username == "rm"))
+            if role == "client" and manager is not None and user.owner_id != manager.id:
+                user.owner_id = manager.id  # the relationship manager
                 record(
                     session,
                     event=AuditEvent.USER_ATTRIBUTES_SET,
                     actor="demo",
                     subject=f"user:{user.id}",
-                    payload={"owner_id": dealer.id},
+                    payload={"owner_id": manager.id},
                 )
         admin = known.get("admin")
         admin_user = session.scalar(select(User).where(User.username == "admin"))
@@ -67,6 +75,19 @@ def seed_access(built: Platform, known: dict[str, dict[str, str]]) -> None:
                 now=built.desk.clock(),
             )
             admin["api_token"] = secret
+
+
+def _name(session: Session, user: User) -> None:
+    wanted = DEMO_NAMES.get(user.username)
+    if wanted is not None and user.display_name != wanted:
+        user.display_name = wanted
+        record(
+            session,
+            event=AuditEvent.USER_ATTRIBUTES_SET,
+            actor="demo",
+            subject=f"user:{user.id}",
+            payload={"display_name": wanted},
+        )
 
 
 def _holds(session: Session, user: User, role: str) -> bool:

@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from dealchat.access.policy import Actor, can
+from dealchat.access.policy import Actor, can, can_list
 from dealchat.access.rights import Right
 from dealchat.identity.sessions import COOKIE, csrf_token
 
@@ -30,10 +30,12 @@ class NavItem:
     label: str
     path: str
     right: Right | None = None  # None: every signed-in user
+    listing: bool = False  # a list filtered to the reader: shown to any holder of the right
 
 
 NAV: list[NavItem] = [
     NavItem("Home", "/console/"),
+    NavItem("Conversations", "/console/conversations", Right.CONVERSATION_READ, listing=True),
     NavItem("Compliance", "/console/compliance", Right.ALERT_READ),
     NavItem("Access log", "/console/access-log", Right.ACCESS_LOG_READ),
     NavItem("Alerts", "/console/alerts", Right.ALERT_READ),
@@ -46,7 +48,13 @@ NAV: list[NavItem] = [
 
 
 def nav_for(actor: Actor) -> list[NavItem]:
-    return [item for item in NAV if item.right is None or can(actor, item.right)]
+    return [item for item in NAV if _shown(actor, item)]
+
+
+def _shown(actor: Actor, item: NavItem) -> bool:
+    if item.right is None:
+        return True
+    return bool(can_list(actor, item.right) if item.listing else can(actor, item.right))
 
 
 def render(

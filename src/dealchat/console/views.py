@@ -35,7 +35,7 @@ from dealchat.identity import service as identity
 from dealchat.identity import sessions
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-OPEN = [Depends(public("the console's login page and its stylesheet"))]
+OPEN = [Depends(public("the console's login page, its stylesheet and script"))]
 Password = Annotated[str, Form(max_length=64)]
 Otp = Annotated[str, Form(max_length=6)]
 
@@ -43,6 +43,11 @@ Otp = Annotated[str, Form(max_length=6)]
 @router.get("/static/console.css", dependencies=OPEN)
 def stylesheet() -> FileResponse:
     return FileResponse(STATIC / "console.css", media_type="text/css")
+
+
+@router.get("/static/console.js", dependencies=OPEN)
+def script() -> FileResponse:
+    return FileResponse(STATIC / "console.js", media_type="text/javascript")
 
 
 @router.get("/login", dependencies=OPEN)

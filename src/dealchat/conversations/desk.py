@@ -14,19 +14,27 @@ exactly as long as the conversation and retention erases them with it, every pro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dealchat.channels import outbox
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
-from dealchat.conversations import bodies, flow, i18n
+from dealchat.conversations import activity, bodies, flow, i18n
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
+from dealchat.identity.models import User
 from dealchat.identity.parties import chat_party
+from dealchat.nlu import IntentKind
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed_in
 from dealchat.records.service import record
+
+# While a person has the conversation, the bot leaves them what a person should answer; orders,
+# quotes, confirmations and cancels still go through the same parser, controls and step-up.
+LEFT_TO_THE_PERSON = frozenset({IntentKind.HELP, IntentKind.UNKNOWN, IntentKind.CLARIFY})
 
 
 def handle_inbound(
@@ -41,10 +49,13 @@ def handle_inbound(
         )
     turn = Turn(desk, session, conversation, message, desk.clock())
     intent = desk.parser.parse(message.text, turn.now.date())
+    if conversation.handled_by_id is not None and intent.intent in LEFT_TO_THE_PERSON:
+        return []  # a person has the conversation: theirs to answer (conversations/handling.py)
     answers = i18n.localise(flow.answer(turn, intent), message.text, intent)
-    for position, answer in enumerate(answers):
-        _record_outbound(session, desk, inbound, answer, position)
-    return answers
+    return [
+        replace(answer, seq=_record_outbound(session, desk, inbound, answer, position).seq)
+        for position, answer in enumerate(answers)
+    ]
 
 
 def _conversation(session: Session, message: InboundMessage) -> Conversation:
@@ -79,10 +90,13 @@ def _record_inbound(
     sealed = bodies.seal_into(session, desk, inbound, message.text)
     try:
         with session.begin_nested():
+            inbound.seq = activity.number(session, conversation.id, desk.clock())
             session.add(inbound)
     except IntegrityError:
         return None
     party = chat_party(session, channel=message.channel, external_id=message.sender_id)
+    if party.user_id is not None and conversation.client_id is None:
+        conversation.client_id = party.user_id  # the desk lists the chat under its client
     record_sealed_in(
         session,
         scope=bodies.scope_of(conversation.id),
@@ -112,8 +126,8 @@ def _record_outbound(
     inbound: Message,
     answer: OutboundMessage,
     position: int,
-) -> None:
-    _store_outbound(
+) -> Message:
+    return _store_outbound(
         session,
         desk,
         conversation_id=inbound.conversation_id,
@@ -124,15 +138,27 @@ def _record_outbound(
 
 
 def notify(
-    session: Session, *, desk: Desk, conversation_id: str, answer: OutboundMessage
+    session: Session,
+    *,
+    desk: Desk,
+    conversation_id: str,
+    answer: OutboundMessage,
+    author: User | None = None,
 ) -> Message:
     """A bot message into a conversation that answers no inbound message (a held order released,
     a fill that came later). Stored and audited in the caller's transaction like every reply;
-    delivering it to the chat platform is the channel's job once the transaction commits."""
+    delivering it to the chat platform is the channel's job once the transaction commits.
+    `author`: the bank user who wrote it at the desk (the bot when None)."""
     if session.get(Conversation, conversation_id) is None:
         raise LookupError(f"no conversation {conversation_id}")
     return _store_outbound(
-        session, desk, conversation_id=conversation_id, answer=answer, reply_to=None, position=0
+        session,
+        desk,
+        conversation_id=conversation_id,
+        answer=answer,
+        reply_to=None,
+        position=0,
+        author=author,
     )
 
 
@@ -144,13 +170,16 @@ def _store_outbound(
     answer: OutboundMessage,
     reply_to: str | None,
     position: int,
+    author: User | None = None,
 ) -> Message:
     out = Message(
         conversation_id=conversation_id,
         direction="out",
-        sender_id="bot",
+        sender_id="bot" if author is None else f"user:{author.id}",
+        author_id=None if author is None else author.id,
         reply_to_id=reply_to,
         position=position,
+        seq=activity.number(session, conversation_id, desk.clock()),
     )
     sealed = bodies.seal_into(session, desk, out, answer.text)
     session.add(out)
@@ -169,7 +198,7 @@ def _store_outbound(
     record(
         session,
         event=AuditEvent.MESSAGE_SENT,
-        actor="bot",
+        actor="bot" if author is None else f"user:{author.id}",
         subject=f"conversation:{conversation_id}",
         payload={
             "message": out.id,
@@ -196,6 +225,7 @@ def stored_replies(
     return [
         OutboundMessage(
             text=bodies.text_of(session, desk, row),
+            seq=row.seq,
             link=None
             if row.link is None
             else desk.sealer.open(row.link, context=f"message:{row.id}"),

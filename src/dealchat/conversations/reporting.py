@@ -75,6 +75,7 @@ def client_subjects(session: Session, user_id: str) -> tuple[set[str], set[str]]
     scopes = scopes_for(session, kind="client", target=user_id)
     subjects = scopes | {f"user:{user_id}"} | identities
     subjects |= related_subjects(session, user_id=user_id, scopes=scopes)
+    subjects |= _enrolments_in_log(session, user_id)
     return subjects, {f"user:{user_id}"} | identities
 
 
@@ -98,6 +99,18 @@ def _chat_subjects(session: Session, client: str) -> set[str]:
         )
         found |= {f"link:{link_id}" for link_id in links}
     return found
+
+
+def _enrolments_in_log(session: Session, user_id: str) -> set[str]:
+    """Her authenticator enrolments as the log names them (an administrator starts them, so
+    they are not her own acts; the rows go after retention, the entries stay)."""
+    rows = session.execute(
+        select(AuditEntry.subject, AuditEntry.payload).where(
+            AuditEntry.event == AuditEvent.TOTP_ENROLMENT_STARTED,
+            AuditEntry.payload.contains(user_id),
+        )
+    )
+    return {row.subject for row in rows if json.loads(row.payload).get("user") == user_id}
 
 
 def _linked_by(session: Session, identity_id: str) -> set[str]:

@@ -72,12 +72,16 @@ def after_commit(session: Session, hook: Callable[[], None]) -> None:
 
 
 def _run_hooks(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: the transaction goes on
+        return
     hooks = session.info.pop(_HOOKS, [])
     for hook in hooks:
         hook()
 
 
 def _drop_hooks(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT rolled back: the transaction goes on
+        return
     session.info.pop(_HOOKS, None)
 
 

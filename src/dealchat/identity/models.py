@@ -15,6 +15,8 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # How the desk signs a bank user's messages to clients ("Dan Lee"); the username when unset.
+    display_name: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))  # internal | external
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
@@ -36,7 +38,12 @@ class User(Base):
 
     def attributes(self) -> dict[str, str]:
         """The attributes that are set, as a resource for `access.can` conditions."""
-        named = {"desk": self.desk, "region": self.region, "client_book": self.client_book}
+        named = {
+            "desk": self.desk,
+            "region": self.region,
+            "client_book": self.client_book,
+            "rm": self.owner_id,
+        }
         return {name: value for name, value in named.items() if value is not None}
 
 

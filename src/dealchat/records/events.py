@@ -67,6 +67,10 @@ class AuditEvent(StrEnum):
     TOKEN_REVOKED = "token:revoked"  # noqa: S105 - an event name, not a secret
     ACCESS_ALLOWED = "access:allowed"
     ACCESS_DENIED = "access:denied"
+    # The desk: a bank user opens a transcript, takes a conversation over, hands it back
+    CONVERSATION_OPENED = "conversation:opened"
+    CONVERSATION_TAKEN_OVER = "conversation:taken_over"
+    CONVERSATION_HANDED_BACK = "conversation:handed_back"
     DELIVERY_SUCCEEDED = "delivery:succeeded"
     DELIVERY_FAILED = "delivery:failed"
     DELIVERY_DEAD_LETTERED = "delivery:dead_lettered"

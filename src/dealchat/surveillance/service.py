@@ -37,6 +37,7 @@ MESSAGE_EVENTS = frozenset({AuditEvent.MESSAGE_RECEIVED.value, AuditEvent.MESSAG
 ORDER_EVENTS = frozenset({AuditEvent.ORDER_PLACED.value, AuditEvent.ORDER_HELD.value})
 OPEN_STATES = ("open", "claimed", "escalated")
 PATTERNS = "order-patterns"
+BOT = "bot"  # the sender of the bot's messages
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class Surveillance:
     def _scan_message(self, session: Session, entry: Recorded) -> None:
         message_id = json.loads(entry.payload).get("message")
         stored = self.messages.message(session, message_id) if message_id else None
-        if stored is None:
-            return
+        if stored is None or stored.sender_id == BOT:
+            return  # the bot's own words are the platform's templates, not a person's
         lexicon = store.active_lexicon(session)
         hits = lexicon.match(
             Utterance(stored.text, stored.channel, stored.direction, stored.participants)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from dealchat.api.deps import PlatformDep, public
+from dealchat.api.deps import INT64_MAX, Platform, PlatformDep, SeqQuery, public
 from dealchat.api.limits import body_limit
 from dealchat.api.ratelimits import RateLimit, enforce, per_source
 from dealchat.channels.interfaces import Rejected, WebhookRequest
-from dealchat.channels.webchat.adapter import WebchatAdapter, WebchatMessage, inbound
+from dealchat.channels.webchat.adapter import ID_PATTERN, WebchatAdapter, WebchatMessage, inbound
+from dealchat.conversations import feed
 from dealchat.conversations.desk import handle_inbound
-from dealchat.db.session import unit_of_work
+from dealchat.db.base import utcnow
+from dealchat.db.session import reading, unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.live.signals import conversation_topic
+from dealchat.live.streams import event_stream, last_event_id
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,6 +32,7 @@ router = APIRouter(dependencies=[Depends(public("web chat: senders identify by s
 class Reply(BaseModel):
     text: str
     link: str | None = None
+    seq: int | None = None  # its number in the conversation: the page acknowledges it
 
 
 class Replies(BaseModel):
@@ -57,7 +64,88 @@ def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) 
     message = inbound(body)
     with unit_of_work(platform.sessions) as session:
         answers = handle_inbound(session, message=message, desk=platform.desk)
-    return Replies(replies=[Reply(text=a.text, link=a.link) for a in answers])
+    return Replies(replies=[Reply(text=a.text, link=a.link, seq=a.seq) for a in answers])
+
+
+class Page(BaseModel):
+    """Which conversation a page follows: its two random ids, held only by the client's browser."""
+
+    conversation_id: str = Field(min_length=8, max_length=128, pattern=ID_PATTERN)
+    sender_id: str = Field(min_length=8, max_length=128, pattern=ID_PATTERN)
+
+
+class Seen(Page):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=0, le=INT64_MAX)
+
+
+class History(BaseModel):
+    messages: list[dict[str, object]]
+
+
+STREAM = "GET /api/v1/webchat/stream"
+PER_SOURCE_STREAM = RateLimit("webchat-stream", 120)
+
+
+def _follower(platform: Platform, page: Page) -> feed.Follower:
+    with unit_of_work(platform.sessions) as session:
+        found = feed.follower(session, conversation=page.conversation_id, sender=page.sender_id)
+    if found is None:
+        raise DealchatError(ErrorCode.NOT_FOUND, "No such conversation", http_status=404)
+    return found
+
+
+@router.get(
+    "/api/v1/webchat/stream",
+    dependencies=[Depends(per_source(PER_SOURCE_STREAM, STREAM))],
+    response_class=StreamingResponse,
+)
+async def stream(
+    request: Request,
+    platform: PlatformDep,
+    page: Annotated[Page, Query()],
+    after: SeqQuery = None,
+) -> StreamingResponse:
+    """What the bank sends to this conversation, as Server-Sent Events (`message`, id = its
+    number), from `after` or the browser's Last-Event-ID; the page acknowledges what it shows."""
+    who = await run_in_threadpool(_follower, platform, page)
+
+    def read(position: int) -> list[tuple[int, str, dict[str, Any]]]:
+        with reading(platform.sessions) as session:
+            lines = feed.after(session, platform.desk, who, position, now=utcnow())
+        return [(line.seq, "message", line.as_dict()) for line in lines]
+
+    return event_stream(
+        request,
+        platform.hub,
+        [conversation_topic(who.conversation_id)],
+        read,
+        after=last_event_id(request, after),
+    )
+
+
+@router.post("/api/v1/webchat/seen", dependencies=[Depends(per_source(PER_SOURCE, "seen"))])
+@body_limit(4 * 1024)
+def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
+    """The page showed every message up to `seq`: they are delivered (`delivery:succeeded`)."""
+    who = _follower(platform, body)
+    with unit_of_work(platform.sessions) as session:
+        count = feed.acknowledge(session, who, body.seq, now=platform.desk.clock())
+    return {"delivered": count}
+
+
+@router.get(
+    "/api/v1/webchat/history",
+    response_model=History,
+    dependencies=[Depends(per_source(PER_SOURCE, "history"))],
+)
+def history(platform: PlatformDep, page: Annotated[Page, Query()]) -> History:
+    """The conversation back after a reload, once the sender is linked to her account."""
+    who = _follower(platform, page)
+    with unit_of_work(platform.sessions) as session:
+        lines = feed.history(session, platform.desk, who)
+    return History(messages=[line.as_dict() for line in lines])
 
 
 @router.get("/", include_in_schema=False)

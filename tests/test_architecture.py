@@ -18,6 +18,7 @@ PURE_MODULES = (
     "controls/engine.py",
     "controls/history.py",
     "documents/sniff.py",
+    "pricing/dealer.py",
     "records/merkle.py",
     "records/leaf.py",
     "records/notes.py",

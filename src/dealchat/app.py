@@ -43,6 +43,7 @@ from dealchat.console import documents as console_documents
 from dealchat.console import holds as console_holds
 from dealchat.console import recon as console_recon
 from dealchat.console import review as console_review
+from dealchat.console import rfqs as console_rfqs
 from dealchat.console import search as console_search
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
@@ -110,6 +111,8 @@ def build_platform(settings: Settings) -> Platform:
         pretrade=pretrade(settings),
         screen=surveillance_categories if settings.surveillance.enabled else None,
         routing=None if venue is None else executions.routing_of(venue),
+        dealer=settings.pricing.dealer_policy(),
+        rfq_wait=dt.timedelta(seconds=settings.pricing.rfq_wait_seconds),
     )
     if venue is not None:
         venue.receive = executions.receiver(desk)
@@ -230,6 +233,7 @@ def create_app(
     app.include_router(surveillance_views.router)
     app.include_router(controls_views.router)
     app.include_router(console_holds.router)
+    app.include_router(console_rfqs.router)
     app.include_router(receipt_views.router)
     app.include_router(upload_views.router)
     app.include_router(documents_views.router)

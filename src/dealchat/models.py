@@ -34,6 +34,7 @@ from dealchat.identity.models import (
 )
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Order, Quote
+from dealchat.pricing.rfq_models import Rfq
 from dealchat.recon.models import ReconBreak, ReconLine, ReconStatement
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.models import (
@@ -87,6 +88,7 @@ __all__ = [
     "ReportLink",
     "Reservation",
     "Review",
+    "Rfq",
     "Role",
     "RoleAssignment",
     "RoleGrant",

@@ -7,6 +7,7 @@ run with 0600 permissions.
 from __future__ import annotations
 
 import ipaddress
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ from dealchat.documents.clamav import parse_address
 from dealchat.documents.sniff import DEFAULT_ALLOWED, TYPES
 from dealchat.nlu.parser import Parser
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES, DEFAULT_COUNTERPARTY_NAMES
+from dealchat.pricing.dealer import DealerPolicy
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
 
@@ -63,6 +65,29 @@ class PricingSettings(BaseModel):
 
     spread_bps: Decimal = Field(default=Decimal("2"), gt=0, le=500)
     counterparty: str = "SIM"
+    # Requests for quote (pricing.dealer): a dealer prices bonds, the instruments listed here
+    # (pairs as `USD/TRY` or ISINs), sizes above `dealer_above` in the base currency and pairs
+    # without a price source; unpriced after `rfq_wait_seconds` the client is told so.
+    dealer_above: Decimal = Field(default=Decimal(50_000_000), gt=0)
+    dealer_instruments: list[str] = Field(default_factory=list, max_length=500)
+    dealer_bonds: bool = True
+    rfq_wait_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("dealer_instruments")
+    @classmethod
+    def _instruments(cls, names: list[str]) -> list[str]:
+        cleaned = [name.strip().upper() for name in names]
+        for name in cleaned:
+            if not re.fullmatch(r"[A-Z]{3}/[A-Z]{3}|[A-Z]{2}[A-Z0-9]{9}[0-9]", name):
+                raise ValueError(f"dealer instrument {name!r}: a pair like USD/TRY or an ISIN")
+        return cleaned
+
+    def dealer_policy(self) -> DealerPolicy:
+        return DealerPolicy(
+            above=self.dealer_above,
+            instruments=frozenset(self.dealer_instruments),
+            bonds=self.dealer_bonds,
+        )
 
 
 class FixProviderSettings(BaseModel):

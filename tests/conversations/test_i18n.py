@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from dealchat.conversations import amend, i18n, pretrade, replies
+from dealchat.conversations import amend, i18n, pretrade, replies, rfq
 from dealchat.nlu import Intent, IntentKind, parse
 from dealchat.orders.tickets import TICKET
 
@@ -18,7 +18,7 @@ _SKIP = {"DOCUMENT_RECEIVED"}  # sent by the upload page, not in a chat turn
 
 def _constants() -> list[tuple[str, str]]:
     found = []
-    for module in (replies, amend, pretrade):
+    for module in (replies, amend, pretrade, rfq):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and " " in value and name not in _SKIP:
                 found.append((f"{module.__name__}.{name}", value))

@@ -21,6 +21,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[Right]]] = {
                 Right.ORDER_READ,
                 Right.ORDER_APPROVE,
                 Right.ORDER_CANCEL,
+                Right.QUOTE_PRICE,
                 Right.DOCUMENT_UPLOAD,
                 Right.DOCUMENT_DOWNLOAD,
             }

@@ -17,6 +17,7 @@ class Right(StrEnum):
     ORDER_READ = "order:read"
     ORDER_APPROVE = "order:approve"
     ORDER_CANCEL = "order:cancel"
+    QUOTE_PRICE = "quote:price"  # a dealer prices a request for quote (console /console/rfqs)
     # Compliance: surveillance, records, reports
     ALERT_READ = "alert:read"
     ALERT_REVIEW = "alert:review"

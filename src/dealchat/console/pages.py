@@ -42,6 +42,7 @@ NAV: list[NavItem] = [
     NavItem("Search", "/console/search", Right.AUDIT_READ),
     NavItem("Reviews", "/console/reviews", Right.ALERT_READ),
     NavItem("Held orders", "/console/holds", Right.ORDER_APPROVE),
+    NavItem("Requests for quote", "/console/rfqs", Right.QUOTE_PRICE),
     NavItem("Documents", "/console/documents", Right.DOCUMENT_DOWNLOAD),
     NavItem("Reconciliation", "/console/recon", Right.ORDER_READ),
 ]

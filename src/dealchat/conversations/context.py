@@ -16,6 +16,7 @@ from dealchat.execution.interfaces import Counterparty
 from dealchat.identity.service import AuthPolicy
 from dealchat.nlu import Parser
 from dealchat.orders.routing import Routing
+from dealchat.pricing.dealer import DealerPolicy
 from dealchat.pricing.interfaces import PriceSource
 from dealchat.records.envelope import Envelope
 from dealchat.records.sealing import Sealer
@@ -42,6 +43,9 @@ class Desk:
     # Orders go to FIX counterparties through the outbox (execution.routing) when set; to the
     # simulated `counterparty`, in the same transaction, when None (the demo's default).
     routing: Routing | None = None
+    # Quotes a dealer prices instead of the bot (pricing.dealer), and how long one may take.
+    dealer: DealerPolicy = field(default_factory=DealerPolicy)
+    rfq_wait: dt.timedelta = dt.timedelta(seconds=300)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dealchat.conversations import (
     pretrade,
     receipt_reply,
     replies,
+    rfq,
 )
 from dealchat.conversations.context import Turn
 from dealchat.conversations.secure_link import secure_link as _secure_link
@@ -107,6 +108,9 @@ def _quote(turn: Turn, intent: Intent) -> Answer:
     user = _client(turn)
     if user is None:
         return _link(turn, intent)
+    dealer_priced = rfq.route(turn, user.id, intent)  # a request for quote to the desk
+    if dealer_priced is not None:
+        return dealer_priced
     try:
         quote = orders.give_quote(
             turn.session,
@@ -143,6 +147,7 @@ def _order(turn: Turn, intent: Intent) -> Answer:
         ticket_fields=fields_or_reply,
         now=turn.now,
     )
+    rfq.taken(turn, order)
     return _say(ticket_text(orders.ticket_of(order)))
 
 
@@ -151,6 +156,10 @@ def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, obje
     quote = orders.live_quote(
         turn.session, conversation_id=turn.conversation.id, client_id=user.id, now=turn.now
     )
+    assert intent.side is not None
+    refused = rfq.refused_take(turn, user.id, quote, intent.side.value)
+    if refused is not None:
+        return _say(refused)
     if quote is None:
         return _say(replies.NO_LIVE_QUOTE)
     quantity = quote.quantity
@@ -159,7 +168,6 @@ def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, obje
     if intent.quantity is not None and intent.quantity != quantity:
         wanted = replies.size(intent.quantity)
         return _say(replies.SIZE_MISMATCH.format(quoted=replies.size(quantity), wanted=wanted))
-    assert intent.side is not None
     side = intent.side.value
     return {
         "side": side,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from types import ModuleType
 
 from opencc import OpenCC
 
@@ -45,9 +46,17 @@ def language_of(text: str) -> str | None:
 
 def localise(answers: list[OutboundMessage], text: str, intent: Intent) -> list[OutboundMessage]:
     """The turn's replies in the language `text` was written in."""
-    language = language_of(text)
+    return in_language(answers, language_of(text), intent)
+
+
+def in_language(
+    answers: list[OutboundMessage], language: str | None, intent: Intent | None = None
+) -> list[OutboundMessage]:
+    """The replies in `language` (`zh-Hans`, `zh-Hant`; None: as written): a message sent later
+    (a dealer's price) in the language the client asked in."""
     if language is None:
         return answers
+    intent = intent or Intent(IntentKind.UNKNOWN)
     out = []
     for answer in answers:
         chinese = "\n".join(_line(line, intent) for line in answer.text.split("\n"))
@@ -173,11 +182,12 @@ def _fill_zh(text: str) -> str:
 
 
 def _templates() -> tuple[tuple[str, str, dict[str, Convert]], ...]:
-    # pretrade imports the desk, which imports this module: read its texts at first use
-    from dealchat.conversations import pretrade  # noqa: PLC0415
+    # pretrade and rfq import the desk, which imports this module: read their texts at first use
+    from dealchat.conversations import pretrade, rfq  # noqa: PLC0415
 
     return (
         *_FIXED,
+        *_rfq_templates(rfq),
         (
             pretrade.HELD,
             "{ref} 暂缓执行：交易台在发往市场前需要复核（{why}）。放行或终止时我会在这里通知您。",
@@ -187,6 +197,28 @@ def _templates() -> tuple[tuple[str, str, dict[str, Convert]], ...]:
         (pretrade.ABORTED, "{ref} 已被交易台终止，未发往市场。没有成交。", {}),
         (pretrade.EXPIRED, "{ref} 未在时限内获批，未发往市场。没有成交。", {}),
     )
+
+
+def _rfq_templates(rfq: ModuleType) -> tuple[tuple[str, str, dict[str, Convert]], ...]:
+    return (
+        (rfq.REQUESTED_TEXT, "交易员正在为此报价（{ref}）：{request}。报价会发到这里；"
+         "如果到 UTC {until} 还没有报价，我会告诉您。", {}),
+        (rfq.REPLACED_TEXT, "{ref} 已撤回：由您的新询价取代。", {}),
+        (rfq.PRICED_TEXT, "{ref} {request}：交易员报价 买价 {bid} / 卖价 {ask}，{seconds} 秒内有效"
+         "（至 UTC {until}）。回复 mine 以 {ask} 买入，或回复 yours 以 {bid} 卖出。", {}),
+        (rfq.PRICED_BUY, "{ref} {request}：交易员报价 {ask}，仅供您买入，{seconds} 秒内有效"
+         "（至 UTC {until}）。回复 mine 以 {ask} 买入。", {}),
+        (rfq.PRICED_SELL, "{ref} {request}：交易员报价 {bid}，仅供您卖出，{seconds} 秒内有效"
+         "（至 UTC {until}）。回复 yours 以 {bid} 卖出。", {}),
+        (rfq.DECLINED_TEXT, "{ref}：交易员拒绝为 {request} 报价：{reason}。没有成交。", {}),
+        (rfq.NOT_PRICED, "{ref}：没有交易员在时限内为 {request} 报价，因此没有可成交的价格。"
+         "请重新询价，或致电您的交易员。", {}),
+        (rfq.PRICE_EXPIRED, "{ref}：交易员为 {request} 给出的报价已于 UTC {until} 过期，不能再成交。"
+         "请重新询价。", {}),
+        (rfq.STILL_PRICING, "{ref} 仍在由交易员报价：目前还没有可成交的价格。报价会发到这里。", {}),
+        (rfq.ONLY_BUY, "交易员为 {ref} 给出的报价仅供您买入。要卖出请重新询价。", {}),
+        (rfq.ONLY_SELL, "交易员为 {ref} 给出的报价仅供您卖出。要买入请重新询价。", {}),
+    )  # fmt: skip
 
 
 _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select, update
@@ -46,43 +47,86 @@ def give_quote(
     if intent.product not in (None, Product.OUTRIGHT):
         raise LookupError(f"no indicative {intent.product} prices")
     price = prices.price(instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor)
+    return record_quote(
+        session,
+        QuoteFields(
+            conversation_id=conversation_id,
+            client_id=client_id,
+            pair=intent.pair,
+            isin=intent.isin,
+            dealt_currency=intent.dealt_currency,
+            quantity=intent.quantity,
+            tenor=intent.tenor,
+        ),
+        bid=price.bid,
+        ask=price.ask,
+        source=price.source,
+        expires_at=now + ttl,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class QuoteFields:
+    conversation_id: str
+    client_id: str
+    pair: str | None
+    isin: str | None
+    dealt_currency: str | None
+    quantity: Decimal | None
+    tenor: str | None
+
+
+def record_quote(
+    session: Session,
+    fields: QuoteFields,
+    *,
+    bid: Decimal,
+    ask: Decimal,
+    source: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+    actor: str | None = None,
+) -> Quote:
+    """A price for the client (the source's, or a dealer's for a request for quote): it retires
+    any live quote in this chat (`mine` takes the newest). Audited as quote:given."""
     retired = session.execute(
         update(Quote)
         .where(
-            Quote.conversation_id == conversation_id,
-            Quote.client_id == client_id,
+            Quote.conversation_id == fields.conversation_id,
+            Quote.client_id == fields.client_id,
             Quote.expires_at > now,
         )
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
     quote = Quote(
-        conversation_id=conversation_id,
-        client_id=client_id,
-        pair=intent.pair,
-        isin=intent.isin,
-        dealt_currency=intent.dealt_currency,
-        quantity=intent.quantity,
-        tenor=intent.tenor,
-        bid=price.bid,
-        ask=price.ask,
-        source=price.source,
+        conversation_id=fields.conversation_id,
+        client_id=fields.client_id,
+        pair=fields.pair,
+        isin=fields.isin,
+        dealt_currency=fields.dealt_currency,
+        quantity=fields.quantity,
+        tenor=fields.tenor,
+        bid=bid,
+        ask=ask,
+        source=source,
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=expires_at,
     )
     record_new(
         session,
         quote,
         event=AuditEvent.QUOTE_GIVEN,
-        actor=f"user:{client_id}",
+        actor=actor or f"user:{fields.client_id}",
         kind="quote",
         payload={
-            "instrument": intent.pair or intent.isin,
-            "quantity": intent.quantity,
-            "tenor": intent.tenor,
-            "bid": price.bid,
-            "ask": price.ask,
-            "source": price.source,
+            "instrument": fields.pair or fields.isin,
+            "quantity": fields.quantity,
+            "tenor": fields.tenor,
+            "bid": bid,
+            "ask": ask,
+            "source": source,
             "expires_at": quote.expires_at,
             "retired_quotes": retired.rowcount,  # type: ignore[attr-defined]
         },

@@ -32,6 +32,12 @@ class AuditEvent(StrEnum):
     FEDERATION_LINKED = "federation:linked"
     FEDERATION_STARTED = "federation:started"
     QUOTE_GIVEN = "quote:given"
+    # Requests for quote, priced by a dealer (pricing/rfq.py)
+    RFQ_REQUESTED = "rfq:requested"
+    RFQ_PRICED = "rfq:priced"
+    RFQ_DECLINED = "rfq:declined"
+    RFQ_EXPIRED = "rfq:expired"
+    RFQ_TAKEN = "rfq:taken"
     TICKET_CREATED = "ticket:created"
     TICKET_CANCELLED = "ticket:cancelled"
     TICKET_AMENDED = "ticket:amended"

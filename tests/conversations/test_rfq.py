@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.channels.outbox import OutboxItem
+from dealchat.cli.demo_access import seed_access
 from dealchat.conversations import rfq as chat_rfq
 from dealchat.conversations.bodies import text_of
 from dealchat.conversations.models import Message
@@ -323,3 +325,34 @@ def test_a_request_in_chinese_is_answered_in_chinese_later_too(
     assert _later(platform)[-1].startswith(
         "RFQ-1 EUR/USD 100,000,000 EUR SPOT：交易员报价 买价 1.0846"
     )
+
+
+def test_the_serve_sweeper_expires_an_unpriced_request_and_tells_the_client(
+    chat: tuple[Chat, TestUser], platform: Platform, clock: Clock
+) -> None:
+    talk, _ = chat
+    talk.text("mkt usdbrl 1m")
+    clock.advance(platform.desk.rfq_wait.total_seconds() + 1)
+    woken = threading.Event()
+    sweeper = chat_rfq.Sweeper(
+        platform.sessions, platform.desk, interval=0.05, on_swept=woken.set
+    ).start()
+    try:
+        assert woken.wait(10)
+    finally:
+        sweeper.stop()
+    assert _rfq(platform, "RFQ-1").state == "expired"
+    assert _later(platform)[-1].startswith("RFQ-1: no dealer priced USD/BRL 1,000,000 USD SPOT")
+
+
+def test_the_demo_dealer_prices_requests(platform: Platform, clock: Clock) -> None:
+    """The demo's role seeding (cli.demo_access) gives its dealer quote:price."""
+    dealer = make_user(platform, "dealer", kind="internal")
+    seed_access(platform, {})
+    with TestClient(
+        create_app(platform=platform), base_url="https://testserver", follow_redirects=False
+    ) as browser:
+        _log_in(browser, dealer, clock)
+        page = browser.get("/console/rfqs")
+    assert page.status_code == 200
+    assert "Requests for quote" in page.text

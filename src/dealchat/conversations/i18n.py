@@ -231,7 +231,7 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
      "{head}：买价 {bid} / 卖价 {ask}（参考价，{ttl} 秒内有效）。回复 yours 以 {bid2} 卖出。", {}),
     ("{pair}: price of 1 {base} in {quote}. Ask 'mkt {name} 1m'.",
      "{pair}：1 {base} 的 {quote} 价格。询价请写「{name} 100万 报价」。", {}),
-    ("{isin}: a bond. Ask 'quote {isin2} 1m' for an indicative price.",
+    ("{isin}: a bond. Ask 'quote {isin2} 1m' for a price.",
      "{isin}：债券。询价请写「报价 {isin2} 100万」。", {}),
     (TICKET, "待确认：您{what}。{dates}编号 {ref}。回复 c 确认，回复 x 取消。", {}),
     (replies.HELP, "我为交易台接收外汇和债券订单。例如：「欧元美元 100万 报价」询价，"

@@ -89,7 +89,7 @@ def info_text(pair: str | None, isin: str | None) -> str:
         return (
             f"{pair}: price of 1 {base} in {quote}. Ask 'mkt {pair.replace('/', '').lower()} 1m'."
         )
-    return f"{isin}: a bond. Ask 'quote {isin} 1m' for an indicative price."
+    return f"{isin}: a bond. Ask 'quote {isin} 1m' for a price."
 
 
 def fill_text(order: Order) -> str:

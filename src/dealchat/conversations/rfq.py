@@ -8,6 +8,9 @@ past its validity are each answered plainly."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -30,6 +33,8 @@ from dealchat.pricing.dealer import QuoteAsk, dealer_reason
 from dealchat.pricing.interfaces import Instrument
 from dealchat.pricing.rfq_models import DECLINED, EXPIRED, PRICED, REQUESTED, Rfq
 from dealchat.records.chain import decimal_text
+
+log = logging.getLogger("dealchat.desk")
 
 REQUESTED_TEXT = (
     "A dealer is pricing this ({ref}): {request}. I will send the price here; "
@@ -271,6 +276,45 @@ def sweep(session: Session, *, desk: Desk, now: dt.datetime) -> list[Rfq]:
 def sweep_all(sessions: sessionmaker[Session], desk: Desk) -> int:
     with unit_of_work(sessions) as session:
         return len(sweep(session, desk=desk, now=desk.clock()))
+
+
+class Sweeper:
+    """`sweep_all` every `interval` seconds on a thread of `dealchat serve`, beside the
+    checkpointer and the outbox dispatcher; `on_swept` (the dispatcher's wake) when it told
+    anyone anything."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        desk: Desk,
+        *,
+        interval: float = 1.0,
+        on_swept: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions, self._desk, self._interval = sessions, desk, interval
+        self._on_swept = on_swept
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sweeper:
+        self._thread = threading.Thread(target=self._loop, name="rfq-sweeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                swept = sweep_all(self._sessions, self._desk)
+            except Exception:
+                log.exception("request-for-quote sweep failed")
+                continue
+            if swept and self._on_swept is not None:
+                self._on_swept()
 
 
 def _tell(session: Session, desk: Desk, rfq: Rfq, text: str) -> None:

@@ -33,10 +33,14 @@ def free_port() -> int:
 
 @contextmanager
 def served(
-    database_url: str, data_dir: Path, clock: Callable[[], dt.datetime] | None = None
+    database_url: str,
+    data_dir: Path,
+    clock: Callable[[], dt.datetime] | None = None,
+    *,
+    changed: Callable[[Platform], Platform] | None = None,
 ) -> Iterator[tuple[str, Platform]]:
     """The platform on `database_url`, served at the URL it is yielded with (its public URL);
-    the desk reads `clock` when given."""
+    the desk reads `clock` when given; `changed` adjusts the platform before it is served."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(data_dir=data_dir, database_url=database_url, public_url=url)
@@ -45,6 +49,8 @@ def served(
         platform = dataclasses.replace(
             platform, desk=dataclasses.replace(platform.desk, clock=clock)
         )
+    if changed is not None:
+        platform = changed(platform)
     config = uvicorn.Config(
         create_app(platform=platform), host="127.0.0.1", port=port, log_config=None
     )

@@ -21,6 +21,7 @@ from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.channels.outbox import OutboxItem
 from dealchat.cli.demo_access import seed_access
+from dealchat.conversations import reporting
 from dealchat.conversations import rfq as chat_rfq
 from dealchat.conversations.bodies import text_of
 from dealchat.conversations.models import Message
@@ -226,16 +227,25 @@ def test_a_dealer_declines_and_a_pair_without_a_price_source_goes_to_a_dealer(
 ) -> None:
     talk, _ = chat
     assert talk.text("mkt usdbrl 1m").startswith("A dealer is pricing this (RFQ-1): USD/BRL")
-    _log_in(browser, _staff(platform, "dana", "dealer"), clock)
+    dana = _staff(platform, "dana", "dealer")
+    _log_in(browser, dana, clock)
     assert _decline(browser, "RFQ-1", "").status_code == 400  # a reason is needed
     assert _decline(browser, "RFQ-1", "no BRL liquidity today").status_code == 303
     assert _later(platform)[-1] == (
         "RFQ-1: our dealer declined to price USD/BRL 1,000,000 USD SPOT: no BRL liquidity today. "
         "Nothing was traded."
     )
+    with unit_of_work(platform.sessions) as session:  # the dealer's own words: surveilled as hers
+        declined_by = session.scalars(
+            select(Message.author_id).order_by(Message.seq.desc())
+        ).first()
+    assert declined_by == dana.id
     assert talk.text("mine").startswith("RFQ-1: our dealer declined")
     late = _post(browser, platform, "RFQ-1", "price", bid="5", ask="6", validity="60")
     assert late.status_code == 409
+    with unit_of_work(platform.sessions) as session:  # her audit report holds her request
+        report = reporting.build(session, platform.desk, start=None, end=None, client="alice")
+    assert {"rfq:requested", "rfq:declined"} <= {row.event for row in report.rows}
     (declined,) = entries(platform, "rfq:declined")
     assert declined["reason"] == "no BRL liquidity today"
     assert declined["state"] == "declined"

@@ -3,10 +3,10 @@
 `--client` / `?client=` name a client by username (the 32-hex user id is accepted too); an
 unknown name is an error, never an empty report. Her report covers her conversations and orders
 (`holds.scopes_for`) and, beyond them, the rows about those orders and conversations that are
-audited under their own subjects: control decisions, holds, quotes, alerts and compliance reviews
-(cases), execution exceptions, settlements, legal holds on her, and her logins, step-ups, SMS and
-authenticator challenges, sessions and tokens. A case's report (`case_subjects`) is the case,
-its alert and its conversation with the conversation's orders.
+audited under their own subjects: control decisions, holds, quotes, requests for quote, alerts
+and compliance reviews (cases), execution exceptions, settlements, legal holds on her, and her
+logins, step-ups, SMS and authenticator challenges, sessions and tokens. A case's report
+(`case_subjects`) is the case, its alert and its conversation with the conversation's orders.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dealchat.identity.models import (
 )
 from dealchat.identity.session_models import ApiToken, AuthSession
 from dealchat.orders.models import Quote
+from dealchat.pricing.rfq_models import Rfq
 from dealchat.records.retention_models import LegalHold
 from dealchat.surveillance.models import Alert
 from dealchat.surveillance.review_models import Review
@@ -85,6 +86,7 @@ def related_subjects(session: Session, *, user_id: str, scopes: set[str]) -> set
     orders = {scope.split(":", 1)[1] for scope in scopes if scope.startswith("order:")}
     conversations = {s.split(":", 1)[1] for s in scopes if s.startswith("conversation:")}
     found = _of("quote", _ids(session, Quote.id, Quote.client_id == user_id))
+    found |= _of("rfq", _ids(session, Rfq.id, Rfq.client_id == user_id))  # requests for quote
     if orders:
         found |= _of(
             "control_decision",

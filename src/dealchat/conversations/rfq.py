@@ -24,6 +24,7 @@ from dealchat.conversations import i18n
 from dealchat.conversations.context import Desk, Turn
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity.models import User
 from dealchat.nlu import Intent, Product
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order, Quote
@@ -250,7 +251,8 @@ def decline(
     rfqs.decline(
         session, rfq, dealer_id=actor.user_id, actor=actor.audit_name, reason=reason, now=now
     )
-    _tell(session, desk, rfq, closed_text(rfq))
+    # the reason is the dealer's own words: sent as hers, so surveillance reads them
+    _tell(session, desk, rfq, closed_text(rfq), author=session.get(User, actor.user_id))
     return rfq
 
 
@@ -317,7 +319,9 @@ class Sweeper:
                 self._on_swept()
 
 
-def _tell(session: Session, desk: Desk, rfq: Rfq, text: str) -> None:
-    """Into the client's chat, in the language she asked in."""
+def _tell(session: Session, desk: Desk, rfq: Rfq, text: str, *, author: User | None = None) -> None:
+    """Into the client's chat, in the language she asked in (from the bot unless `author`)."""
     for answer in i18n.in_language([OutboundMessage(text)], rfq.language):
-        chat_desk.notify(session, desk=desk, conversation_id=rfq.conversation_id, answer=answer)
+        chat_desk.notify(
+            session, desk=desk, conversation_id=rfq.conversation_id, answer=answer, author=author
+        )

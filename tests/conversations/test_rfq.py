@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dealchat.access import service as access
+from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.channels.outbox import OutboxItem
@@ -31,6 +32,7 @@ from dealchat.pricing.dealer import DealerPolicy
 from dealchat.pricing.rfq_models import Rfq
 from dealchat.records.service import verify
 from tests.conftest import Clock
+from tests.factories.access import give_role
 from tests.factories.audit import entries
 from tests.factories.chat import Chat
 from tests.factories.identity import TestUser, make_user
@@ -366,3 +368,26 @@ def test_the_demo_dealer_prices_requests(platform: Platform, clock: Clock) -> No
         page = browser.get("/console/rfqs")
     assert page.status_code == 200
     assert "Requests for quote" in page.text
+
+
+def test_a_desk_limited_pricer_sees_and_prices_only_her_desks_clients(
+    chat: tuple[Chat, TestUser], browser: TestClient, platform: Platform, clock: Clock
+) -> None:
+    talk, _ = chat
+    talk.text("mkt eurusd 100m")
+    lena = make_user(platform, "lena", kind="internal")
+    give_role(platform, "lena", "ldn-pricer", [Right.QUOTE_PRICE], {"desk": ["FX-LDN"]})
+    _log_in(browser, lena, clock)
+    listing = browser.get("/console/rfqs")
+    assert listing.status_code == 200
+    assert "RFQ-1" not in listing.text  # alice is on no desk yet
+    assert browser.get("/console/rfqs/RFQ-1").status_code == 403
+    refused = _post(browser, platform, "RFQ-1", "price", bid="1.08", ask="1.09", validity="60")
+    assert refused.status_code == 403
+    with unit_of_work(platform.sessions) as session:
+        access.set_attributes(
+            session, actor=access.system_actor(), username="alice", attributes={"desk": "FX-LDN"}
+        )
+    assert "RFQ-1" in browser.get("/console/rfqs").text
+    assert _price(browser, "RFQ-1", bid="1.0846", ask="1.0853", validity="60").status_code == 303
+    assert _rfq(platform, "RFQ-1").state == "priced"

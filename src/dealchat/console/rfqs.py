@@ -6,14 +6,15 @@ clients told, whenever the list is read (and by `dealchat serve`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from dealchat.access.policy import Actor
+from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require, require_form
 from dealchat.console.acted import acted
@@ -27,8 +28,18 @@ from dealchat.pricing.rfq_models import REQUESTED, Rfq
 from dealchat.records.chain import decimal_text
 
 router = APIRouter(prefix="/console/rfqs", include_in_schema=False)
-Reader = Annotated[Actor, Depends(require(Right.QUOTE_PRICE))]
-Dealer = Annotated[Actor, Depends(require_form(Right.QUOTE_PRICE))]
+
+
+def client_resource(request: Request, db: Session) -> Mapping[str, str]:
+    """What a request's routes decide on: its client's attributes (desk, region, book)."""
+    rfq = rfqs.find(db, request.path_params["rfq_id"][:32])
+    client = db.get(User, rfq.client_id)
+    return client.attributes() if client is not None else {}
+
+
+Lister = Annotated[Actor, Depends(require(Right.QUOTE_PRICE, listing=True))]
+Reader = Annotated[Actor, Depends(require(Right.QUOTE_PRICE, resource=client_resource))]
+Dealer = Annotated[Actor, Depends(require_form(Right.QUOTE_PRICE, resource=client_resource))]
 REFRESH_SECONDS = 5
 _REASONS = {
     "bond": "bond",
@@ -38,12 +49,25 @@ _REASONS = {
 }
 
 
-def _names(db: SessionDep, rows: list[Rfq]) -> dict[str, str]:
+def _users(db: SessionDep, rows: list[Rfq]) -> dict[str, User]:
     ids = {row.client_id for row in rows} | {row.dealer_id for row in rows if row.dealer_id}
     if not ids:
         return {}
-    found = db.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
-    return dict(found)
+    return {user.id: user for user in db.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def _names(db: SessionDep, rows: list[Rfq]) -> dict[str, str]:
+    return {user_id: user.username for user_id, user in _users(db, rows).items()}
+
+
+def _mine(actor: Actor, rows: list[Rfq], users: dict[str, User]) -> list[Rfq]:
+    """The requests of the clients the actor may price for (a grant `--where desk=...`)."""
+    return [
+        row
+        for row in rows
+        if row.client_id in users
+        and can(actor, Right.QUOTE_PRICE, users[row.client_id].attributes())
+    ]
 
 
 def _row(db: SessionDep, rfq: Rfq, names: dict[str, str], now: dt.datetime) -> dict[str, Any]:
@@ -70,11 +94,13 @@ def _row(db: SessionDep, rfq: Rfq, names: dict[str, str], now: dt.datetime) -> d
 
 
 @router.get("")
-def page(request: Request, db: SessionDep, platform: PlatformDep, actor: Reader) -> Response:
+def page(request: Request, db: SessionDep, platform: PlatformDep, actor: Lister) -> Response:
     now = platform.desk.clock()
     chat_rfq.sweep(db, desk=platform.desk, now=now)  # on read: the lapsed ones, clients told
     found, closed = rfqs.open_requests(db), rfqs.recent_closed(db)
-    names = _names(db, [*found, *closed])
+    users = _users(db, [*found, *closed])
+    found, closed = _mine(actor, found, users), _mine(actor, closed, users)
+    names = {user_id: user.username for user_id, user in users.items()}
     return render(
         "rfqs.html",
         actor=actor,

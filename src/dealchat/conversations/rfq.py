@@ -173,8 +173,11 @@ def taken(turn: Turn, order: Order) -> None:
 # ---- the dealer (console.rfqs) ----
 
 
-def _may_price(actor: Actor) -> None:
-    if not actor.internal or not can(actor, Right.QUOTE_PRICE):
+def _may_price(session: Session, actor: Actor, rfq: Rfq) -> None:
+    """quote:price for this client (a grant's conditions read the client's desk, region...)."""
+    client = session.get(User, rfq.client_id)
+    attributes = client.attributes() if client is not None else {}
+    if not actor.internal or not can(actor, Right.QUOTE_PRICE, attributes):
         raise DealchatError(ErrorCode.FORBIDDEN, "quote:price is needed", http_status=403)
 
 
@@ -190,8 +193,8 @@ def price(
     now: dt.datetime,
 ) -> Rfq:
     """The dealer's price: a quote in the client's chat for `validity_seconds`, sent to her."""
-    _may_price(actor)
     rfq = rfqs.find(session, rfq_id, lock=True)
+    _may_price(session, actor, rfq)
     if rfq.state != REQUESTED or rfq.expires_at <= now:
         raise rfqs.conflict(rfq)
     bid, ask = rfqs.check_price(rfq, bid=bid, ask=ask, validity_seconds=validity_seconds)
@@ -246,8 +249,8 @@ def priced_text(rfq: Rfq) -> str:
 def decline(
     session: Session, *, desk: Desk, rfq_id: str, actor: Actor, reason: str, now: dt.datetime
 ) -> Rfq:
-    _may_price(actor)
     rfq = rfqs.find(session, rfq_id, lock=True)
+    _may_price(session, actor, rfq)
     rfqs.decline(
         session, rfq, dealer_id=actor.user_id, actor=actor.audit_name, reason=reason, now=now
     )

@@ -47,7 +47,7 @@ from dealchat.console import rfqs as console_rfqs
 from dealchat.console import search as console_search
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
-from dealchat.conversations import activity, executions
+from dealchat.conversations import activity, executions, signing
 from dealchat.conversations.context import Desk
 from dealchat.conversations.transcript import Transcript
 from dealchat.db import migrate
@@ -209,6 +209,11 @@ def create_app(
     platform = platform or build_platform(settings or Settings())
     app = FastAPI(title="dealchat", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.platform = platform
+    # The step-up page shows the ticket it approves (identity reads no orders: a hook).
+    default_lp = platform.settings.pricing.counterparty
+    if platform.desk.routing is not None:
+        default_lp = platform.desk.routing.default or default_lp
+    app.state.ticket_rows = signing.ticket_rows(default_lp)
     if adapters is None:
         adapters = build_adapters(
             platform.settings.channels, public_url=platform.settings.public_url

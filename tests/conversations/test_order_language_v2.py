@@ -229,10 +229,13 @@ def test_a_chinese_message_is_answered_in_chinese(
     )
     clarify = chat.text("买入100万欧元兑美元 老板")
     assert clarify.startswith("我不明白「老板」在这里是什么意思。")
-    assert chat.text("buy 1m eurusd").startswith("TO CONFIRM"), "English is answered in English"
+    english = chat.text("buy 1m eurusd").split("\n")  # the open ticket replaced, then the new one
+    assert english[0].endswith(" was traded on " + english[0].split(" ")[0] + ".")
+    assert english[1].startswith("TO CONFIRM"), "English is answered in English"
 
     traditional = chat.text("買入100萬歐元兌美元 三個月")
-    assert traditional.startswith("待確認：您買入 1,000,000 歐元兌美元 3個月 市價。")
+    assert " 已取消：由 " in traditional.split("\n")[0]
+    assert traditional.split("\n")[1].startswith("待確認：您買入 1,000,000 歐元兌美元 3個月 市價。")
     assert "确认" not in traditional
     for text in (ticket, step_up[0]["text"], clarify, traditional):
         assert _chinese_only(text), text

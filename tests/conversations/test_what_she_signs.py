@@ -4,19 +4,34 @@ fill time and not the dropped tickets unless asked (`status all`)."""
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import re
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from dealchat.api.deps import Platform
 from dealchat.calendars import value_dates
+from dealchat.cli.main import app as cli
 from dealchat.db.session import unit_of_work
 from dealchat.execution.models import Settlement
+from dealchat.identity import service as identity
+from dealchat.identity.handles import shown_handle
 from dealchat.orders.models import Order
 from dealchat.records.chain import decimal_text
+from dealchat.records.checkpoints import CheckpointKeys
+from dealchat.records.keys import load_keyring
+from dealchat.records.receipts_verify import verify_receipt
+from dealchat.records.service import verify
 from tests.conftest import Clock
+from tests.factories.audit import entries
 from tests.factories.chat import Chat
 from tests.factories.identity import TestUser, make_user
 
@@ -129,3 +144,166 @@ def test_only_dropped_tickets_are_not_no_orders(
         "1 cancelled or expired tickets not shown: type status all to see them."
     )
     assert chat.text("status all").startswith(f"{_orders(platform)[0].ref} CANCELLED")
+
+
+def test_a_ticket_replaced_by_a_newer_request_is_cancelled_and_she_is_told(
+    linked: tuple[Chat, TestUser], platform: Platform
+) -> None:
+    chat, alice = linked
+    chat.text("buy 1m eurusd")
+    replies = chat.say("sell 2m gbpusd 1m")
+    first, second = _orders(platform)
+    assert [reply["text"] for reply in replies] == [
+        f"{first.ref} cancelled: replaced by {second.ref}. Nothing was traded on {first.ref}.",
+        f"TO CONFIRM: YOU SELL 2,000,000 GBP vs USD 1M at market. Ref {second.ref}. "
+        "Reply c to confirm or x to cancel.",
+    ]
+    assert (first.state, second.state) == ("cancelled", "awaiting_confirmation")
+    [cancelled] = [
+        entry for entry in entries(platform, "ticket:cancelled") if entry["ref"] == first.ref
+    ]
+    assert (cancelled["reason"], cancelled["replaced_by"]) == (
+        f"replaced by {second.ref}",
+        second.ref,
+    )
+    assert cancelled["subject"] == f"order:{first.id}"
+    assert _confirm(chat, alice).startswith(f"FILLED {second.ref}: YOU SOLD 2,000,000 GBP")
+
+    chat.text("买入100万欧元兑美元")
+    chinese = chat.say("卖出200万英镑兑美元")
+    third, fourth = _orders(platform)[2:]
+    assert chinese[0]["text"] == f"{third.ref} 已取消：由 {fourth.ref} 取代。{third.ref} 没有成交。"
+    assert chinese[1]["text"].startswith("待确认：您卖出 2,000,000 英镑兑美元")
+    with unit_of_work(platform.sessions) as session:
+        assert verify(session).ok
+
+
+def _cells(page: str) -> dict[str, str]:
+    """The ticket table of a step-up page: label -> value, as the HTML holds them."""
+    found = re.findall(r'<tr><th scope="row">([^<]*)</th><td>([^<]*)</td></tr>', page)
+    return {html.unescape(label): html.unescape(value) for label, value in found}
+
+
+def test_the_step_up_page_shows_the_exact_ticket_and_the_chat_it_came_from(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    alice = make_user(platform)
+    chat = Chat(client, clock, sender="sender-alice-web-7")
+    login = chat.link("login")
+    page = client.get(login).text
+    assert "This links your Web chat chat <strong>sender-alice-web-7</strong>" in page
+    assert chat.log_in(login, alice).status_code == 200
+    clock.advance(30)
+
+    chat.text("sell 2m gbpusd 1w at 1.2600 360t")
+    order = _orders(platform)[-1]
+    approve = chat.link("c")
+    shown = client.get(approve)
+    assert shown.status_code == 200
+    value = value_dates.value_date("GBP/USD", "1W", order.created_at.date()).isoformat()
+    expected = {
+        "Reference": order.ref,
+        "Side": "You sell",
+        "Amount": "2,000,000 GBP",
+        "Currency pair": "GBP/USD",
+        "Tenor": "1W",
+        "Value date": value,
+        "Price": "Limit 1.26",
+        "Counterparty": "360T",
+        "As read back in your chat": "SELL 2,000,000 GBP vs USD 1W limit 1.26 with 360T",
+    }
+    assert _cells(shown.text) == expected
+    assert "From your Web chat chat <strong>sender-alice-web-7</strong>" in shown.text
+    assert 'name="otp"' in shown.text
+
+    wrong = chat.log_in(approve, alice, otp="000000")  # a failed try shows the same ticket
+    assert wrong.status_code == 401
+    assert _cells(wrong.text) == expected
+    clock.advance(30)
+    approved = chat.log_in(approve, alice)
+    assert approved.status_code == 200
+    assert _cells(approved.text) == expected
+    clock.advance(30)
+    assert chat.text("c").startswith(f"FILLED {order.ref}: YOU SOLD 2,000,000 GBP vs USD 1W")
+
+    chat.text("buy 1m eurusd")  # a market order, the desk's counterparty, spot
+    spot = _orders(platform)[-1]
+    cells = _cells(client.get(chat.link("c")).text)
+    assert (cells["Price"], cells["Counterparty"], cells["Tenor"]) == (
+        "At market (the price when it is filled)",
+        "SIM (the desk's default)",
+        "SPOT",
+    )
+    assert (
+        cells["Value date"] == value_dates.spot_date("EUR/USD", spot.created_at.date()).isoformat()
+    )
+
+
+def test_a_link_for_a_phone_number_masks_it(platform: Platform, client: TestClient) -> None:
+    with unit_of_work(platform.sessions) as session:
+        token = identity.issue_link(
+            session,
+            channel="whatsapp",
+            external_id="447700900456",
+            purpose="link",
+            ticket_hash=None,
+            policy=platform.desk.policy,
+            now=platform.desk.clock(),
+        )
+    page = client.get(f"/link/{token}").text
+    assert "This links your WhatsApp chat <strong>+44•••••0456</strong>" in page
+    assert "447700900456" not in page
+    assert shown_handle("telegram", "123456789") == "123456789"  # an id, not a number
+    assert shown_handle("webchat", "+1 650 555 1234") == "+16•••••1234"
+
+
+def test_the_receipt_link_opens_a_readable_page_with_the_signed_receipt(
+    linked: tuple[Chat, TestUser], client: TestClient, platform: Platform, tmp_path: Path
+) -> None:
+    chat, alice = linked
+    clock, settings = chat.clock, platform.settings
+    chat.text("sell 2m gbpusd 1w 360t")
+    assert chat.log_in(chat.link("c"), alice).status_code == 200
+    clock.advance(30)
+    [fill] = chat.say("c")
+    order = _orders(platform)[-1]
+    assert order.fill_price is not None
+    assert order.filled_at is not None
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    shown = client.get(urlparse(fill["link"]).path, headers=browser)
+    assert shown.status_code == 200
+    assert shown.headers["content-type"].startswith("text/html")
+    cells = _cells(shown.text)
+    usd = (Decimal(2_000_000) * order.fill_price).quantize(Decimal("0.01"))
+    value = value_dates.value_date("GBP/USD", "1W", order.filled_at.date()).isoformat()
+    assert cells["Reference"] == order.ref
+    assert cells["Order"] == "SELL 2,000,000 GBP vs USD 1W at market with 360T"
+    assert cells["State"] == "filled"
+    assert cells["Fill price"] == decimal_text(order.fill_price.normalize())
+    assert cells["Filled"] == order.filled_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert (cells["You sold"], cells["You bought"]) == ("GBP 2,000,000.00", f"USD {usd:,f}")
+    assert cells["Value date"] == value
+    assert (cells["Executed by"], cells["Execution"]) == ("360T", order.execution_id)
+
+    found = re.search(
+        r'download="(receipt-ORD-\w+\.json)" href="data:application/json;base64,([^"]+)"',
+        shown.text,
+    )
+    assert found is not None
+    assert found.group(1) == f"receipt-{order.ref}.json"
+    downloaded = tmp_path / found.group(1)
+    downloaded.write_bytes(base64.b64decode(found.group(2)))
+    assert (
+        verify_receipt(json.loads(downloaded.read_text()), keys=load_keyring(settings.keys_dir)).ref
+        == order.ref
+    )
+    vkey = CheckpointKeys.load(settings.keys_dir, settings.records.origin).signer.verifier.vkey
+    result = CliRunner().invoke(cli, ["audit", "verify-receipt", str(downloaded), "--key", vkey])
+    assert result.exit_code == 0, result.output
+    assert f"receipt OK: {order.ref}" in result.output
+    assert f"dealchat audit verify-receipt {found.group(1)}" in shown.text
+
+    [again] = chat.say(f"status {order.ref}")  # an API client still gets the JSON
+    as_json = client.get(urlparse(again["link"]).path, headers={"Accept": "application/json"})
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert as_json.json()["order"]["ref"] == order.ref

@@ -140,6 +140,9 @@ def _order(turn: Turn, intent: Intent) -> Answer:
         return _say(fields_or_reply)
     if isinstance(fields_or_reply, list):
         return fields_or_reply
+    replaced = orders.open_tickets(
+        turn.session, conversation_id=turn.conversation.id, client_id=user.id
+    )
     order = orders.create_ticket(
         turn.session,
         conversation_id=turn.conversation.id,
@@ -148,7 +151,8 @@ def _order(turn: Turn, intent: Intent) -> Answer:
         now=turn.now,
     )
     rfq.taken(turn, order)
-    return _say(ticket_text(orders.ticket_of(order)))
+    told = [replies.REPLACED.format(ref=old.ref, new=order.ref) for old in replaced]
+    return [*map(OutboundMessage, told), *_say(ticket_text(orders.ticket_of(order)))]
 
 
 def _fields_from_quote(turn: Turn, user: User, intent: Intent) -> dict[str, object] | Answer:

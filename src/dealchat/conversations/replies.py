@@ -65,6 +65,7 @@ SIZE_MISMATCH = "That price was for {quoted}. Ask for a new price for {wanted}."
 FILL_AMOUNTS = "You {leg} / {other_leg}, value date {value_date}."
 FILL_SWAP_DATES = "Near leg value date {value_date}, far leg value date {far_value_date}."
 FILL_NDF_DATES = "Fixing date {fixing_date}, settled in USD value date {value_date}."
+REPLACED = "{ref} cancelled: replaced by {new}. Nothing was traded on {ref}."
 HIDDEN_DRAFTS = "{count} cancelled or expired tickets not shown: type status all to see them."
 
 

@@ -1,4 +1,8 @@
-"""The bank's own login page behind a secure link: GET shows the form, POST checks both factors."""
+"""The bank's own login page behind a secure link: GET shows the form, POST checks both factors.
+
+What the client signs is what she sees: the page names the channel and the chat handle the link
+belongs to (a phone number masked, `identity.handles`), and a step-up page shows the exact ticket
+it approves, row by row (read through the app's `TicketRows` hook, `app.state.ticket_rows`)."""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from dealchat.api.deps import PlatformDep, public, source_ip
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
 from dealchat.identity import service
+from dealchat.identity.handles import channel_name, shown_handle
+from dealchat.identity.interfaces import TicketRows
+from dealchat.identity.models import SecureLink
 
 router = APIRouter(dependencies=[Depends(public("the bank's login page behind a secure link"))])
 
@@ -34,6 +42,14 @@ _FORM = """<p>{purpose}</p>{notice}
  maxlength="6"{otp_required} autocomplete="one-time-code"></label></p>
 <p><button type="submit">Continue</button></p></form>"""
 
+_CHAT = {
+    "link": "This links your {channel} chat <strong>{handle}</strong> to your account.",
+    "stepup": "From your {channel} chat <strong>{handle}</strong>.",
+}
+_TICKET = """<section aria-label="ticket"><h2>The order you approve</h2>
+<table class="ticket">{rows}</table></section>"""
+_UNKNOWN_TICKET = "<p>The change you approve is the one described in your chat just now.</p>"
+
 _PURPOSE = {
     "link": "Log in to link this chat to your account.",
     "stepup": "Approve the order waiting in your chat with your password and authenticator code.",
@@ -44,23 +60,53 @@ def page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=body), status_code=status)
 
 
-def _form(purpose: str, notice: str = "") -> str:
+def _form(purpose: str, notice: str = "", context: str = "") -> str:
     shown = f'<p role="alert"><strong>{html.escape(notice)}</strong></p>' if notice else ""
     # A login from a trusted network may leave the code empty (staff only); a confirmation never.
     required = " required" if purpose == "stepup" else ""
-    return _FORM.format(
+    return context + _FORM.format(
         purpose=html.escape(_PURPOSE.get(purpose, "")), notice=shown, otp_required=required
     )
 
 
+def context_html(session: Session, link: SecureLink, rows_of: TicketRows | None) -> str:
+    """The chat the link belongs to and, for a step-up, the ticket it approves."""
+    chat = _CHAT.get(link.purpose, _CHAT["link"]).format(
+        channel=html.escape(channel_name(link.channel)),
+        handle=html.escape(shown_handle(link.channel, link.external_id)),
+    )
+    out = f'<p class="chat">{chat}</p>'
+    if link.purpose != "stepup" or link.ticket_hash is None:
+        return out
+    rows = None
+    if rows_of is not None:
+        rows = rows_of(
+            session,
+            ticket_hash=link.ticket_hash,
+            channel=link.channel,
+            external_id=link.external_id,
+        )
+    if not rows:
+        return _UNKNOWN_TICKET + out
+    cells = "".join(
+        f'<tr><th scope="row">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>'
+        for label, value in rows
+    )
+    return _TICKET.format(rows=cells) + out
+
+
+def _rows_of(request: Request) -> TicketRows | None:
+    return getattr(request.app.state, "ticket_rows", None)
+
+
 @router.get("/link/{token}", include_in_schema=False)
-def show_link(token: str, platform: PlatformDep) -> HTMLResponse:
+def show_link(token: str, request: Request, platform: PlatformDep) -> HTMLResponse:
     with unit_of_work(platform.sessions) as session:
         try:
             link = service.open_link(session, token, now=platform.desk.clock())
         except DealchatError as error:
             return page(f"<p>{html.escape(error.message)}</p>", error.http_status)
-        return page(_form(link.purpose))
+        return page(_form(link.purpose, context=context_html(session, link, _rows_of(request))))
 
 
 @router.post("/link/{token}", include_in_schema=False)
@@ -75,6 +121,8 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
     desk = platform.desk
     with unit_of_work(platform.sessions) as session:
         try:
+            link = service.open_link(session, token, now=desk.clock())
+            context = context_html(session, link, _rows_of(request))
             result = service.complete_link(
                 session,
                 sealer=desk.sealer,
@@ -89,5 +137,5 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
         except DealchatError as error:
             return page(f"<p>{html.escape(error.message)}</p>", error.http_status)
     if not result.ok:
-        return page(_form(result.purpose, result.message), 401)
-    return page(f"<p>{html.escape(result.message)}</p>")
+        return page(_form(result.purpose, result.message, context), 401)
+    return page(f"<p>{html.escape(result.message)}</p>{context}")

@@ -183,11 +183,13 @@ def create_ticket(
     ticket_fields: dict[str, object],
     now: dt.datetime,
 ) -> Order:
-    """A new ticket awaiting confirmation; an older open ticket in the chat is superseded."""
+    """A new ticket awaiting confirmation; an older open ticket in the chat is cancelled, replaced
+    by it (audited with the new ref: `open_tickets` before this call tells the client which)."""
+    ref = new_ref()
     for old in open_tickets(session, conversation_id=conversation_id, client_id=client_id):
-        _cancel(session, old, reason="superseded by a new ticket")
+        _cancel(session, old, reason=f"replaced by {ref}", replaced_by=ref)
     order = Order(
-        ref=new_ref(),
+        ref=ref,
         conversation_id=conversation_id,
         client_id=client_id,
         state=AWAITING,
@@ -257,14 +259,17 @@ def cancel_ticket(session: Session, order: Order) -> None:
     _cancel(session, order, reason="cancelled by the client")
 
 
-def _cancel(session: Session, order: Order, *, reason: str) -> None:
+def _cancel(session: Session, order: Order, *, reason: str, replaced_by: str | None = None) -> None:
     order.state = "cancelled"
+    payload: dict[str, object] = {"ref": order.ref, "reason": reason}
+    if replaced_by is not None:
+        payload["replaced_by"] = replaced_by
     record(
         session,
         event=AuditEvent.TICKET_CANCELLED,
         actor=f"user:{order.client_id}",
         subject=f"order:{order.id}",
-        payload={"ref": order.ref, "reason": reason},
+        payload=payload,
     )
 
 

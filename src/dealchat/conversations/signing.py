@@ -1,0 +1,140 @@
+"""What the step-up page shows of the ticket a client approves (identity's `TicketRows` port):
+every field of the open ticket whose hash the link is bound to, as the ticket holds it, and the
+line the chat read back to her. Nothing here is recomputed from the chat's words: the rows come
+from the order row the proof will confirm, the value date from the ticket or, for an outright
+without one, from the settlement calendars for its pair, tenor and the ticket's date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealchat.calendars import value_dates
+from dealchat.conversations.models import Conversation
+from dealchat.identity.interfaces import TicketRows
+from dealchat.orders import settlements
+from dealchat.orders.models import Order
+from dealchat.orders.service import AWAITING, ticket_of
+from dealchat.orders.tickets import amount_text, describe
+from dealchat.records.chain import decimal_text
+
+Rows = list[tuple[str, str]]
+
+
+def ticket_rows(default_counterparty: str) -> TicketRows:
+    """The hook the app puts on `app.state.ticket_rows`; `default_counterparty` is where an order
+    that names none goes."""
+
+    def rows(
+        session: Session, *, ticket_hash: str, channel: str, external_id: str
+    ) -> Sequence[tuple[str, str]] | None:
+        order = session.scalar(
+            select(Order)
+            .join(Conversation, Conversation.id == Order.conversation_id)
+            .where(
+                Order.ticket_hash == ticket_hash,
+                Order.state == AWAITING,
+                Conversation.channel == channel,
+            )
+        )
+        if order is None:
+            return None
+        return rows_of(order, default_counterparty)
+
+    return rows
+
+
+def rows_of(order: Order, default_counterparty: str) -> Rows:
+    ticket = ticket_of(order)
+    rows: Rows = [
+        ("Reference", order.ref),
+        ("Side", "You buy" if order.side == "buy" else "You sell"),
+        ("Amount", f"{amount_text(order.quantity)} {_dealt(order)}".strip()),
+    ]
+    if order.pair is not None:
+        rows.append(("Currency pair", order.pair))
+    else:
+        rows.append(("Bond (ISIN)", order.isin or ""))
+    rows += _dates(order)
+    rows.append(("Price", _price(order)))
+    if order.time_in_force:
+        until = f" until {order.expire_date}" if order.expire_date else ""
+        rows.append(("Time in force", f"{order.time_in_force}{until}"))
+    counterparty = order.counterparty or f"{default_counterparty} (the desk's default)"
+    rows.append(("Counterparty", counterparty))
+    rows.append(("As read back in your chat", describe(ticket)))
+    return rows
+
+
+def _dealt(order: Order) -> str:
+    if order.dealt_currency:
+        return order.dealt_currency
+    if order.pair is not None:
+        return order.pair.split("/")[0]
+    return "face"
+
+
+def _dates(order: Order) -> Rows:
+    if order.pair is None:
+        return [("Tenor", order.tenor or "SPOT")] if order.tenor else []
+    tenor = order.tenor or "SPOT"
+    if order.product == "swap":
+        return [
+            ("Tenor", f"{tenor} vs {order.far_tenor} (swap)"),
+            ("Near leg value date", order.value_date or ""),
+            ("Far leg value date", order.far_value_date or ""),
+        ]
+    value = (
+        order.value_date
+        or value_dates.value_date(order.pair, tenor, order.created_at.date()).isoformat()
+    )
+    rows = [("Tenor", f"{tenor} (non-deliverable)" if order.product == "ndf" else tenor)]
+    if order.fixing_date:
+        rows.append(("Fixing date", order.fixing_date))
+    rows.append(("Value date", value))
+    return rows
+
+
+def _price(order: Order) -> str:
+    if order.order_type == "stop" and order.stop_price is not None:
+        return f"Stop {decimal_text(order.stop_price.normalize())}"
+    if order.limit_price is not None:
+        taken = " (the price you took)" if order.quote_id else ""
+        return f"Limit {decimal_text(order.limit_price.normalize())}{taken}"
+    return "At market (the price when it is filled)"
+
+
+def receipt_rows(order: Order, default_counterparty: str) -> Rows:
+    """The receipt page's rows: the ticket as approved, then what became of it: state, fill,
+    both amounts as they settle and the value date they settle on."""
+    rows = [
+        row for row in rows_of(order, default_counterparty) if row[0] != "As read back in your chat"
+    ]
+    rows.append(("Order", describe(ticket_of(order))))
+    rows.append(("State", order.state.replace("_", " ")))
+    if order.placed_at is not None:
+        rows.append(("Sent to the market", _when(order.placed_at)))
+    if order.fill_price is None:
+        return rows
+    rows += [
+        ("Filled", _when(order.filled_at) if order.filled_at else "-"),
+        ("Fill price", decimal_text(order.fill_price.normalize())),
+        ("Filled amount", amount_text(order.fill_quantity or order.quantity)),
+        ("Executed by", order.executed_by or "-"),
+        ("Execution", order.execution_id or "-"),
+    ]
+    if order.pair is not None and order.product in (None, "outright"):
+        legs = settlements.legs(order)
+        for currency, signed in legs:
+            label = "You bought" if signed > 0 else "You sold"
+            rows.append((label, f"{currency} {format(abs(signed), ',f')}"))
+        settled = settlements.value_date_of(order, order.filled_at or order.created_at)
+        rows = [(label, settled if label == "Value date" else value) for label, value in rows]
+    return rows
+
+
+def _when(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -31,6 +31,7 @@ from dealchat.orders.models import Order
 from dealchat.pricing.dealer import DealerPolicy
 from dealchat.pricing.rfq_models import Rfq
 from dealchat.records.service import verify
+from dealchat.surveillance.models import Alert
 from tests.conftest import Clock
 from tests.factories.access import give_role
 from tests.factories.audit import entries
@@ -391,3 +392,17 @@ def test_a_desk_limited_pricer_sees_and_prices_only_her_desks_clients(
     assert "RFQ-1" in browser.get("/console/rfqs").text
     assert _price(browser, "RFQ-1", bid="1.0846", ask="1.0853", validity="60").status_code == 303
     assert _rfq(platform, "RFQ-1").state == "priced"
+
+
+def test_a_decline_reason_is_surveilled_as_the_dealers_words(
+    chat: tuple[Chat, TestUser], browser: TestClient, platform: Platform, clock: Clock
+) -> None:
+    talk, _ = chat
+    talk.text("mkt usdbrl 1m")
+    _log_in(browser, _staff(platform, "dana", "dealer"), clock)
+    assert _decline(browser, "RFQ-1", "加我微信聊, I price it there").status_code == 303
+    with unit_of_work(platform.sessions) as session:
+        sent = session.scalars(select(Message).order_by(Message.seq.desc())).first()
+        assert sent is not None
+        alerts = session.scalars(select(Alert).where(Alert.subject == f"message:{sent.id}")).all()
+        assert [alert.category for alert in alerts] == ["off_channel"]

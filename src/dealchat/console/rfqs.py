@@ -31,8 +31,12 @@ router = APIRouter(prefix="/console/rfqs", include_in_schema=False)
 
 
 def client_resource(request: Request, db: Session) -> Mapping[str, str]:
-    """What a request's routes decide on: its client's attributes (desk, region, book)."""
-    rfq = rfqs.find(db, request.path_params["rfq_id"][:32])
+    """What a request's routes decide on: its client's attributes (desk, region, book). An
+    unknown request has none: refused to a conditioned grant, a 404 after the right is checked."""
+    try:
+        rfq = rfqs.find(db, request.path_params["rfq_id"][:32])
+    except DealchatError:
+        return {}
     client = db.get(User, rfq.client_id)
     return client.attributes() if client is not None else {}
 

@@ -28,6 +28,7 @@ from dealchat.api import (
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
+from dealchat.api.gate import RequestGate
 from dealchat.api.inputs import CleanInputs
 from dealchat.api.limits import BodyLimits
 from dealchat.channels import edge, webhooks
@@ -79,6 +80,7 @@ if TYPE_CHECKING:  # the QuickFIX binding is imported only when orders go over F
 
 access_log = logging.getLogger("dealchat.access")
 
+SQLITE_REQUESTS_AT_ONCE = 8  # well under the server's 40 worker threads (api/gate.py)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -229,6 +231,8 @@ def create_app(
     app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
     app.middleware("http")(_security_headers)
     app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
+    if platform.engine.dialect.name == "sqlite":
+        app.add_middleware(RequestGate, limit=SQLITE_REQUESTS_AT_ONCE)  # api/gate.py
     app.include_router(webchat_views.router)
     app.include_router(identity_views.router)
     app.include_router(enrol_views.router)

@@ -39,7 +39,7 @@ from dealchat.settings import Settings
 DEMO_USERS = (
     ("admin", "internal"),
     ("dealer", "internal"),
-    ("rm", "internal"),
+    ("rita", "internal"),
     ("compliance", "internal"),
     ("alice", "external"),
     ("bob", "external"),

@@ -1,5 +1,5 @@
 """The demo's roles and attributes: an admin, a dealer, a relationship manager, a compliance
-officer and two clients. The RM (rm, Rita Patel) manages both clients and sees only their
+officer and two clients. The RM (rita, Rita Patel) manages both clients and sees only their
 conversations; the dealer (Dan Lee) sees every conversation and, being nobody's RM, may approve
 the clients' held orders (nobody approves their own client's order)."""
 
@@ -20,7 +20,7 @@ from dealchat.records.service import record
 DEMO_ROLES = {
     "admin": "admin",
     "dealer": "dealer",
-    "rm": "rm",
+    "rita": "rm",
     "compliance": "compliance",
     "alice": "client",
     "bob": "client",
@@ -29,13 +29,13 @@ DEMO_ROLES = {
 # closes at 18:00 London) rejects orders outside its hours, as the controls tests show.
 DEMO_ATTRIBUTES = {
     "dealer": {"desk": "FX-24H", "region": "EMEA"},
-    "rm": {"desk": "FX-24H", "region": "EMEA"},
+    "rita": {"desk": "FX-24H", "region": "EMEA"},
     "compliance": {"region": "EMEA"},
     "alice": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-ALPHA"},
     "bob": {"desk": "FX-24H", "region": "EMEA", "client_book": "PB-BRAVO"},
 }
 # How the desk signs their messages to clients.
-DEMO_NAMES = {"dealer": "Dan Lee", "rm": "Rita Patel", "compliance": "Chris Moss"}
+DEMO_NAMES = {"dealer": "Dan Lee", "rita": "Rita Patel", "compliance": "Chris Moss"}
 
 
 def seed_access(built: Platform, known: dict[str, dict[str, str]]) -> None:
@@ -53,7 +53,7 @@ def seed_access(built: Platform, known: dict[str, dict[str, str]]) -> None:
             if any(getattr(user, name) != value for name, value in wanted.items()):
                 access.set_attributes(session, actor=system, username=username, attributes=wanted)
             _name(session, user)
-            manager = session.scalar(select(User).where(User.username == "rm"))
+            manager = session.scalar(select(User).where(User.username == "rita"))
             if role == "client" and manager is not None and user.owner_id != manager.id:
                 user.owner_id = manager.id  # the relationship manager
                 record(

@@ -191,7 +191,7 @@ def test_the_step_up_page_shows_the_exact_ticket_and_the_chat_it_came_from(
     chat = Chat(client, clock, sender="sender-alice-web-7")
     login = chat.link("login")
     page = client.get(login).text
-    assert "This links your Web chat chat <strong>sender-alice-web-7</strong>" in page
+    assert "This links your chat on Web chat, <strong>sender-alice-web-7</strong>, to" in page
     assert chat.log_in(login, alice).status_code == 200
     clock.advance(30)
 
@@ -213,7 +213,7 @@ def test_the_step_up_page_shows_the_exact_ticket_and_the_chat_it_came_from(
         "As read back in your chat": "SELL 2,000,000 GBP vs USD 1W limit 1.26 with 360T",
     }
     assert _cells(shown.text) == expected
-    assert "From your Web chat chat <strong>sender-alice-web-7</strong>" in shown.text
+    assert "Asked for in your chat on Web chat, <strong>sender-alice-web-7</strong>." in shown.text
     assert 'name="otp"' in shown.text
 
     wrong = chat.log_in(approve, alice, otp="000000")  # a failed try shows the same ticket
@@ -251,7 +251,7 @@ def test_a_link_for_a_phone_number_masks_it(platform: Platform, client: TestClie
             now=platform.desk.clock(),
         )
     page = client.get(f"/link/{token}").text
-    assert "This links your WhatsApp chat <strong>+44•••••0456</strong>" in page
+    assert "This links your chat on WhatsApp, <strong>+44•••••0456</strong>, to" in page
     assert "447700900456" not in page
     assert shown_handle("telegram", "123456789") == "123456789"  # an id, not a number
     assert shown_handle("webchat", "+1 650 555 1234") == "+16•••••1234"

@@ -43,8 +43,8 @@ _FORM = """<p>{purpose}</p>{notice}
 <p><button type="submit">Continue</button></p></form>"""
 
 _CHAT = {
-    "link": "This links your {channel} chat <strong>{handle}</strong> to your account.",
-    "stepup": "From your {channel} chat <strong>{handle}</strong>.",
+    "link": "This links your chat on {channel}, <strong>{handle}</strong>, to your account.",
+    "stepup": "Asked for in your chat on {channel}, <strong>{handle}</strong>.",
 }
 _TICKET = """<section aria-label="ticket"><h2>The order you approve</h2>
 <table class="ticket">{rows}</table></section>"""

@@ -138,4 +138,4 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
             return page(f"<p>{html.escape(error.message)}</p>", error.http_status)
     if not result.ok:
         return page(_form(result.purpose, result.message, context), 401)
-    return page(f"<p>{html.escape(result.message)}</p>{context}")
+    return page(f"{context}<p>{html.escape(result.message)}</p>")  # the answer last

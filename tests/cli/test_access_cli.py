@@ -122,6 +122,9 @@ def test_an_admin_manages_roles_and_tokens_from_the_cli(env: Platform) -> None:
     assert _run("roles", "assign", "ldn", "dana", token=admin).exit_code == 0
     attrs = _run("roles", "set-attributes", "dana", "--desk", "FX-LDN", token=admin)
     assert json.loads(attrs.output) == {"desk": "FX-LDN"}
+    named = _run("roles", "set-name", "dana", "Dana  Scully", token=admin)
+    assert json.loads(named.output) == {"username": "dana", "display_name": "Dana Scully"}
+    assert _run("roles", "set-name", "dana", "   ", token=admin).exit_code != 0
     listed = [json.loads(line) for line in _run("roles", "list", token=admin).output.splitlines()]
     ldn = next(r for r in listed if r["name"] == "ldn")
     assert ldn["users"] == ["dana"]

@@ -80,13 +80,20 @@ def test_users_add_refuses_bad_input(env: Settings, args: list[str], problem: st
 def test_demo_seeds_once_and_prints_the_same_logins(env: Settings) -> None:
     first = CliRunner().invoke(app, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
-    for name in ("admin", "dealer", "compliance", "alice", "bob"):
+    for name in ("admin", "dealer", "rita", "compliance", "alice", "bob"):
         assert name in first.output
     second = CliRunner().invoke(app, ["demo", "--no-serve"])
     assert second.output == first.output
     stored = Path(env.data_dir) / "demo-credentials.json"
     assert stored.stat().st_mode & 0o777 == 0o600
-    assert set(json.loads(stored.read_text())) == {"admin", "dealer", "compliance", "alice", "bob"}
+    assert set(json.loads(stored.read_text())) == {
+        "admin",
+        "dealer",
+        "rita",
+        "compliance",
+        "alice",
+        "bob",
+    }
     assert (Path(env.data_dir) / "keys" / "sealing.key").stat().st_mode & 0o777 == 0o600
     assert (Path(env.data_dir) / "demo-rates.yaml").exists()
     verified = CliRunner().invoke(app, ["audit", "verify"])

@@ -100,6 +100,9 @@ def test_the_bundled_policy_leaves_ordinary_dealing_alone(text: str) -> None:
     assert Lexicon(policies.bundled()).match(Utterance(text, direction="in")) == []
 
 
-def test_the_bundled_policy_watches_clients_not_the_desk() -> None:
+def test_the_bundled_policy_watches_clients_and_bank_users_alike() -> None:
+    """A dealer writing from the desk is read like a client (issue 14); the bot's own
+    templates are never scanned (surveillance.service skips its messages)."""
     lx = Lexicon(policies.bundled())
-    assert lx.match(Utterance("whatsapp me", direction="out")) == []
+    assert [h.rule for h in lx.match(Utterance("whatsapp me", direction="out"))] == ["other-app"]
+    assert [h.rule for h in lx.match(Utterance("whatsapp me", direction="in"))] == ["other-app"]

@@ -131,6 +131,24 @@ def seed_defaults(session: Session) -> list[str]:
     return added
 
 
+def set_display_name(session: Session, *, actor: Actor, username: str, name: str) -> User:
+    """How the desk signs a bank user's messages to clients ("Dan Lee"). Audited."""
+    check_manage(session, actor, Right.USER_MANAGE)
+    cleaned = " ".join(name.split())
+    if not 1 <= len(cleaned) <= 100 or not cleaned.isprintable():
+        raise _bad("a display name is 1-100 printable characters")
+    user = user_named(session, username)
+    user.display_name = cleaned
+    record(
+        session,
+        event=AuditEvent.USER_ATTRIBUTES_SET,
+        actor=actor.audit_name,
+        subject=f"user:{user.id}",
+        payload={"display_name": cleaned},
+    )
+    return user
+
+
 def set_attributes(
     session: Session, *, actor: Actor, username: str, attributes: Mapping[str, str | None]
 ) -> User:

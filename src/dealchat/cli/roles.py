@@ -128,6 +128,15 @@ def set_attributes(
         typer.echo(json.dumps(user.attributes(), sort_keys=True))
 
 
+@app.command("set-name")
+@requires(Right.USER_MANAGE)
+def set_name(username: str, name: str, token: TokenOption) -> None:
+    """The name a bank user's messages to clients are signed with ("Dan Lee")."""
+    with acting(token, Right.USER_MANAGE, "roles set-name") as (_, session, actor):
+        user = access.set_display_name(session, actor=actor, username=username, name=name)
+        typer.echo(json.dumps({"username": user.username, "display_name": user.display_name}))
+
+
 @app.command("seed")
 @host_operator("installs the default roles on the host's database; adds, never widens a user")
 def seed() -> None:

@@ -42,10 +42,14 @@ def _conversation(db: Session, conversation_id: str) -> Conversation:
 
 
 def client_resource(request: Request, db: Session) -> Mapping[str, str]:
-    """What a conversation route decides on: the conversation's client's attributes."""
-    conversation = _conversation(db, request.path_params["conversation_id"])
-    client = db.get(User, conversation.client_id) if conversation.client_id else None
-    return inbox.resource_of(client)
+    """What a conversation route decides on: the conversation's client's attributes (none for
+    an unknown id: only an unconditioned grant passes, to the route's 404, so a reader without
+    the right learns nothing about which ids exist)."""
+    wanted = request.path_params["conversation_id"]
+    conversation = db.get(Conversation, wanted) if len(wanted) <= 64 else None
+    if conversation is None or conversation.client_id is None:
+        return {}
+    return inbox.resource_of(db.get(User, conversation.client_id))
 
 
 Lister = Annotated[Actor, Depends(require(Right.CONVERSATION_READ, listing=True))]

@@ -2,8 +2,9 @@
 
 A real `dealchat serve` (a subprocess, SQLite, demo data seeded by `dealchat demo --no-serve`);
 50 web chat clients each say hello and keep their Server-Sent Events stream open. An open-loop
-generator sends 1,000 replies from the desk (`POST /console/conversations/{id}/reply`, as the
-administrator's API token; each reply is sealed, audited, scanned by surveillance and queued)
+generator sends 1,000 replies (10 a second) from the desk
+(`POST /console/conversations/{id}/reply`, as the administrator's API token; each reply is
+sealed, audited, scanned by surveillance and queued)
 at a fixed rate whatever the server's answers take, to the 50 conversations in turn, and measures
 from the moment each POST starts to the moment its words arrive on that client's stream: p50,
 p99, max, and any reply that never arrived. Baseline, same server, same run, same open-loop rate,
@@ -208,7 +209,7 @@ def _desk_ids(data_dir: Path) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replies", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=20.0, help="replies per second")
+    parser.add_argument("--rate", type=float, default=10.0, help="replies per second")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:

@@ -86,6 +86,8 @@ class History(BaseModel):
 
 STREAM = "GET /api/v1/webchat/stream"
 PER_SOURCE_STREAM = RateLimit("webchat-stream", 120)
+# What pages post back (what they showed) and read after a reload: not counted with messages.
+PER_SOURCE_FEED = RateLimit("webchat-feed", 240)
 
 
 def _follower(platform: Platform, page: Page) -> feed.Follower:
@@ -125,7 +127,10 @@ async def stream(
     )
 
 
-@router.post("/api/v1/webchat/seen", dependencies=[Depends(per_source(PER_SOURCE, "seen"))])
+@router.post(
+    "/api/v1/webchat/seen",
+    dependencies=[Depends(per_source(PER_SOURCE_FEED, "POST /api/v1/webchat/seen"))],
+)
 @body_limit(4 * 1024)
 def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
     """The page showed every message up to `seq`: they are delivered (`delivery:succeeded`)."""
@@ -138,7 +143,7 @@ def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
 @router.get(
     "/api/v1/webchat/history",
     response_model=History,
-    dependencies=[Depends(per_source(PER_SOURCE, "history"))],
+    dependencies=[Depends(per_source(PER_SOURCE_FEED, "GET /api/v1/webchat/history"))],
 )
 def history(platform: PlatformDep, page: Annotated[Page, Query()]) -> History:
     """The conversation back after a reload, once the sender is linked to her account."""

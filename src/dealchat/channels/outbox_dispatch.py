@@ -184,7 +184,7 @@ def _signed(session: Session, message: Message, text: str) -> str:
     if message.author_id is None:
         return text
     author = session.get(User, message.author_id)
-    return text if author is None else f"{author.display_name or author.username}: {text}"
+    return text if author is None else f"{author.shown_name}: {text}"
 
 
 def _due(now: dt.datetime, batch: int) -> Select[OutboxItem, Message, Conversation]:

@@ -121,7 +121,7 @@ def _line(session: Session, desk: Desk, message: Message, *, pending: bool) -> L
     author = None
     if message.author_id is not None:
         user = session.get(User, message.author_id)
-        author = None if user is None else (user.display_name or user.username)
+        author = None if user is None else user.shown_name
     return Line(
         seq=message.seq or 0,
         direction=message.direction,

@@ -21,7 +21,6 @@ from dealchat.conversations import activity, bodies
 from dealchat.conversations import desk as desk_module
 from dealchat.conversations.context import Desk
 from dealchat.conversations.i18n import language_of
-from dealchat.conversations.inbox import name_of
 from dealchat.conversations.models import Conversation, Handling, Message
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import User
@@ -39,7 +38,7 @@ _ZH = {
 
 def label_of(user: User) -> tuple[str, str]:
     """How the client sees a bank user: their name and their desk."""
-    return name_of(user), f"the {user.desk} desk" if user.desk else "the bank's desk"
+    return user.shown_name, f"the {user.desk} desk" if user.desk else "the bank's desk"
 
 
 def clean_reply(text: str) -> str:
@@ -78,7 +77,7 @@ def take_over(
         holder = session.get(User, conversation.handled_by_id)
         raise DealchatError(
             ErrorCode.CONFLICT,
-            f"{name_of(holder) if holder else 'Someone'} has this conversation: "
+            f"{holder.shown_name if holder else 'Someone'} has this conversation: "
             "they hand it back first",
             http_status=409,
         )

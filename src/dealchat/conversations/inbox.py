@@ -84,9 +84,13 @@ def rows(session: Session, desk: Desk, actor: Actor, *, limit: int = 100) -> lis
     client = aliased(User)
     handler = aliased(User)
     query = (
-        select(Conversation, client, handler, ReadMark.seq)
+        select(Conversation, client, handler, ReadMark.seq, Message)
         .outerjoin(client, client.id == Conversation.client_id)
         .outerjoin(handler, handler.id == Conversation.handled_by_id)
+        .outerjoin(
+            Message,
+            and_(Message.conversation_id == Conversation.id, Message.seq == Conversation.last_seq),
+        )
         .outerjoin(
             ReadMark,
             and_(ReadMark.conversation_id == Conversation.id, ReadMark.user_id == actor.user_id),
@@ -103,28 +107,20 @@ def rows(session: Session, desk: Desk, actor: Actor, *, limit: int = 100) -> lis
             id=conversation.id,
             client=who.username if who is not None else "(not linked)",
             channel=conversation.channel,
-            last_text=_last_text(session, desk, conversation),
+            last_text=_preview(session, desk, last),
             last_at=conversation.updated_at,
             unread=max(conversation.last_seq - (read or 0), 0),
             open_orders=orders.get(conversation.id, 0),
             open_holds=holds.get(conversation.id, 0),
             undelivered=undelivered.get(conversation.id, 0),
-            handled_by=None if handling is None else name_of(handling),
+            handled_by=None if handling is None else handling.shown_name,
         )
-        for conversation, who, handling, read in found
+        for conversation, who, handling, read, last in found
     ]
 
 
-def name_of(user: User) -> str:
-    return user.display_name or user.username
-
-
-def _last_text(session: Session, desk: Desk, conversation: Conversation) -> str:
-    last = session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation.id, Message.seq == conversation.last_seq
-        )
-    )
+def _preview(session: Session, desk: Desk, last: Message | None) -> str:
+    """The conversation's last message, on one line, cut to PREVIEW characters."""
     if last is None:
         return ""
     text = bodies.text_of(session, desk, last).replace("\n", " ")

@@ -18,7 +18,7 @@ from dealchat.channels.outbox import OutboxItem
 from dealchat.controls.models import Hold
 from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
-from dealchat.conversations.inbox import OPEN_ORDER_STATES, mark_read, name_of
+from dealchat.conversations.inbox import OPEN_ORDER_STATES, mark_read
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import User
 from dealchat.orders.models import Order
@@ -112,7 +112,7 @@ def _line(
     else:
         if message.author_id not in names:
             author = session.get(User, message.author_id)
-            names[message.author_id] = name_of(author) if author else message.author_id
+            names[message.author_id] = author.shown_name if author else message.author_id
         who = names[message.author_id]
     return Line(
         seq=message.seq or 0,

@@ -36,6 +36,11 @@ class User(Base):
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     sms_phone: Mapped[str | None] = mapped_column(String(32))  # E.164, for the SMS factor
 
+    @property
+    def shown_name(self) -> str:
+        """How clients and the desk see a bank user: the display name, else the username."""
+        return self.display_name or self.username
+
     def attributes(self) -> dict[str, str]:
         """The attributes that are set, as a resource for `access.can` conditions."""
         named = {

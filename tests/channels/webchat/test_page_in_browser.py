@@ -6,20 +6,16 @@ The server runs for real (uvicorn on a loopback port). Under CI=true a missing C
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from dealchat.api.deps import Platform
-from dealchat.app import build_platform, create_app
-from dealchat.settings import Settings
 from tests.factories.identity import TestUser, make_user
+from tests.factories.live import served
 
 CHROMIUM = os.environ.get("DEALCHAT_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -33,37 +29,10 @@ ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[str, Platform]]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(data_dir=tmp_path / "var", public_url=url)
-    platform = build_platform(settings)
-    config = uvicorn.Config(
-        create_app(platform=platform),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield url, platform
-    server.should_exit = True
-    thread.join(timeout=10)
-    platform.engine.dispose()
+    with served(f"sqlite:///{tmp_path / 'dealchat.db'}", tmp_path / "var") as found:
+        yield found
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ from dealchat.identity.service import AuthPolicy
 from dealchat.live import signals
 from dealchat.live.hub import Hub
 from dealchat.orders import routing
+from dealchat.pricing.forwards import ForwardPriceSource
 from dealchat.pricing.simulated import SimulatedPriceSource
 from dealchat.records import hooks as record_hooks
 from dealchat.records import personal
@@ -97,7 +98,8 @@ def build_platform(settings: Settings) -> Platform:
     settings.data_dir.chmod(0o700)
     engine = make_engine(settings.db_url)
     migrate.upgrade(engine)
-    prices = SimulatedPriceSource(settings.pricing.spread_bps)
+    spot = SimulatedPriceSource(settings.pricing.spread_bps)
+    prices = ForwardPriceSource(spot, settings.pricing.curves())
     sessions = make_session_factory(engine)
     venue = fix_venue(settings, sessions)
     desk = Desk(

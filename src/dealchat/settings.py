@@ -21,6 +21,7 @@ from dealchat.documents.sniff import DEFAULT_ALLOWED, TYPES
 from dealchat.nlu.parser import Parser
 from dealchat.nlu.tables import DEFAULT_COUNTERPARTIES, DEFAULT_COUNTERPARTY_NAMES
 from dealchat.pricing.dealer import DealerPolicy
+from dealchat.pricing.forwards import Curve
 
 _PLACEHOLDERS = ("changeme", "change-me", "example", "placeholder", "xxx", "todo")
 
@@ -60,6 +61,24 @@ class NluSettings(BaseModel):
         return cleaned
 
 
+def _demo_rates() -> dict[str, dict[str, Decimal]]:
+    """Indicative deposit rates for the demo's currencies (percent a year); a bank sets its own."""
+    flat = {
+        "AUD": "3.60", "NZD": "3.00", "CAD": "2.50", "CHF": "0.00", "NOK": "4.00",
+        "SEK": "1.90", "DKK": "1.85", "CNH": "1.60", "CNY": "1.50", "HKD": "3.40",
+        "SGD": "1.80", "MXN": "7.25", "TRY": "38.00", "ZAR": "7.00", "PLN": "4.25",
+        "KRW": "2.50", "INR": "5.50", "TWD": "2.00", "XAU": "0.10", "XAG": "0.20",
+    }  # fmt: skip
+    curves = {
+        "USD": {"ON": "3.90", "1M": "3.85", "3M": "3.75", "6M": "3.60", "1Y": "3.40", "2Y": "3.30"},
+        "EUR": {"ON": "1.90", "1M": "1.92", "3M": "1.95", "6M": "2.00", "1Y": "2.05", "2Y": "2.15"},
+        "GBP": {"ON": "3.70", "1M": "3.65", "3M": "3.55", "6M": "3.45", "1Y": "3.35", "2Y": "3.30"},
+        "JPY": {"ON": "0.73", "1M": "0.75", "3M": "0.80", "6M": "0.85", "1Y": "0.95", "2Y": "1.10"},
+    }  # fmt: skip
+    table = {currency: {"1Y": rate} for currency, rate in flat.items()} | curves
+    return {c: {t: Decimal(r) for t, r in curve.items()} for c, curve in table.items()}
+
+
 class PricingSettings(BaseModel):
     """The simulated price source and liquidity provider of the demo."""
 
@@ -72,6 +91,10 @@ class PricingSettings(BaseModel):
     dealer_instruments: list[str] = Field(default_factory=list, max_length=500)
     dealer_bonds: bool = True
     rfq_wait_seconds: int = Field(default=300, ge=10, le=3600)
+    # Deposit rates (percent a year) by currency and tenor, from which forward points are
+    # computed (pricing.forwards): `DEALCHAT_PRICING__RATES='{"USD": {"1M": 4.3, "1Y": 4.0}}'`
+    # replaces the whole table. A pair whose currency has no rates gets no forward price.
+    rates: dict[str, dict[str, Decimal]] = Field(default_factory=_demo_rates, max_length=200)
 
     @field_validator("dealer_instruments")
     @classmethod
@@ -81,6 +104,24 @@ class PricingSettings(BaseModel):
             if not re.fullmatch(r"[A-Z]{3}/[A-Z]{3}|[A-Z]{2}[A-Z0-9]{9}[0-9]", name):
                 raise ValueError(f"dealer instrument {name!r}: a pair like USD/TRY or an ISIN")
         return cleaned
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, table: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        for currency, curve in table.items():
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise ValueError(f"rates for {currency!r}: a currency code like USD")
+            if not curve or len(curve) > 40:
+                raise ValueError(f"rates for {currency}: 1 to 40 tenors")
+            for tenor, rate in curve.items():
+                if not re.fullmatch(r"ON|[1-9][0-9]?[WMY]", tenor):
+                    raise ValueError(f"rates for {currency}: tenor {tenor!r} is not ON or like 3M")
+                if not Decimal(-10) <= rate <= Decimal(200):
+                    raise ValueError(f"rates for {currency} {tenor}: {rate} is not a percent")
+        return table
+
+    def curves(self) -> dict[str, Curve]:
+        return {currency: Curve.of(curve) for currency, curve in self.rates.items()}
 
     def dealer_policy(self) -> DealerPolicy:
         return DealerPolicy(

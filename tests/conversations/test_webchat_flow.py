@@ -14,6 +14,7 @@ from dealchat.conversations.desk import notify
 from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.orders.models import Order
+from dealchat.pricing.interfaces import Instrument
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
 from tests.conftest import Clock
@@ -66,7 +67,12 @@ def test_link_quote_order_confirm_fill(
     assert fill.startswith(f"FILLED {order.ref}: YOU BOUGHT 1,000,000 EUR vs USD 1W at 1.08")
     assert order.state == "filled"
     assert order.quantity == Decimal("1000000")
-    assert order.fill_price == Decimal("1.08511")
+    one_week = platform.desk.prices.price(
+        Instrument(pair="EUR/USD"), quantity=None, tenor="1W", trade_date=clock.now.date()
+    )
+    assert one_week.points is not None
+    assert one_week.points[1] > 0
+    assert order.fill_price == one_week.ask
     assert order.executed_by == "360T"
     assert order.ref in chat.text("status")
     assert "nothing to confirm" in chat.text("c").lower()

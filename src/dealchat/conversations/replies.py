@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from dealchat.calendars import value_dates
 from dealchat.orders import settlements
 from dealchat.orders.models import Order, Quote
 from dealchat.orders.service import ticket_of
@@ -74,6 +75,9 @@ def quote_text(quote: Quote, side: str | None, ttl_seconds: int) -> str:
     if quote.quantity is not None:
         size = f" {amount_text(quote.quantity)} {quote.dealt_currency or ''}".rstrip()
     tenor = f" {quote.tenor}" if quote.tenor else ""
+    if quote.pair is not None and quote.tenor not in (None, "SPOT"):
+        settles = value_dates.value_date(quote.pair, quote.tenor, quote.created_at.date())
+        tenor += f" {settles.isoformat()}"  # the forward's value date, in any language
     bid, ask = _num(quote.bid), _num(quote.ask)
     head = f"{quote.pair or quote.isin}{size}{tenor}: {bid} / {ask}"
     head += f" (indicative, valid {ttl_seconds}s)."

@@ -97,6 +97,7 @@ def _mid(desk: Desk, intent: Intent) -> Decimal | None:
             Instrument(pair=intent.pair, isin=intent.isin),
             quantity=intent.quantity,
             tenor=intent.tenor,
+            trade_date=desk.clock().date(),
         )
     except LookupError:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -24,6 +25,8 @@ class OrderRequest:
     far_tenor: str | None = None
     stop_price: Decimal | None = None  # with order_type stop
     time_in_force: str | None = None
+    trade_date: dt.date | None = None  # the day it is executed, from which spot is counted
+    value_date: dt.date | None = None  # as the ticket fixed it (the near leg of a swap)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,11 @@ class SimulatedCounterparty:
     def execute(self, request: OrderRequest) -> Execution:
         try:
             price = self._prices.price(
-                request.instrument, quantity=request.quantity, tenor=request.tenor
+                request.instrument,
+                quantity=request.quantity,
+                tenor=request.tenor,
+                trade_date=request.trade_date,
+                value_date=request.value_date,
             )
         except LookupError:
             return self._reject(request, f"no price for {request.instrument.name}")

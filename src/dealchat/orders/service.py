@@ -46,7 +46,9 @@ def give_quote(
     Raises LookupError for what the price source cannot price: a swap or an NDF too."""
     if intent.product not in (None, Product.OUTRIGHT):
         raise LookupError(f"no indicative {intent.product} prices")
-    price = prices.price(instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor)
+    price = prices.price(
+        instrument_of(intent), quantity=intent.quantity, tenor=intent.tenor, trade_date=now.date()
+    )
     return record_quote(
         session,
         QuoteFields(
@@ -294,7 +296,7 @@ def place(session: Session, *, order: Order, counterparty: Counterparty, now: dt
         subject=f"order:{order.id}",
         payload=order_payload(order),
     )
-    execution = counterparty.execute(_request(order))
+    execution = counterparty.execute(_request(order, now))
     order.executed_by = execution.counterparty
     if execution.filled:
         order.state, order.filled_at = "filled", now
@@ -321,7 +323,7 @@ def place(session: Session, *, order: Order, counterparty: Counterparty, now: dt
     return order
 
 
-def _request(order: Order) -> OrderRequest:
+def _request(order: Order, now: dt.datetime) -> OrderRequest:
     return OrderRequest(
         order_id=order.id,
         instrument=Instrument(pair=order.pair, isin=order.isin),
@@ -336,6 +338,8 @@ def _request(order: Order) -> OrderRequest:
         far_tenor=order.far_tenor,
         stop_price=order.stop_price,
         time_in_force=order.time_in_force,
+        trade_date=now.date(),
+        value_date=None if order.value_date is None else dt.date.fromisoformat(order.value_date),
     )
 
 

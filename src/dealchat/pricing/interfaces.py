@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -24,11 +25,20 @@ class Price:
     bid: Decimal
     ask: Decimal
     source: str
+    value_date: dt.date | None = None  # set for a forward outright
+    points: tuple[Decimal, Decimal] | None = None  # forward points in pips, bid and ask
 
 
 class PriceSource(Protocol):
     def price(
-        self, instrument: Instrument, *, quantity: Decimal | None, tenor: str | None
+        self,
+        instrument: Instrument,
+        *,
+        quantity: Decimal | None,
+        tenor: str | None,
+        trade_date: dt.date | None = None,
+        value_date: dt.date | None = None,
     ) -> Price:
-        """Indicative bid and ask; raises LookupError for an instrument it does not price."""
+        """Indicative bid and ask for settlement at `tenor` (or `value_date`, which wins) from
+        `trade_date` (today if None); raises LookupError for an instrument it does not price."""
         ...

@@ -1,7 +1,10 @@
-"""A deterministic simulated price source for the demo and tests: fixed mids, a spread in bp."""
+"""A deterministic simulated price source for the demo and tests: fixed mids, a spread in bp.
+
+Spot only: `pricing.forwards.ForwardPriceSource` wraps it for forward outrights."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -46,7 +49,13 @@ class SimulatedPriceSource:
         self._half_spread = spread_bps * _BP / 2
 
     def price(
-        self, instrument: Instrument, *, quantity: Decimal | None, tenor: str | None
+        self,
+        instrument: Instrument,
+        *,
+        quantity: Decimal | None,
+        tenor: str | None,
+        trade_date: dt.date | None = None,
+        value_date: dt.date | None = None,
     ) -> Price:
         mid, places = self._mid(instrument)
         step = Decimal(1).scaleb(-places)

@@ -18,6 +18,7 @@ from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records import reports, reports_links
 from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.pdf_signing import EvidenceSigner
+from dealchat.records.reports import Report
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -95,6 +96,18 @@ def _respond(
         raise DealchatError(ErrorCode.NOT_FOUND, error.args[0], http_status=404) from error
     except ValueError as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(error), http_status=400) from error
+    suffix = "bundle.json" if fmt == "bundle" else fmt
+    return deliver(
+        db, platform, actor, report, fmt,
+        name=f"dealchat-audit-{report.generated_at:%Y%m%dT%H%M%SZ}.{suffix}",
+    )  # fmt: skip
+
+
+def deliver(
+    db: SessionDep, platform: PlatformDep, actor: Actor, report: Report, fmt: str, *, name: str
+) -> Response:
+    """A report rendered in `fmt` (a PDF signed, a bundle proven), its export audited, as a
+    download called `name`."""
     settings = platform.settings
     keys = CheckpointKeys.load(settings.keys_dir, settings.records.origin)
     data = reporting.render(
@@ -105,8 +118,6 @@ def _respond(
         signer=EvidenceSigner.load(settings.keys_dir, settings.records.origin),
     )
     reports.audit_export(db, report, actor=actor.audit_name, fmt=fmt)
-    suffix = "bundle.json" if fmt == "bundle" else fmt
-    name = f"dealchat-audit-{report.generated_at:%Y%m%dT%H%M%SZ}.{suffix}"
     return Response(
         content=data,
         media_type=reporting.MEDIA_TYPES[fmt],

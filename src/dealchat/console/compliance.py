@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -17,6 +18,7 @@ from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require
 from dealchat.console.pages import csrf_for, render
 from dealchat.controls.models import Hold, RuleSetVersion
+from dealchat.identity.models import User
 from dealchat.records.models import AuditEntry
 from dealchat.records.retention_models import LegalHold
 from dealchat.surveillance import reviews
@@ -56,5 +58,23 @@ def home(
         lexicons=db.scalars(select(LexiconVersion).where(LexiconVersion.state == "proposed")).all(),
         rulesets=db.scalars(select(RuleSetVersion).where(RuleSetVersion.state == "proposed")).all(),
         holds=db.scalars(select(LegalHold).where(LegalHold.lifted_at.is_(None))).all(),
-        exports=[(e.at, e.actor, json.loads(e.payload)) for e in exports],
+        exports=_exports(db, exports),
     )  # fmt: skip
+
+
+def _exports(db: SessionDep, entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    """Each export as the home lists it: when, by whom (their name), what and how much."""
+    ids = {e.actor.removeprefix("user:") for e in entries if e.actor.startswith("user:")}
+    names = {u.id: f"{u.shown_name} ({u.username})" for u in
+             db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}  # fmt: skip
+    shown = []
+    for entry in entries:
+        payload = json.loads(entry.payload)
+        filters = payload.get("filters") or {}
+        what = "; ".join(f"{name} {value}" for name, value in sorted(filters.items()))
+        shown.append({
+            "at": entry.at, "by": names.get(entry.actor.removeprefix("user:"), entry.actor),
+            "format": payload.get("format"), "what": what or "every entry",
+            "window": (payload.get("from"), payload.get("to")), "entries": payload.get("entries"),
+        })  # fmt: skip
+    return shown

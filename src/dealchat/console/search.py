@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from dealchat.access.policy import Actor
+from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.access.service import AccessContext
 from dealchat.api.deps import PlatformDep, SessionDep, require, source_ip
@@ -32,6 +33,11 @@ def _moment(text: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _iso(text: str) -> str:
+    moment = _moment(text)
+    return "" if moment is None else moment.isoformat()
+
+
 @router.get("")
 def page(
     request: Request,
@@ -40,7 +46,7 @@ def page(
     actor: Annotated[Actor, Depends(require(Right.AUDIT_READ))],
 ) -> Response:
     asked = {name: request.query_params.get(name, "")[:1000] for name in FIELDS}
-    show: dict[str, Any] = {"asked": asked, "result": None}
+    show: dict[str, Any] = {"asked": asked, "result": None, "export": None}
     csrf = csrf_for(request)
     if not any(value.strip() for value in asked.values()):
         return render("search.html", actor=actor, csrf=csrf, notice="", **show)
@@ -73,4 +79,13 @@ def page(
             **show,
         )
     show["result"] = result
+    if can(actor, Right.AUDIT_EXPORT):  # the same search, as evidence (api/search_views.py)
+        wanted = urlencode(
+            {
+                name: (value if name not in ("from", "to") else _iso(value))
+                for name, value in asked.items()
+                if value.strip()
+            }
+        )
+        show["export"] = f"/api/v1/search/export?{wanted}"
     return render("search.html", actor=actor, csrf=csrf, notice="", **show)

@@ -227,5 +227,5 @@ def render(
         return reports.as_csv(report)
     if fmt == "pdf":
         pdf = as_pdf(report)
-        return pdf if signer is None else signer.sign(pdf, reason="dealchat audit report")
+        return pdf if signer is None else signer.sign(pdf, reason=report.query.title)
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")

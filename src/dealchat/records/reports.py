@@ -45,6 +45,9 @@ class ReportQuery:
     subjects: frozenset[str] | None = None  # None: every subject
     actors: frozenset[str] = frozenset()
     filters: Mapping[str, str] = field(default_factory=dict)  # as asked, echoed in the report
+    # A selection (a search's hits) holds chosen entries: no subject's stream is complete in it.
+    selection: bool = False
+    title: str = "dealchat audit report"
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,16 @@ class Report:
     entries: tuple[AuditEntry, ...]
 
     def header(self) -> dict[str, Any]:
-        return {
+        head: dict[str, Any] = {
             "generated_at": self.generated_at.isoformat(),
             "from": None if self.query.start is None else self.query.start.isoformat(),
             "to": None if self.query.end is None else self.query.end.isoformat(),
             "filters": dict(self.query.filters),
             "entries": len(self.rows),
         }
+        if self.query.selection:
+            head["selection"] = True  # chosen entries, not every entry of their subjects
+        return head
 
 
 def check_window(start: dt.datetime | None, end: dt.datetime | None) -> None:
@@ -125,7 +131,19 @@ def build(
 ) -> Report:
     """The report's entries, in log order, with the readable text of message entries."""
     check_window(query.start, query.end)
-    entries = tuple(_matching(session, query))
+    return of_entries(session, tuple(_matching(session, query)), query=query, now=now, texts=texts)
+
+
+def of_entries(
+    session: Session,
+    entries: Sequence[AuditEntry],
+    *,
+    query: ReportQuery,
+    now: dt.datetime,
+    texts: Texts = no_texts,
+) -> Report:
+    """A report of entries the caller chose (in log order), e.g. a search's hits."""
+    entries = tuple(sorted(entries, key=lambda entry: entry.seq))
     words = texts(session, entries)
     rows = tuple(
         ReportRow(e.seq, e.at, e.event, e.actor, e.subject, opened(session, e), words.get(e.seq))

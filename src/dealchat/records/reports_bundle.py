@@ -50,7 +50,10 @@ def build(session: Session, report: Report, *, keys: CheckpointKeys) -> dict[str
         if entry.seq in texts:
             item["text"] = texts[entry.seq]  # for the reader; not covered by the proofs
         items.append(item)
-    complete = sorted(report.query.subjects or {entry.subject for entry in report.entries})
+    if report.query.selection:  # chosen entries: each proven, no stream claimed complete
+        complete: list[str] = []
+    else:
+        complete = sorted(report.query.subjects or {entry.subject for entry in report.entries})
     document = {
         "type": BUNDLE_TYPE,
         "report": report.header(),

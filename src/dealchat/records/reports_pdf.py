@@ -26,17 +26,20 @@ _PAYLOAD_CHARS = 400
 
 
 class _Pdf(FPDF):
+    heading = "dealchat audit report"
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(self.font_family, size=8)
-        self.cell(0, 8, f"dealchat audit report - page {self.page_no()}/{{nb}}", align="C")
+        self.cell(0, 8, f"{self.heading} - page {self.page_no()}/{{nb}}", align="C")
 
 
 @contextmanager
-def _setup(words: str) -> Iterator[tuple[_Pdf, bool]]:
+def _setup(words: str, title: str) -> Iterator[tuple[_Pdf, bool]]:
     """A PDF with its fonts, while the cut CJK font's file exists (fpdf2 reads it on output)."""
     pdf = _Pdf(orientation="P", unit="mm", format="A4")
-    pdf.set_title("dealchat audit report")
+    pdf.heading = title
+    pdf.set_title(title)
     pdf.set_creator("dealchat")
     with tempfile.TemporaryDirectory(prefix="dealchat-pdf-") as folder:
         families = []
@@ -59,14 +62,14 @@ def _setup(words: str) -> Iterator[tuple[_Pdf, bool]]:
 
 def _words(report: Report) -> str:
     """Every character the document may show."""
-    parts = [string.printable, json.dumps(report.header(), ensure_ascii=False)]
+    parts = [string.printable, report.query.title, json.dumps(report.header(), ensure_ascii=False)]
     for row in report.rows:
         parts += [row.event, row.actor, row.subject, row.text or "", row.payload]
     return "".join(parts)
 
 
 def as_pdf(report: Report) -> bytes:
-    with _setup(_words(report)) as (pdf, unicode):
+    with _setup(_words(report), report.query.title) as (pdf, unicode):
         return _write(pdf, report, unicode)
 
 
@@ -75,7 +78,7 @@ def _write(pdf: _Pdf, report: Report, unicode: bool) -> bytes:
         return value if unicode else value.encode("latin-1", "replace").decode("latin-1")
 
     pdf.set_font_size(14)
-    pdf.cell(0, 8, "dealchat audit report", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, text(report.query.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font_size(9)
     for name, value in report.header().items():
         if isinstance(value, dict):

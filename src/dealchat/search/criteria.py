@@ -15,6 +15,7 @@ from dealchat.surveillance.query import Node, QueryError, parse
 
 MAX_CONTEXT = 10
 MAX_SHOWN = 500
+MAX_EXPORTED = 5000  # hits an export holds (search/evidence.py)
 _STATE = re.compile(r"^[a-z_]{1,24}$")
 ALERT_STATES = frozenset({"open", "claimed", "escalated", "closed"})
 
@@ -52,9 +53,10 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def check(criteria: Criteria) -> tuple[Criteria, Node | None]:
+def check(criteria: Criteria, *, most: int = MAX_SHOWN) -> tuple[Criteria, Node | None]:
     """The criteria with blanks dropped, and the parsed text query; SearchError names the
-    problem (no criterion, a time without zone, a window backwards, a bad query or state)."""
+    problem (no criterion, a time without zone, a window backwards, a bad query or state);
+    `most` hits may be kept (an export keeps more than a page shows)."""
     fields = {name: _clean(getattr(criteria, name)) for name in _TEXT_FIELDS}
     cleaned = Criteria(
         start=criteria.start,
@@ -68,8 +70,8 @@ def check(criteria: Criteria) -> tuple[Criteria, Node | None]:
         raise SearchError("the search is empty: give a period, a client, a text or another filter")
     if not 0 <= cleaned.context <= MAX_CONTEXT:
         raise SearchError(f"context must be between 0 and {MAX_CONTEXT} messages")
-    if not 1 <= cleaned.shown <= MAX_SHOWN:
-        raise SearchError(f"at most {MAX_SHOWN} hits are shown at once")
+    if not 1 <= cleaned.shown <= most:
+        raise SearchError(f"at most {most} hits are shown at once")
     if cleaned.order_state and not _STATE.match(cleaned.order_state):
         raise SearchError(f"unknown order state {cleaned.order_state!r}")
     if cleaned.alert_state and cleaned.alert_state not in ALERT_STATES:

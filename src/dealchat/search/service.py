@@ -22,7 +22,7 @@ from dealchat.conversations.models import Conversation, Message
 from dealchat.records.envelope import ContentErasedError, Envelope
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
-from dealchat.search.criteria import Criteria, check
+from dealchat.search.criteria import MAX_SHOWN, Criteria, check
 from dealchat.search.matching import TextMatcher
 from dealchat.search.scope import Readers, narrowed
 
@@ -74,6 +74,7 @@ class SearchResult:
     hits: list[Hit]
     refused_conversations: int
     searched_at: dt.datetime
+    audit_seq: int = 0  # the search:run entry that records it
 
     @property
     def truncated(self) -> bool:
@@ -123,9 +124,10 @@ def run(
     criteria: Criteria,
     context: AccessContext,
     now: dt.datetime,
+    most: int = MAX_SHOWN,
 ) -> SearchResult:
     """The search's hits and counts; SearchError or UnknownPersonError when it cannot run."""
-    wanted, node = check(criteria)
+    wanted, node = check(criteria, most=most)
     allowed = narrowed(session, wanted)
     matcher = None if node is None or wanted.text is None else TextMatcher(wanted.text, node)
     readers = Readers(session, actor)
@@ -148,7 +150,7 @@ def run(
     result = found.result(wanted, now)
     _times(session, result.hits)
     _refusals(session, actor, context, readers)
-    _audit(session, actor, result, now)
+    result.audit_seq = _audit(session, actor, result, now)
     return result
 
 
@@ -288,9 +290,9 @@ def _refusals(session: Session, actor: Actor, context: AccessContext, readers: R
         )
 
 
-def _audit(session: Session, actor: Actor, result: SearchResult, now: dt.datetime) -> None:
+def _audit(session: Session, actor: Actor, result: SearchResult, now: dt.datetime) -> int:
     """The search in the log: counts in clear, the query sealed under the searcher's month."""
-    record_sealed(
+    entry = record_sealed(
         session,
         event=AuditEvent.SEARCH_RUN,
         actor=actor.audit_name,
@@ -305,3 +307,4 @@ def _audit(session: Session, actor: Actor, result: SearchResult, now: dt.datetim
         details={"query": result.asked},
         at=now,
     )
+    return entry.seq

@@ -87,7 +87,7 @@ class PricingSettings(BaseModel):
     # Requests for quote (pricing.dealer): a dealer prices bonds, the instruments listed here
     # (pairs as `USD/TRY` or ISINs), sizes above `dealer_above` in the base currency and pairs
     # without a price source; unpriced after `rfq_wait_seconds` the client is told so.
-    dealer_above: Decimal = Field(default=Decimal(50_000_000), gt=0)
+    dealer_above: Decimal = Field(default=Decimal(10_000_000), gt=0)
     dealer_instruments: list[str] = Field(default_factory=list, max_length=500)
     dealer_bonds: bool = True
     rfq_wait_seconds: int = Field(default=300, ge=10, le=3600)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.channels.outbox import OutboxItem
 from dealchat.cli.demo_access import seed_access
+from dealchat.controls.service import shipped_text
 from dealchat.conversations import reporting
 from dealchat.conversations import rfq as chat_rfq
 from dealchat.conversations.bodies import text_of
@@ -133,8 +135,8 @@ def _decline(browser: TestClient, ref: str, reason: str) -> Any:
 def test_a_big_size_is_priced_by_a_dealer_and_taken_with_mine(
     platform: Platform, clock: Clock
 ) -> None:
-    """Above 5,000,000 here: the default pre-trade controls reject a single order above
-    50,000,000 (the default dealer threshold), so the ticket could not fill."""
+    """Above 5,000,000 here, so that the 10,000,000 taken stays under the shipped client hourly
+    limit (15,000,000, a hold) and fills at once."""
     desk = dataclasses.replace(platform.desk, dealer=DealerPolicy(above=Decimal(5_000_000)))
     platform = dataclasses.replace(platform, desk=desk)
     with (
@@ -144,6 +146,21 @@ def test_a_big_size_is_priced_by_a_dealer_and_taken_with_mine(
         ) as browser,
     ):
         _priced_and_taken(platform, client, browser, clock)
+
+
+def test_the_shipped_threshold_leaves_a_size_the_shipped_controls_let_fill(
+    chat: tuple[Chat, TestUser], platform: Platform
+) -> None:
+    """A dealer prices what the bot may not, and what he prices must be able to fill: the shipped
+    threshold sits under the shipped client hourly hold and single-order reject limits."""
+    talk, _ = chat
+    assert talk.text("mkt eurusd 10m").startswith("EUR/USD 10,000,000 EUR SPOT: 1.08")
+    assert talk.text("mkt eurusd 12m").startswith("A dealer is pricing this (RFQ-1)")
+    shipped = yaml.safe_load(shipped_text("default.yaml"))
+    limits = {rule["id"]: Decimal(rule["max_amount"]) for rule in shipped["rules"]
+              if rule["kind"] == "limit"}  # fmt: skip
+    threshold = platform.settings.pricing.dealer_above
+    assert threshold < limits["client-hour"] < limits["single-global"]
 
 
 def _priced_and_taken(

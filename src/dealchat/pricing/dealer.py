@@ -22,7 +22,7 @@ class DealerReason(StrEnum):
 
 @dataclass(frozen=True)
 class DealerPolicy:
-    above: Decimal = Decimal(50_000_000)  # in the base currency (a bond: its nominal)
+    above: Decimal = Decimal(10_000_000)  # in the base currency (a bond: its nominal)
     instruments: frozenset[str] = field(default_factory=frozenset)  # pairs or ISINs
     bonds: bool = True
 

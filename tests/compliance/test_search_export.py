@@ -8,17 +8,21 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
+from dealchat.cli.main import app
 from dealchat.db.session import unit_of_work
+from dealchat.records.checkpoints import CheckpointKeys
 from dealchat.records.keys import load_keyring
 from dealchat.records.models import AuditEntry
 from dealchat.records.pdf_fonts import NOTO_CJK
@@ -47,7 +51,7 @@ def _exporter(platform: Platform, name: str = "carol") -> dict[str, str]:
 
 
 def test_a_search_exports_its_hits_in_context_with_the_search_itself(
-    held_platform: Platform, alice_day: dict[str, Any], http: TestClient
+    held_platform: Platform, alice_day: dict[str, Any], http: TestClient, tmp_path: Path
 ) -> None:
     headers = _exporter(held_platform)
     exported = http.get(URL, params={**ALICE, "format": "json"}, headers=headers)
@@ -77,6 +81,18 @@ def test_a_search_exports_its_hits_in_context_with_the_search_itself(
     checked = verify_bundle(bundle, keys=load_keyring(held_platform.settings.keys_dir))
     assert checked.entries == len(bundle["entries"]) == len(body["rows"])
     assert OFF_CHANNEL in [item.get("text") for item in bundle["entries"]]
+    saved = tmp_path / "search.bundle.json"  # as a regulator checks it: offline, the bank's key
+    saved.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    settings = held_platform.settings
+    vkey = CheckpointKeys.load(settings.keys_dir, settings.records.origin).signer.verifier.vkey
+    checked_cli = CliRunner().invoke(app, ["audit", "verify-bundle", str(saved), "--key", vkey])
+    assert checked_cli.exit_code == 0, checked_cli.output
+    assert f"bundle OK: {len(body['rows'])} entries" in checked_cli.output
+    bundle["entries"][0]["entry"]["actor"] = "someone else"
+    saved.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    tampered = CliRunner().invoke(app, ["audit", "verify-bundle", str(saved), "--key", vkey])
+    assert tampered.exit_code == 1
+    assert "bundle FAILED" in tampered.output
 
     with unit_of_work(held_platform.sessions) as session:
         audited = [
@@ -150,8 +166,8 @@ def test_the_search_page_links_each_export_and_the_home_lists_them(
     held_platform: Platform, alice_day: dict[str, Any], clock: Clock
 ) -> None:
     carol = staff_with(held_platform, "carol", OFFICER)
-    app = create_app(platform=held_platform)
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as browser:
+    console = create_app(platform=held_platform)
+    with TestClient(console, base_url="https://testserver", follow_redirects=False) as browser:
         _log_in(browser, carol, clock)
         page = browser.get(
             "/console/search", params={**ALICE, "from": "2026-01-01", "to": "2030-01-01"}
@@ -169,7 +185,7 @@ def test_the_search_page_links_each_export_and_the_home_lists_them(
     reader = staff_with(
         held_platform, "rory", [(Right.AUDIT_READ, {}), (Right.CONVERSATION_READ, {})]
     )
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as browser:
+    with TestClient(console, base_url="https://testserver", follow_redirects=False) as browser:
         _log_in(browser, reader, clock)
         page = browser.get("/console/search", params=ALICE)
     assert page.status_code == 200

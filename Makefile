@@ -129,8 +129,8 @@ test-clock: venv faketime ## calendar-sensitive tests under faketime at a weeken
 	  LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="@$$at" TZ=UTC \
 	  $(VENV)/bin/pytest -q -p no:cacheprovider -k "not postgresql" $(CLOCK_TESTS); done
 
-bench: venv ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+bench: venv executor ## run the benchmarks, results in bench/results/*.json (records.py: a few minutes)
+	@set -e; for b in bench/[a-z]*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) $(SYNAPSE_VENV) $(OIDC_DIR)/node_modules build .pytest_cache .mypy_cache .ruff_cache

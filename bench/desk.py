@@ -19,11 +19,8 @@ import asyncio
 import json
 import os
 import platform as host
-import socket
 import sqlite3
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,16 +28,15 @@ from typing import Any
 
 import httpx
 
+from _serving import free_port, open_loop, start, summary
+
 HERE = Path(__file__).resolve().parent
 STREAMS = 50
 SERVE_LOG = Path(tempfile.gettempdir()) / "dealchat-bench-desk-serve.log"  # the server's log
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    return start(_environment(data_dir, port), port, SERVE_LOG)
 
 
 def _environment(data_dir: Path, port: int) -> dict[str, str]:
@@ -52,33 +48,6 @@ def _environment(data_dir: Path, port: int) -> dict[str, str]:
         "DEALCHAT_LIMITS__PER_MINUTE": json.dumps(limits),
         "DEALCHAT_LOG_LEVEL": "WARNING",
     }
-
-
-def _dealchat() -> str:
-    return str(Path(sys.executable).with_name("dealchat"))
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = _environment(data_dir, port)
-    subprocess.run(  # noqa: S603 - our own command
-        [_dealchat(), "demo", "--no-serve", "--port", str(port)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    log = SERVE_LOG.open("wb")
-    server = subprocess.Popen(  # noqa: S603 - our own command
-        [_dealchat(), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("dealchat serve did not start")
 
 
 class Client:
@@ -110,34 +79,6 @@ async def _hello(http: httpx.AsyncClient, client: Client) -> None:
     }
     response = await http.post("/api/v1/webchat/messages", json=body)
     response.raise_for_status()
-
-
-async def _open_loop(rate: float, count: int, action: Any) -> list[float]:
-    """Start `action(n)` at n / rate seconds whatever the earlier ones are doing."""
-    started = time.perf_counter()
-    tasks = []
-    for n in range(count):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(action(n)))
-    return list(await asyncio.gather(*tasks))
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    if not ordered:
-        return {}
-    cut = (
-        statistics.quantiles(ordered, n=100, method="inclusive")
-        if len(ordered) > 1
-        else ordered * 99
-    )
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(cut[98] * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
 
 
 async def _measure(
@@ -180,7 +121,7 @@ async def _measure(
             return posted
 
         healthz: list[float] = []
-        posts = await _open_loop(rate, replies, both)
+        posts = await open_loop(rate, replies, both)
         await asyncio.sleep(3)  # the last replies' events
         for task in followers:
             task.cancel()
@@ -191,9 +132,9 @@ async def _measure(
             else:
                 lost += 1
     return {
-        "reply_to_stream_event": _summary(latencies),
-        "reply_post": _summary(posts),
-        "baseline_healthz": _summary(healthz),
+        "reply_to_stream_event": summary(latencies),
+        "reply_post": summary(posts),
+        "baseline_healthz": summary(healthz),
         "never_arrived": lost,
     }
 
@@ -213,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir, port = Path(tmp), _free_port()
+        data_dir, port = Path(tmp), free_port()
         server = _start(data_dir, port)
         try:
             token = json.loads((data_dir / "demo-credentials.json").read_text())["admin"][

@@ -14,6 +14,7 @@ from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import ending_on_signals, platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import rfq
+from dealchat.live.watcher import Watcher
 from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
 from dealchat.records.witnessing import Witnessing, build_witnesses
 from dealchat.settings import Settings
@@ -91,6 +92,7 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
         checkpointer.start()
         sweeper = rfq.Sweeper(built.sessions, built.desk, on_swept=channels.dispatcher.wake)
         sweeper.start()  # requests for quote nobody priced in time, prices past their validity
+        watcher = Watcher(built.sessions, built.hub.publish).start()  # other processes' changes
         if built.venue is not None:  # FIX sessions to the liquidity providers: logon now
             built.venue.start()
         try:
@@ -101,6 +103,7 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
         finally:
             if built.venue is not None:
                 built.venue.stop()  # logs out: a clean end of the FIX sessions
+            watcher.stop()
             sweeper.stop()
             checkpointer.stop()
             witnessing.stop()  # sends the last checkpoint too, if the witnesses answer

@@ -1,7 +1,8 @@
 """Server-Sent Events: a stream that reads what is new whenever its topics are published.
 
 `event_stream(read, ...)` calls `read(after)` (a blocking database read, run in the thread pool)
-once at the start and again each time the hub wakes the subscription, and sends each item as an
+once at the start and again each time the hub wakes the subscription (never on a timer: the
+hub hears this process's commits, and `live.watcher` other processes'), and sends each item as an
 SSE event whose id is the item's number, so a browser reconnecting sends `Last-Event-ID` and
 resumes exactly where it was. A comment every `keepalive` seconds keeps proxies from closing an
 idle stream and notices a page that has gone. A stream ends after `lifetime` seconds (the
@@ -51,11 +52,14 @@ def event_stream(
         subscription = hub.subscribe(wanted)  # before the first read: no change slips between
         try:
             yield "retry: 1000\n\n"
+            woken = True  # read once at the start, then only when a topic is published
             while time.monotonic() < ends and not await request.is_disconnected():
-                for number, kind, data in await run_in_threadpool(read, position):
-                    position = max(position, number)
-                    yield _event(number, kind, data)
-                if await subscription.wait(CHECK_SECONDS):
+                if woken:
+                    for number, kind, data in await run_in_threadpool(read, position):
+                        position = max(position, number)
+                        yield _event(number, kind, data)
+                woken = await subscription.wait(CHECK_SECONDS)
+                if woken:
                     quiet = 0.0
                     continue
                 quiet += CHECK_SECONDS

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from dealchat.api.deps import Platform
+from dealchat.app import build_platform
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.channels.outbox import DELIVERED, PENDING, OutboxItem
 from dealchat.channels.outbox_dispatch import Dispatcher
@@ -18,6 +19,8 @@ from dealchat.channels.registry import build_adapters
 from dealchat.conversations.desk import notify
 from dealchat.conversations.models import Conversation
 from dealchat.db.session import unit_of_work
+from dealchat.live.watcher import Watcher
+from dealchat.settings import Settings
 from tests.conftest import Clock
 from tests.factories.audit import entries
 from tests.factories.chat import Chat
@@ -86,6 +89,36 @@ def test_a_later_message_reaches_the_open_page_by_itself(
     assert _states(platform) == [DELIVERED, DELIVERED]
     delivered = entries(platform, "delivery:succeeded")
     assert [(e["actor"], e["channel"]) for e in delivered] == [("webchat-page", "webchat")] * 2
+
+
+def test_a_message_another_process_sends_reaches_the_open_page(
+    live: tuple[str, Platform], database_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """A second `dealchat serve` or a command (a hold released from the host) writes through its
+    own platform, whose hub this server never hears: the watcher reads the change and wakes the
+    page. Polled by hand first (what it publishes, and not twice), then on its own thread."""
+    url, platform = live
+    with httpx.Client(base_url=url) as http:
+        Chat(http, clock, conversation=CONVERSATION, sender=SENDER).say("help")
+    other = build_platform(
+        Settings(data_dir=tmp_path / "var", database_url=database_url, public_url=url)
+    )
+    watcher = Watcher(platform.sessions, platform.hub.publish, interval=0.1)
+    reader = EventReader(f"{url}/api/v1/webchat/stream?{PAGE}&after=2")
+    try:
+        watcher.poll(publish=False)
+        _later(other, "Released from the host.")
+        assert len(watcher.poll(publish=False)) == 1
+        assert watcher.poll(publish=False) == []
+        assert reader.none_within(1.5)  # nothing told this server's hub
+        watcher.start()
+        _later(other, "Filled, told by another node.")
+        texts = {reader.next().data["text"], reader.next().data["text"]}
+        assert texts == {"Released from the host.", "Filled, told by another node."}
+    finally:
+        watcher.stop()
+        reader.close()
+        other.engine.dispose()
 
 
 def test_a_dropped_stream_resumes_from_the_last_event_id(

@@ -12,6 +12,8 @@ CHROMIUM ?= /usr/bin/chromium
 NOTO_CJK ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # ClamAV's daemon: the tests and the demo start their own clamd on the project's signatures
 CLAMD ?= /usr/sbin/clamd
+# xmlsec1 verifies and makes the XML signatures of SAML (pysaml2 calls the binary)
+XMLSEC1 ?= /usr/bin/xmlsec1
 # Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
 SYNAPSE_VENV ?= .venv-synapse
 SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
@@ -27,7 +29,7 @@ OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 EXECUTOR_SRC ?= /usr/share/doc/libquickfix-doc/examples/executor/C++
 EXECUTOR ?= build/quickfix-executor/executor
 
-.PHONY: help venv browser fonts clamav synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
+.PHONY: help venv browser fonts clamav saml synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -75,6 +77,13 @@ clamav: ## install Debian's clamav-daemon (root) for the scanner tests and the d
 	  && echo "clamd: $(CLAMD) (the tests and the demo start their own; the system clamd and freshclam are not used)"; \
 	else echo "clamd missing and not root: install clamav-daemon; virus scanner tests will skip (fail under CI=true), the demo refuses uploads"; fi
 
+saml: ## install Debian's xmlsec1 (root) for SAML single sign-on and its tests, if missing
+	@if [ -x $(XMLSEC1) ]; then echo "xmlsec1: $(XMLSEC1)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null \
+	  && echo "xmlsec1: $(XMLSEC1)"; \
+	else echo "xmlsec1 missing and not root: install xmlsec1; SAML login fails, its tests skip (fail under CI=true)"; fi
+
 $(EXECUTOR): Makefile
 	@set -e; if [ ! -f $(EXECUTOR_SRC)/executor.cpp ] || [ ! -f /usr/include/quickfix/Application.h ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -107,7 +116,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
-test: lint browser fonts clamav synapse oidc executor ## lint, then the whole test suite
+test: lint browser fonts clamav saml synapse oidc executor ## lint, then the whole test suite
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a

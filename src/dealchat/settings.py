@@ -259,6 +259,27 @@ class OidcSettings(BaseModel):
         raise ValueError("set DEALCHAT_OIDC__CLIENT_SECRET_FILE")
 
 
+class SamlSettings(BaseModel):
+    """SAML 2.0 single sign-on for internal users (pysaml2 with Debian's xmlsec1):
+    `DEALCHAT_SAML__ENABLED=true`, `__IDP_METADATA_FILE=/etc/dealchat/idp.xml` (the bank's IdP
+    metadata: its entity id, its SSO and SLO endpoints, its signing certificate). Give the IdP
+    our metadata from `{public_url}/auth/saml/metadata`; its entity id is that URL."""
+
+    enabled: bool = False
+    idp_metadata_file: Path | None = None
+    idp_entity_id: str | None = None  # which IdP in the metadata; required when it names several
+    # How a NameID finds a user: "link" looks (IdP entity id, NameID) up in federated_identity
+    # (`dealchat users link-oidc USER NAMEID --issuer IDP`); "username" takes the value as the
+    # username. `subject_attribute` names an assertion attribute to use instead of the NameID.
+    match: Literal["link", "username"] = "link"
+    subject_attribute: str | None = None
+    skew_seconds: int = Field(default=60, ge=0, le=300)
+    login_ttl_seconds: int = Field(default=600, ge=60, le=1800)
+    xmlsec_binary: Path = Path("/usr/bin/xmlsec1")
+    # RSA-SHA256 at least: SHA-1 signatures (rsa-sha1, dsa-sha1) are refused
+    signing_algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
+
 class AuthSettings(BaseModel):
     link_ttl_seconds: int = Field(default=600, ge=30, le=600)
     stepup_ttl_seconds: int = Field(default=300, ge=30, le=900)
@@ -512,6 +533,7 @@ class Settings(BaseSettings):
     recon: ReconSettings = Field(default_factory=ReconSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
+    saml: SamlSettings = Field(default_factory=SamlSettings)
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)

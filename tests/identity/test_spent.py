@@ -19,6 +19,9 @@ from dealchat.db.session import unit_of_work
 from dealchat.identity import accounts, enrolment, sms
 from dealchat.identity.models import (
     OidcLogin,
+    SamlAssertion,
+    SamlLogin,
+    SamlSession,
     SecureLink,
     SmsChallenge,
     StepUpProof,
@@ -45,6 +48,9 @@ TABLES = {
     "report_links": ReportLink,
     "console_sessions": AuthSession,
     "oidc_logins": OidcLogin,
+    "saml_logins": SamlLogin,
+    "saml_assertions": SamlAssertion,
+    "saml_sessions": SamlSession,
 }
 
 
@@ -57,8 +63,9 @@ def _counts(platform: Platform) -> dict[str, int]:
 
 
 def _security_rows(platform: Platform, clock: Clock, fay: TestUser) -> None:
-    """An SMS code, an authenticator enrolment, a receipt link, a step-up proof for fay, and an
-    OIDC login that was never finished."""
+    """An SMS code, an authenticator enrolment, a receipt link, a step-up proof for fay, an
+    OIDC login and a SAML login that were never finished, a seen SAML assertion and a SAML
+    session's link to its IdP session."""
     with unit_of_work(platform.sessions) as session:
         accounts.set_phone(session, username=fay.username, phone="+447700900456", actor="t")
         user = session.get_one(User, fay.id)
@@ -99,6 +106,34 @@ def _security_rows(platform: Platform, clock: Clock, fay: TestUser) -> None:
                 verifier_sealed="sealed",
                 created_at=clock.now,
                 expires_at=clock.now + dt.timedelta(minutes=10),
+            )
+        )
+        session.add(
+            SamlLogin(
+                relay_state_hash="2" * 64,
+                request_id="_r" + "0" * 32,
+                idp="https://idp.bank.test/metadata",
+                created_at=clock.now,
+                expires_at=clock.now + dt.timedelta(minutes=10),
+            )
+        )
+        session.add(
+            SamlAssertion(
+                assertion_hash="3" * 64,
+                idp="https://idp.bank.test/metadata",
+                seen_at=clock.now,
+                expires_at=clock.now + dt.timedelta(minutes=6),
+            )
+        )
+        session.add(
+            SamlSession(
+                auth_session_id="4" * 32,
+                user_id=fay.id,
+                idp="https://idp.bank.test/metadata",
+                subject_hash="5" * 64,
+                name_id_sealed="sealed",
+                session_index="_s1",
+                expires_at=clock.now + dt.timedelta(hours=12),
             )
         )
 

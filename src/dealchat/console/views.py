@@ -31,8 +31,8 @@ from dealchat.console.pages import (
     set_session_cookie,
 )
 from dealchat.identity import login as authn
+from dealchat.identity import saml_views, sessions
 from dealchat.identity import service as identity
-from dealchat.identity import sessions
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPEN = [Depends(public("the console's login page, its stylesheet and script"))]
@@ -152,9 +152,11 @@ def logout(
         policy=platform.session_policy,
         now=platform.desk.clock(),
     )
+    onward = "/console/login"
     if row is not None:
         sessions.end(db, row, now=platform.desk.clock())
-    response = RedirectResponse("/console/login", status_code=303)
+        onward = saml_views.logout_url(request, platform, db, row) or onward  # single logout
+    response = RedirectResponse(onward, status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response
 

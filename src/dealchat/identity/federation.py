@@ -243,23 +243,51 @@ def account_for(
     session: Session, *, client: OidcClient, claims: dict[str, Any], now: dt.datetime
 ) -> User:
     """The internal user linked to (issuer, subject); provisioned if settings allow."""
-    issuer, subject = client.issuer, str(claims["sub"])
-    linked = session.scalar(
-        select(FederatedIdentity).where(
-            FederatedIdentity.issuer == issuer, FederatedIdentity.subject == subject
-        )
+    return account_for_subject(
+        session,
+        issuer=client.issuer,
+        subject=str(claims["sub"]),
+        now=now,
+        provision=claims if client.settings.auto_provision else None,
     )
-    if linked is None:
-        if not client.settings.auto_provision:
-            raise FederationError("subject-not-linked")
-        user = _provision(session, issuer=issuer, claims=claims)
-        linked = link(session, user=user, issuer=issuer, subject=subject, actor="oidc")
-    found = session.get(User, linked.user_id)
+
+
+def account_for_subject(
+    session: Session,
+    *,
+    issuer: str,
+    subject: str,
+    now: dt.datetime,
+    by: str = "link",
+    provision: dict[str, Any] | None = None,
+) -> User:
+    """The internal user an identity provider's subject is (OIDC and SAML alike).
+
+    `by="link"`: (issuer, subject) in `federated_identity`, created from `provision`'s profile
+    when given; `by="username"`: the subject is the username. Only unlocked internal users."""
+    linked: FederatedIdentity | None = None
+    if by == "username":
+        found = session.scalar(select(User).where(User.username == subject.lower()[:64]))
+        if found is None:
+            raise FederationError("subject-not-a-user")
+    else:
+        linked = session.scalar(
+            select(FederatedIdentity).where(
+                FederatedIdentity.issuer == issuer, FederatedIdentity.subject == subject
+            )
+        )
+        if linked is None:
+            if provision is None:
+                raise FederationError("subject-not-linked")
+            user = _provision(session, issuer=issuer, claims=provision)
+            linked = link(session, user=user, issuer=issuer, subject=subject, actor="oidc")
+        found = session.get(User, linked.user_id)
     if found is None or found.kind != "internal":
         raise FederationError("not-an-internal-user")
     if found.locked_at is not None:
         raise FederationError("account-locked")
-    linked.last_login_at = now
+    if linked is not None:
+        linked.last_login_at = now
     return found
 
 
@@ -305,15 +333,17 @@ def audit_decision(
     source_ip: str | None,
     now: dt.datetime,
     claims: dict[str, Any] | None = None,
+    method: str = "oidc",
 ) -> None:
-    """The access-log entry of a federated login, like `login.decide`'s."""
+    """The access-log entry of a federated login (`method` oidc or saml), like `login.decide`'s;
+    `claims` holds what the provider said of the authentication (`amr`, `acr`)."""
     ok = user is not None
     payload = {
         "at": now,
         "user": user.id if user else None,
-        "channel": "console-oidc",
+        "channel": f"console-{method}",
         "purpose": "login",
-        "factors": ["oidc", *[str(m) for m in (claims or {}).get("amr", [])]] if ok else [],
+        "factors": [method, *[str(m) for m in (claims or {}).get("amr", [])]] if ok else [],
         "acr": (claims or {}).get("acr"),
         "result": "success" if ok else "failure",
         "rule": rule,
@@ -321,7 +351,7 @@ def audit_decision(
     record_sealed(
         session,
         event=AuditEvent.AUTHN_SUCCEEDED if ok else AuditEvent.AUTHN_FAILED,
-        actor=f"user:{user.id}" if user else "console-oidc:anonymous",
+        actor=f"user:{user.id}" if user else f"console-{method}:anonymous",
         subject=f"user:{user.id}" if user else "user:unknown",
         payload=payload,
         person=user.id if user else None,

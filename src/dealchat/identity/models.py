@@ -182,3 +182,47 @@ class OidcLogin(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class SamlLogin(Base):
+    """One SAML AuthnRequest in flight: its ID (the InResponseTo we accept), the RelayState
+    (hashed) that brings the browser back to it, single use."""
+
+    __tablename__ = "saml_login"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    relay_state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(100))
+    idp: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class SamlAssertion(Base):
+    """An accepted assertion's ID (hashed with its issuer): a second use is a replay. Kept until
+    the assertion's NotOnOrAfter (plus the skew) has passed, when it is refused as expired."""
+
+    __tablename__ = "saml_assertion"
+
+    assertion_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idp: Mapped[str] = mapped_column(String(255))
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class SamlSession(Base):
+    """The IdP session a console session came from (NameID sealed, SessionIndex), for single
+    logout: ours sends a LogoutRequest with them, the IdP's finds sessions by `subject_hash`."""
+
+    __tablename__ = "saml_session"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    auth_session_id: Mapped[str] = mapped_column(ID, index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    idp: Mapped[str] = mapped_column(String(255))
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    name_id_sealed: Mapped[str] = mapped_column(String(600))
+    session_index: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from dealchat.api.auth_views import set_session_cookie
 from dealchat.api.deps import Platform, PlatformDep, public, source_ip
 from dealchat.db.session import unit_of_work
-from dealchat.identity import federation, sessions
+from dealchat.identity import federated_login, federation
 from dealchat.identity.views import page
 
 router = APIRouter(dependencies=[Depends(public("login through the bank's OpenID provider"))])
-LOGIN_FAILED = "Login through your bank account failed. Try again or ask the service desk."
-AFTER_LOGIN = "/console/"
+AFTER_LOGIN = federated_login.AFTER_LOGIN
 
 
 def _client(request: Request, platform: Platform) -> federation.OidcClient | None:
@@ -68,25 +66,17 @@ def oidc_callback(  # noqa: PLR0917 - FastAPI injects these by name
                 session, client=client, sealer=platform.desk.sealer, state=state, code=code, now=now
             )
         except federation.FederationError as failed:
-            federation.audit_decision(
-                session, user=None, rule=failed.rule, source_ip=address, now=now
+            return federated_login.refused(
+                session, rule=failed.rule, method="oidc", source_ip=address, now=now
             )
-            return HTMLResponse(page(f"<p>{html.escape(LOGIN_FAILED)}</p>", 401).body, 401)
-        federation.audit_decision(
+        started = federated_login.sign_in(
             session,
+            platform,
             user=found.user,
+            method="oidc",
             rule=f"oidc:{client.issuer}",
-            source_ip=address,
-            now=now,
             claims=found.claims,
-        )
-        started = sessions.start(
-            session,
-            user=found.user,
-            factors=("oidc",),
             source_ip=address,
-            channel="console",
-            policy=platform.session_policy,
             now=now,
         )
     response = RedirectResponse(AFTER_LOGIN, status_code=303)

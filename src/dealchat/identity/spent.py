@@ -2,10 +2,13 @@
 
 A secure link (login or step-up) and a step-up proof carry a chat handle in clear, a console
 session its source address; an SMS challenge, a TOTP enrolment and an OIDC login hold a user id
-and a sealed secret. Each is single-use and short-lived: once it has expired (used or not) nothing
-reads it again (a used or expired token is refused before its row matters), and its issue and use
-are in the audit log, so `purge` deletes it `grace` after its expiry. A console session goes
-`grace` after it expired or was revoked. The count per table goes into the run's report.
+and a sealed secret; a SAML login in flight, an accepted assertion's ID (kept against replay until
+the assertion has expired) and a SAML session's sealed NameID (until its console session's
+absolute expiry) likewise. Each is single-use and short-lived: once it has expired (used or
+not) nothing reads it again (a used or expired token is refused before its row matters), and
+its issue and use are in the audit log, so `purge` deletes it `grace` after its expiry. A
+console session goes `grace` after it expired or was revoked. The count per table goes into
+the run's report.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, delete, or_
 from sqlalchemy.orm import Session
 
-from dealchat.identity.models import OidcLogin, SecureLink, SmsChallenge, StepUpProof, TotpEnrolment
+from dealchat.identity.models import (
+    OidcLogin,
+    SamlAssertion,
+    SamlLogin,
+    SamlSession,
+    SecureLink,
+    SmsChallenge,
+    StepUpProof,
+    TotpEnrolment,
+)
 from dealchat.identity.session_models import AuthSession
 from dealchat.records.retention import Sweep
 
@@ -29,6 +41,9 @@ SPENT: dict[str, tuple[type, Ended]] = {
     "sms_challenges": (SmsChallenge, lambda cutoff: SmsChallenge.expires_at <= cutoff),
     "totp_enrolments": (TotpEnrolment, lambda cutoff: TotpEnrolment.expires_at <= cutoff),
     "oidc_logins": (OidcLogin, lambda cutoff: OidcLogin.expires_at <= cutoff),
+    "saml_logins": (SamlLogin, lambda cutoff: SamlLogin.expires_at <= cutoff),
+    "saml_assertions": (SamlAssertion, lambda cutoff: SamlAssertion.expires_at <= cutoff),
+    "saml_sessions": (SamlSession, lambda cutoff: SamlSession.expires_at <= cutoff),
     "console_sessions": (
         AuthSession,
         lambda cutoff: or_(AuthSession.expires_at <= cutoff, AuthSession.revoked_at <= cutoff),

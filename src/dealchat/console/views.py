@@ -31,7 +31,7 @@ from dealchat.console.pages import (
     set_session_cookie,
 )
 from dealchat.identity import login as authn
-from dealchat.identity import saml_views, sessions
+from dealchat.identity import saml, saml_views, sessions
 from dealchat.identity import service as identity
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -51,15 +51,15 @@ def script() -> FileResponse:
 
 
 @router.get("/login", dependencies=OPEN)
-def login_form() -> Response:
+def login_form(platform: PlatformDep) -> Response:
     """A fresh pre-login secret in a cookie; the form carries the CSRF token derived from it."""
     secret = secrets.token_urlsafe(32)
-    response = _login_page(sessions.csrf_token(secret), notice="")
+    response = _login_page(sessions.csrf_token(secret), notice="", platform=platform)
     set_cookie(response, LOGIN_COOKIE, secret, max_age=900)
     return response
 
 
-def _login_page(csrf: str, *, notice: str, status: int = 200) -> Response:
+def _login_page(csrf: str, *, notice: str, platform: Platform, status: int = 200) -> Response:
     return render(
         "login.html",
         actor=None,
@@ -70,6 +70,7 @@ def _login_page(csrf: str, *, notice: str, status: int = 200) -> Response:
         action="/console/login",
         button="Log in",
         username=None,
+        saml_login=saml.LOGIN_PATH if platform.settings.saml.enabled else None,
     )
 
 
@@ -87,7 +88,10 @@ def login(
     pre = request.cookies.get(LOGIN_COOKIE, "")
     if not pre or not sessions.csrf_ok(pre, csrf_token):
         return _login_page(
-            sessions.csrf_token(pre), notice="The form expired. Try again.", status=403
+            sessions.csrf_token(pre),
+            notice="The form expired. Try again.",
+            platform=platform,
+            status=403,
         )
     now = platform.desk.clock()
     attempt = authn.Attempt(username, password, otp, "console", source_ip(request))
@@ -100,7 +104,9 @@ def login(
     )
     user = outcome.user
     if user is None or user.kind != "internal":
-        return _login_page(sessions.csrf_token(pre), notice=identity.LOGIN_FAILED, status=401)
+        return _login_page(
+            sessions.csrf_token(pre), notice=identity.LOGIN_FAILED, platform=platform, status=401
+        )
     _end_presented_session(request, platform, db)
     started = sessions.start(
         db,
@@ -152,11 +158,13 @@ def logout(
         policy=platform.session_policy,
         now=platform.desk.clock(),
     )
-    onward = "/console/login"
+    single_logout = None
     if row is not None:
         sessions.end(db, row, now=platform.desk.clock())
-        onward = saml_views.logout_url(request, platform, db, row) or onward  # single logout
-    response = RedirectResponse(onward, status_code=303)
+        single_logout = saml_views.logout_url(request, platform, db, row)
+    response: Response = RedirectResponse("/console/login", status_code=303)
+    if single_logout is not None:  # a SAML session: on to the IdP's single logout
+        response = saml_views.onward(single_logout, "Logged out here; now at your bank's sign-in.")
     response.delete_cookie(sessions.COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response
 

@@ -31,10 +31,16 @@ NOT_CONFIGURED = "<p>Login through the bank's identity provider is not configure
 MAX_MESSAGE = 200_000
 # The IdP posts cross-site: a SameSite=Strict cookie set on that answer is not sent on a redirect
 # chain that began cross-site, so the browser is moved on by a page of ours instead (same-site).
+# Logout goes the other way for another reason: the CSP's `form-action 'self'` stops a form post
+# that redirects to the IdP, and a page of ours that moves on is a navigation, not a form.
 _ONWARD = (
-    '<meta http-equiv="refresh" content="0;url={url}">'
-    '<p>Logged in. <a href="{url}">Continue to the console</a>.</p>'
+    '<meta http-equiv="refresh" content="0;url={url}"><p>{text} <a href="{url}">Continue</a>.</p>'
 )
+
+
+def onward(url: str, text: str) -> HTMLResponse:
+    """A page of ours that sends the browser on to `url` at once (and links it)."""
+    return HTMLResponse(page(_ONWARD.format(url=html.escape(url), text=html.escape(text))).body)
 
 
 def provider(request: Request, platform: Platform) -> saml.ServiceProvider | None:
@@ -111,8 +117,7 @@ def saml_acs(
             ),
             expires_at=started.row.expires_at,
         )
-    url = federated_login.AFTER_LOGIN
-    response = HTMLResponse(page(_ONWARD.format(url=html.escape(url))).body)
+    response = onward(federated_login.AFTER_LOGIN, "Logged in.")
     set_session_cookie(response, started.token, platform)
     return response
 

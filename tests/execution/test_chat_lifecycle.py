@@ -50,7 +50,14 @@ def test_rest_amend_fill_and_cancel_from_the_chat(
         asked = chat.say(f"change {ref} price to 1.0720")
         assert asked[0]["link"], asked
         assert "approve it" in asked[0]["text"], asked
-        assert chat.log_in(asked[0]["link"].split("testserver")[-1], alice).status_code == 200
+        approval = asked[0]["link"].split("testserver")[-1]
+        shown = http.get(approval).text  # the exact changed order she approves
+        assert "You approve a change" in shown
+        change = f"{ref} is working at LP: amount 1,000,000 → 1,000,000, limit 1.07 → limit 1.072"
+        assert change in shown
+        assert "<td>Limit 1.072</td>" in shown
+        assert "BUY 1,000,000 EUR vs USD SPOT limit 1.072 GTC" in shown
+        assert chat.log_in(approval, alice).status_code == 200
         assert chat.text(f"change {ref} price to 1.0720").startswith(f"Change to {ref} sent")
         said(crafted_platform, f"AMENDED {ref} at LP")
         assert reload_ref(crafted_platform, ref).limit_price == Decimal("1.072")

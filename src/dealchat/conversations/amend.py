@@ -19,7 +19,7 @@ from dealchat.conversations.secure_link import secure_link
 from dealchat.identity import service as identity
 from dealchat.nlu import Intent, IntentKind, OrderType
 from dealchat.nlu.readback import OrderWords, order_line
-from dealchat.orders import lifecycle
+from dealchat.orders import lifecycle, proposals
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order
 from dealchat.orders.tickets import ticket_text
@@ -156,6 +156,7 @@ def _replace(turn: Turn, order: Order, changes: dict[str, str]) -> Answer | None
         now=turn.now,
     )
     if not proven:
+        proposals.propose(turn.session, order=order, changed=changed, now=turn.now)
         return secure_link(
             turn, REPLACE_STEP_UP, purpose="stepup", ticket_hash=changed.content_hash(),
             ref=order.ref,

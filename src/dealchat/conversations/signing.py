@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from dealchat.calendars import value_dates
 from dealchat.conversations.models import Conversation
 from dealchat.identity.interfaces import TicketRows
-from dealchat.orders import settlements
-from dealchat.orders.models import Order
+from dealchat.orders import lifecycle, proposals, settlements
+from dealchat.orders.models import ChangeProposal, Order
 from dealchat.orders.service import AWAITING, ticket_of
 from dealchat.orders.tickets import amount_text, describe
 from dealchat.records.chain import decimal_text
@@ -40,11 +40,48 @@ def ticket_rows(default_counterparty: str) -> TicketRows:
                 Conversation.channel == channel,
             )
         )
-        if order is None:
-            return None
-        return rows_of(order, default_counterparty)
+        if order is not None:
+            return rows_of(order, default_counterparty)
+        return _proposed(session, ticket_hash, channel, default_counterparty)
 
     return rows
+
+
+def _proposed(
+    session: Session, ticket_hash: str, channel: str, default_counterparty: str
+) -> Rows | None:
+    """A change of a working order (amend at a FIX counterparty) bound to the link's hash."""
+    found = proposals.find(session, ticket_hash)
+    if found is None:
+        return None
+    order, proposal = found
+    conversation = session.get(Conversation, order.conversation_id)
+    if order.state not in lifecycle.REPLACEABLE or conversation is None:
+        return None
+    if conversation.channel != channel:
+        return None
+    return proposal_rows(order, proposal, default_counterparty)
+
+
+def proposal_rows(order: Order, proposal: ChangeProposal, default_counterparty: str) -> Rows:
+    """The order as it will be once changed, with what changes first."""
+    new_amount = f"{amount_text(proposal.quantity)} {_dealt(order)}".strip()
+    new_price = f"Limit {decimal_text(proposal.limit_price.normalize())}"
+    old_price = _price(order)
+    change = (
+        f"{order.ref} is working at {order.routed_to or 'the counterparty'}: amount "
+        f"{amount_text(order.quantity)} → {amount_text(proposal.quantity)}, "
+        f"{old_price.lower()} → {new_price.lower()}"
+    )
+    replaced = {
+        "Amount": new_amount,
+        "Price": new_price,
+        "As read back in your chat": describe(proposals.changed_ticket(order, proposal)),
+    }
+    rows = [
+        (label, replaced.get(label, value)) for label, value in rows_of(order, default_counterparty)
+    ]
+    return [("You approve a change", change), *rows]
 
 
 def rows_of(order: Order, default_counterparty: str) -> Rows:

@@ -75,3 +75,17 @@ class Order(Base):
     routed_to: Mapped[str | None] = mapped_column(String(16))
     clordid: Mapped[str | None] = mapped_column(String(40), unique=True)
     lp_order_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChangeProposal(Base):
+    """A change of a working order the client asked for in chat and has not approved yet: what
+    the step-up page shows for the link bound to `ticket_hash` (the changed ticket's hash)."""
+
+    __tablename__ = "order_change_proposal"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    order_id: Mapped[str] = mapped_column(ForeignKey("client_order.id"), index=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), index=True)
+    quantity: Mapped[Decimal] = mapped_column(MONEY)
+    limit_price: Mapped[Decimal] = mapped_column(MONEY)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

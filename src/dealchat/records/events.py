@@ -119,6 +119,7 @@ class AuditEvent(StrEnum):
     ORDER_CANCELLED = "order:cancelled"
     ORDER_CANCEL_REFUSED = "order:cancel_refused"
     ORDER_REPLACE_REQUESTED = "order:replace_requested"
+    ORDER_CHANGE_PROPOSED = "order:change_proposed"
     ORDER_REPLACED = "order:replaced"
     ORDER_EXPIRED = "order:expired"
     ORDER_EXECUTION_HELD = "order:execution_held"

@@ -55,7 +55,7 @@ from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, snapshot_engine
 from dealchat.documents.scanners import scanner_from
 from dealchat.execution.simulated import SimulatedCounterparty
-from dealchat.identity import enrol_views, oidc_views, proxies, saml_views
+from dealchat.identity import enrol_views, federated_login, oidc_views, proxies, saml_views
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
@@ -240,6 +240,7 @@ def create_app(
     app.include_router(enrol_views.router)
     app.include_router(oidc_views.router)
     app.include_router(saml_views.router)
+    app.include_router(federated_login.router)
     app.include_router(auth_views.router)
     app.include_router(audit_views.router)
     app.include_router(surveillance_views.router)

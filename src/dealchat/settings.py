@@ -300,6 +300,13 @@ class AuthSettings(BaseModel):
     # Our reverse proxies (CIDR): behind them the client is read from X-Forwarded-For, walked from
     # the right. `DEALCHAT_AUTH__TRUSTED_PROXIES='["10.0.0.0/24"]'`. Empty: the peer is the client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Which authentication at the bank's identity provider counts as two factors, per role (or
+    # "*" for a role not named, and for a user with no role): OIDC `acr` or `amr` values, SAML
+    # AuthnContextClassRef URIs; "*" in a list accepts any login at the provider. A federated
+    # login that does not meet every one of the user's roles must pass our own authenticator
+    # code too. Empty (the default): every federated login asks for our code.
+    # `DEALCHAT_AUTH__FEDERATED_TWO_FACTOR='{"dealer": ["mfa", "urn:...:MultiFactor"]}'`
+    federated_two_factor: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -35,7 +35,13 @@ from tests.test_no_secrets_logged import _database_text
 DANA, EVE = "sub-dana-0001", "sub-eve-0002"
 
 
-def _platform(platform: Platform, provider: OidcProvider, **changes: Any) -> Platform:
+def _platform(
+    platform: Platform,
+    provider: OidcProvider,
+    two_factor: dict[str, list[str]] | None = None,
+    **changes: Any,
+) -> Platform:
+    two_factor = {"*": ["*"]} if two_factor is None else two_factor
     oidc = OidcSettings(
         enabled=True,
         issuer=provider.issuer,
@@ -43,7 +49,9 @@ def _platform(platform: Platform, provider: OidcProvider, **changes: Any) -> Pla
         client_secret=SecretStr(provider.client_secret),
         **changes,
     )
-    settings = platform.settings.model_copy(update={"oidc": oidc})
+    # the bank's provider does MFA for everyone (tests/identity/test_strength.py: when it does not)
+    auth = platform.settings.auth.model_copy(update={"federated_two_factor": two_factor})
+    settings = platform.settings.model_copy(update={"oidc": oidc, "auth": auth})
     return dataclasses.replace(platform, settings=settings)
 
 
@@ -105,7 +113,7 @@ def test_a_linked_internal_user_gets_a_console_session(
     assert done.headers["set-cookie"].startswith("__Host-")
     with unit_of_work(federated.sessions) as session:
         row = session.scalars(select(AuthSession)).one()
-        assert (row.user_id, row.channel, row.factors) == (dana, "console", "oidc")
+        assert (row.user_id, row.channel, row.factors) == (dana, "console", "oidc,idp-mfa")
     decided = entries(federated, "authn:succeeded")
     assert [(e["rule"], e["user"], e["channel"]) for e in decided] == [
         (f"oidc:{oidc_provider.issuer}", dana, "console-oidc")

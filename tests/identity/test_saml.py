@@ -28,7 +28,7 @@ from dealchat.identity.session_models import AuthSession
 from dealchat.settings import SamlSettings
 from tests.conftest import Clock
 from tests.factories.audit import entries
-from tests.factories.identity import make_user
+from tests.factories.identity import TestUser, make_user
 from tests.saml.fixture import SamlIdp
 
 DANA = "dana"
@@ -41,9 +41,19 @@ class Sso:
     client: TestClient
 
 
-def saml_platform(platform: Platform, metadata: Path, **changes: Any) -> Platform:
+def saml_platform(
+    platform: Platform,
+    metadata: Path,
+    two_factor: dict[str, list[str]] | None = None,
+    **changes: Any,
+) -> Platform:
+    """SAML on, with the IdP's metadata file; its logins count as two factors for every role
+    unless `two_factor` says otherwise (tests/identity/test_strength.py)."""
     settings = SamlSettings(enabled=True, idp_metadata_file=metadata, **changes)
-    updated = platform.settings.model_copy(update={"saml": settings})
+    auth = platform.settings.auth.model_copy(
+        update={"federated_two_factor": {"*": ["*"]} if two_factor is None else two_factor}
+    )
+    updated = platform.settings.model_copy(update={"saml": settings, "auth": auth})
     return dataclasses.replace(platform, settings=updated)
 
 
@@ -100,11 +110,11 @@ def post_acs(client: TestClient, form: dict[str, str]) -> httpx.Response:
     return client.post(saml.ACS_PATH, data=body, follow_redirects=False)
 
 
-def link(platform: Platform, idp: SamlIdp, name_id: str, username: str = DANA) -> str:
+def link(platform: Platform, idp: SamlIdp, name_id: str, username: str = DANA) -> TestUser:
     user = make_user(platform, username, kind="internal")
     with unit_of_work(platform.sessions) as session:
         session.add(FederatedIdentity(issuer=idp.entity_id, subject=name_id, user_id=user.id))
-    return user.id
+    return user
 
 
 def test_metadata_names_our_acs_slo_and_key(sso: Sso) -> None:
@@ -122,14 +132,14 @@ def test_metadata_names_our_acs_slo_and_key(sso: Sso) -> None:
 
 
 def test_a_linked_internal_user_gets_a_console_session(sso: Sso) -> None:
-    dana = link(sso.platform, sso.idp, DANA)
+    dana = link(sso.platform, sso.idp, DANA).id
     done = post_acs(sso.client, to_idp(sso.client, sso.idp))
     assert done.status_code == 200, done.text
     assert 'url=/console/"' in done.text
     assert done.headers["set-cookie"].startswith("__Host-")
     with unit_of_work(sso.platform.sessions) as session:
         row = session.scalars(select(AuthSession)).one()
-        assert (row.user_id, row.channel, row.factors) == (dana, "console", "saml")
+        assert (row.user_id, row.channel, row.factors) == (dana, "console", "saml,idp-mfa")
     decided = entries(sso.platform, "authn:succeeded")
     assert [(e["rule"], e["user"], e["channel"], e["factors"]) for e in decided] == [
         (f"saml:{sso.idp.entity_id}", dana, "console-saml", ["saml"])

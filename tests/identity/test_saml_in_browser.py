@@ -5,8 +5,9 @@ logout through the IdP's single logout and back. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,32 +19,50 @@ from dealchat.api.deps import Platform
 from dealchat.db.session import unit_of_work
 from dealchat.identity import saml
 from dealchat.identity.session_models import AuthSession
-from dealchat.settings import SamlSettings
 from tests.channels.webchat.test_page_in_browser import browser  # noqa: F401 - the fixture
 from tests.factories.audit import entries
 from tests.factories.live import served
-from tests.identity.test_saml import DANA, link
+from tests.identity.test_saml import DANA, link, saml_platform
 from tests.saml.fixture import SamlIdp
 
 WAIT = 15_000  # ms
+MULTI_FACTOR = "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor"
+
+
+@contextmanager
+def _serve(
+    database_url: str,
+    tmp_path: Path,
+    start_idp: Callable[[str], SamlIdp],
+    two_factor: dict[str, list[str]] | None,
+) -> Iterator[tuple[str, Platform, SamlIdp]]:
+    metadata = tmp_path / "idp-0" / "idp.xml"
+
+    def with_saml(platform: Platform) -> Platform:
+        return saml_platform(platform, metadata, two_factor=two_factor)
+
+    with served(database_url, tmp_path / "var", changed=with_saml) as (url, platform):
+        ours = httpx.get(f"{url}{saml.METADATA_PATH}", timeout=20)
+        assert ours.status_code == 200
+        yield url, platform, start_idp(ours.text)
 
 
 @pytest.fixture
 def live(
     database_url: str, tmp_path: Path, saml_idp_factory: Callable[[str], SamlIdp]
 ) -> Iterator[tuple[str, Platform, SamlIdp]]:
-    metadata = tmp_path / "idp-0" / "idp.xml"
+    """Served with SAML; the IdP's logins count as two factors."""
+    with _serve(database_url, tmp_path, saml_idp_factory, None) as found:
+        yield found
 
-    def with_saml(platform: Platform) -> Platform:
-        settings = platform.settings.model_copy(
-            update={"saml": SamlSettings(enabled=True, idp_metadata_file=metadata)}
-        )
-        return dataclasses.replace(platform, settings=settings)
 
-    with served(database_url, tmp_path / "var", changed=with_saml) as (url, platform):
-        ours = httpx.get(f"{url}{saml.METADATA_PATH}", timeout=20)
-        assert ours.status_code == 200
-        yield url, platform, saml_idp_factory(ours.text)
+@pytest.fixture
+def live_one_factor(
+    database_url: str, tmp_path: Path, saml_idp_factory: Callable[[str], SamlIdp]
+) -> Iterator[tuple[str, Platform, SamlIdp]]:
+    """Served with SAML; only the IdP's MultiFactor class counts as two factors."""
+    with _serve(database_url, tmp_path, saml_idp_factory, {"*": [MULTI_FACTOR]}) as found:
+        yield found
 
 
 def test_single_sign_on_and_single_logout_in_chromium(
@@ -51,7 +70,7 @@ def test_single_sign_on_and_single_logout_in_chromium(
     live: tuple[str, Platform, SamlIdp],
 ) -> None:
     url, platform, idp = live
-    dana = link(platform, idp, DANA)
+    dana = link(platform, idp, DANA).id
     page = browser.new_context(base_url=url).new_page()
     page.goto("/console/login")
     page.get_by_role("link", name="Log in with your bank account (single sign-on)").click()
@@ -63,7 +82,7 @@ def test_single_sign_on_and_single_logout_in_chromium(
     assert page.url == f"{url}/console/"
     with unit_of_work(platform.sessions) as session:
         row = session.scalars(select(AuthSession)).one()
-        assert (row.user_id, row.factors) == (dana, "saml")
+        assert (row.user_id, row.factors) == (dana, "saml,idp-mfa")
     assert [e["rule"] for e in entries(platform, "authn:succeeded")] == [f"saml:{idp.entity_id}"]
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_text("You are logged out.")).to_be_visible(timeout=WAIT)
@@ -75,3 +94,32 @@ def test_single_sign_on_and_single_logout_in_chromium(
         assert session.scalars(select(AuthSession.revoke_reason)).one() == "logout"
     page.goto("/console/")
     expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=WAIT)
+
+
+def test_a_one_factor_idp_login_asks_for_our_code_in_chromium(
+    browser: Browser,  # noqa: F811 - the fixture
+    live_one_factor: tuple[str, Platform, SamlIdp],
+) -> None:
+    """The IdP says PasswordProtectedTransport; the setting wants MultiFactor: our own code."""
+    url, platform, idp = live_one_factor
+    dana = link(platform, idp, DANA)
+    page = browser.new_context(base_url=url).new_page()
+    page.goto("/console/login")
+    page.get_by_role("link", name="Log in with your bank account (single sign-on)").click()
+    page.fill("input[name=user]", DANA)
+    page.get_by_role("button", name="Sign in at the IdP").click()
+    expect(page.get_by_role("heading", name="One more step")).to_be_visible(timeout=WAIT)
+    page.goto("/console/")  # not a login yet
+    expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=WAIT)
+    page.go_back()
+    page.fill("input[name=otp]", "000000" if dana.code(time.time()) != "000000" else "111111")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_be_visible(timeout=WAIT)
+    page.fill("input[name=otp]", dana.code(time.time()))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=WAIT)
+    with unit_of_work(platform.sessions) as session:
+        live = session.scalars(select(AuthSession).where(AuthSession.revoked_at.is_(None))).one()
+        assert (live.user_id, live.channel, live.factors) == (dana.id, "console", "saml,totp")
+    rules = [e["rule"] for e in entries(platform, "authn:succeeded", "authn:failed")]
+    assert rules == [f"saml:{idp.entity_id}:needs-second-factor", "wrong-otp", "saml+totp"]

@@ -287,6 +287,8 @@ def current_login(request: Request, platform: Platform, db: Session) -> Login | 
     if not cookie:
         return None
     row = sessions.resolve(db, token=cookie, policy=platform.session_policy, now=now)
+    if row is not None and row.channel == sessions.PENDING_CHANNEL:
+        return None  # a federated login still waiting for its second factor is no login
     user = db.get(User, row.user_id) if row else None
     if row is None or user is None:
         return None

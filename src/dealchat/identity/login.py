@@ -179,3 +179,33 @@ def _audited(  # noqa: PLR0917 - private helper, called twice with the same six 
         at=now,
     )
     return outcome
+
+
+def federated_second_factor(
+    session: Session,
+    *,
+    sealer: Sealer,
+    user_id: str,
+    otp: str,
+    method: str,
+    source_ip: str | None,
+    policy: LockoutPolicy,
+    now: dt.datetime,
+) -> Outcome:
+    """Our authenticator code on top of a federated login that was not two factors by itself:
+    the same throttles, lockout, single use of a code and audit entry as a password login."""
+    source = lockout.lock_source(session, lockout.source_key(source_ip), policy=policy, now=now)
+    user = lockout.lock_account_by_id(session, user_id)
+    attempt = Attempt(user.username, "", otp, f"console-{method}", source_ip)
+    refused = lockout.refusal(source, user, now=now)
+    if refused is not None:
+        return _audited(session, attempt, Outcome(None, refused), user, source, now)
+    checked = _check_totp(session, sealer, attempt, user, now)
+    if checked.ok:
+        lockout.clear_account(user)
+        outcome = Outcome(user, f"{method}+totp", (method, "totp"))
+    else:
+        lockout.count_source_failure(session, source, policy=policy, now=now)
+        lockout.count_account_failure(session, user, policy=policy, now=now)
+        outcome = Outcome(None, checked.rule, (method,))
+    return _audited(session, attempt, outcome, user, source, now)

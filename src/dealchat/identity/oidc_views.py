@@ -79,6 +79,6 @@ def oidc_callback(  # noqa: PLR0917 - FastAPI injects these by name
             source_ip=address,
             now=now,
         )
-    response = RedirectResponse(AFTER_LOGIN, status_code=303)
+    response = RedirectResponse(federated_login.next_page(started), status_code=303)
     set_session_cookie(response, started.token, platform)
     return response

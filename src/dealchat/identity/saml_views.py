@@ -117,7 +117,7 @@ def saml_acs(
             ),
             expires_at=started.row.expires_at,
         )
-    response = onward(federated_login.AFTER_LOGIN, "Logged in.")
+    response = onward(federated_login.next_page(started), "Signed in at your bank.")
     set_session_cookie(response, started.token, platform)
     return response
 

@@ -33,6 +33,8 @@ from dealchat.records.service import record, record_new
 COOKIE = "__Host-dealchat"
 TOKEN_PREFIX = "dct_"  # noqa: S105 - the visible prefix of API tokens, not a secret
 PROOF_CHANNEL = "api"
+# A federated login waiting for our second factor: a session row that is no login (deps refuses it)
+PENDING_CHANNEL = "console-2fa"
 CONTENT_HASH_LENGTH = 64
 
 

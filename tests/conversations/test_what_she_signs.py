@@ -307,3 +307,43 @@ def test_the_receipt_link_opens_a_readable_page_with_the_signed_receipt(
     as_json = client.get(urlparse(again["link"]).path, headers={"Accept": "application/json"})
     assert as_json.headers["content-type"].startswith("application/json")
     assert as_json.json()["order"]["ref"] == order.ref
+
+
+SCRIPTS = {
+    "zh-Hans": ("买入100万欧元兑美元", ("编号", "方向", "您买入", "聊天中的复述"),
+                "已批准。请回到聊天并回复 c 确认。"),
+    "zh-Hant": ("買入100萬歐元兌美元", ("編號", "方向", "您買入", "聊天中的複述"),
+                "已批准。請回到聊天並回復 c 確認。"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_the_pages_speak_the_language_the_chat_asked_in(
+    client: TestClient, platform: Platform, clock: Clock, script: str
+) -> None:
+    """A client who writes Chinese gets the bank's pages in Chinese, in her script: the login,
+    the step-up page's ticket (its read-back as the chat said it) and the answers; a spent link
+    follows the browser's language."""
+    order_text, labels, approved_text = SCRIPTS[script]
+    alice = make_user(platform)
+    chat = Chat(client, clock, sender="sender-alice-zh-1")
+    login = chat.link("登录" if script == "zh-Hans" else "登錄")
+    page = client.get(login).text
+    assert f'<html lang="{script}">' in page
+    assert chat.log_in(login, alice).text.count("Go back") == 0
+    clock.advance(30)
+    ticket = chat.text(order_text)
+    approve = chat.link("确认" if script == "zh-Hans" else "確認")
+    shown = client.get(approve)
+    cells = _cells(shown.text)
+    reference, side, buy, read_back = labels
+    assert cells[reference] == _orders(platform)[-1].ref
+    assert cells[side] == buy
+    assert cells[read_back] in ticket, (cells[read_back], ticket)
+    approved = chat.log_in(approve, alice).text
+    assert approved_text in approved
+    spent = client.get(approve, headers={"Accept-Language": "zh-TW,zh;q=0.8,en;q=0.5"})
+    assert spent.status_code == 404
+    assert "此鏈接無效、已使用或已過期" in spent.text  # OpenCC s2t, as the bot's own replies
+    english = client.get(approve)
+    assert "This link is invalid, used or expired" in english.text

@@ -20,10 +20,10 @@ from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import activity, bodies
 from dealchat.conversations import desk as desk_module
 from dealchat.conversations.context import Desk
-from dealchat.conversations.i18n import language_of
 from dealchat.conversations.models import Conversation, Handling, Message
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import User
+from dealchat.nlu.language import language_of
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from types import ModuleType
 
-from opencc import OpenCC
-
 from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import amend, clarify_reply, executions, replies
 from dealchat.conversations.zh_text import (
@@ -27,21 +25,12 @@ from dealchat.conversations.zh_text import (
     reason_zh,
 )
 from dealchat.nlu import Intent, IntentKind
-from dealchat.nlu.chinese import CJK
+from dealchat.nlu.language import HANT, language_of, to_traditional
 from dealchat.orders.tickets import TICKET
 
-HANS, HANT = "zh-Hans", "zh-Hant"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 Convert = Callable[[str], str]
-
-
-def language_of(text: str) -> str | None:
-    """`zh-Hant` when the message has traditional characters, `zh-Hans` for other Chinese, else
-    None (answer in English)."""
-    if CJK.search(text) is None:
-        return None
-    return HANT if _to_simplified().convert(text) != text else HANS
 
 
 def localise(answers: list[OutboundMessage], text: str, intent: Intent) -> list[OutboundMessage]:
@@ -61,7 +50,7 @@ def in_language(
     for answer in answers:
         chinese = "\n".join(_line(line, intent) for line in answer.text.split("\n"))
         if language == HANT:
-            chinese = _to_traditional().convert(chinese)
+            chinese = to_traditional().convert(chinese)
         out.append(OutboundMessage(text=chinese, link=answer.link))
     return out
 
@@ -118,16 +107,6 @@ def _clarify(intent: Intent) -> str:
     text = template.format(word=intent.word or "")
     near = clarify_reply.suggestion(intent)
     return text + (f"您是不是想写「{near}」？" if near else "")
-
-
-@lru_cache(maxsize=1)
-def _to_simplified() -> OpenCC:
-    return OpenCC("t2s")
-
-
-@lru_cache(maxsize=1)
-def _to_traditional() -> OpenCC:
-    return OpenCC("s2t")
 
 
 def _pattern(template: str) -> re.Pattern[str]:

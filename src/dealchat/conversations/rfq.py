@@ -26,6 +26,7 @@ from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity.models import User
 from dealchat.nlu import Intent, Product
+from dealchat.nlu.language import language_of
 from dealchat.orders import service as orders
 from dealchat.orders.models import Order, Quote
 from dealchat.orders.tickets import amount_text
@@ -83,7 +84,7 @@ def route(turn: Turn, client_id: str, intent: Intent) -> list[OutboundMessage] |
         ask=ask,
         tenor=intent.tenor,
         reason=reason,
-        language=i18n.language_of(turn.message.text),
+        language=language_of(turn.message.text),
     )
     rfq, replaced = rfqs.open_request(turn.session, request, wait=turn.desk.rfq_wait, now=turn.now)
     answers = [OutboundMessage(REPLACED_TEXT.format(ref=old.ref)) for old in replaced]

@@ -10,6 +10,7 @@ from dealchat.channels.interfaces import OutboundMessage
 from dealchat.conversations import replies
 from dealchat.conversations.context import Turn
 from dealchat.identity import service as identity
+from dealchat.nlu.language import language_of
 
 
 def secure_link(
@@ -25,6 +26,7 @@ def secure_link(
         ticket_hash=ticket_hash,
         policy=turn.desk.policy,
         now=turn.now,
+        language=language_of(turn.message.text),
     )
     if isinstance(token, dt.datetime):  # one is live for this chat already: not another
         return [OutboundMessage(replies.LINK_SENT.format(until=token.strftime("%H:%M")))]

@@ -7,14 +7,15 @@ without one, from the settlement calendars for its pair, tenor and the ticket's 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.calendars import value_dates
 from dealchat.conversations.models import Conversation
-from dealchat.identity.interfaces import TicketRows
+from dealchat.conversations.zh_text import order_zh
+from dealchat.identity.interfaces import Approval, TicketRows
+from dealchat.nlu.language import in_script
 from dealchat.orders import lifecycle, proposals, settlements
 from dealchat.orders.models import ChangeProposal, Order
 from dealchat.orders.service import AWAITING, ticket_of
@@ -22,6 +23,24 @@ from dealchat.orders.tickets import amount_text, describe
 from dealchat.records.chain import decimal_text
 
 Rows = list[tuple[str, str]]
+CHANGE_APPROVED = "Approved. Go back to the chat and send the change again."
+READ_BACK = "As read back in your chat"
+_ZH = {
+    CHANGE_APPROVED: "已批准。请回到聊天，再发送一次这项更改。",
+    "Reference": "编号", "Side": "方向", "Amount": "金额", "Currency pair": "货币对",
+    "Bond (ISIN)": "债券 (ISIN)", "Tenor": "期限", "Near leg value date": "近端起息日",
+    "Far leg value date": "远端起息日", "Fixing date": "定价日", "Value date": "起息日",
+    "Price": "价格", "Time in force": "有效期", "Counterparty": "交易对手",
+    READ_BACK: "聊天中的复述", "You approve a change": "您批准的更改",
+    "You buy": "您买入", "You sell": "您卖出",
+    "At market (the price when it is filled)": "市价（成交时的价格）",
+}  # fmt: skip
+_ZH_PARTS = (
+    (" (the price you took)", "（您接受的报价）"), (" (the desk's default)", "（交易台默认）"),
+    (" (swap)", "（掉期）"), (" (non-deliverable)", "（无本金交割）"), (" until ", "，至 "),
+    ("Limit ", "限价 "), ("Stop ", "止损 "), ("limit ", "限价 "), (" is working at ", " 正在 "),
+    (": amount ", " 挂单：金额 "), (" vs ", " 对 "),
+)  # fmt: skip
 
 
 def ticket_rows(default_counterparty: str) -> TicketRows:
@@ -29,8 +48,13 @@ def ticket_rows(default_counterparty: str) -> TicketRows:
     that names none goes."""
 
     def rows(
-        session: Session, *, ticket_hash: str, channel: str, external_id: str
-    ) -> Sequence[tuple[str, str]] | None:
+        session: Session,
+        *,
+        ticket_hash: str,
+        channel: str,
+        external_id: str,
+        language: str | None,
+    ) -> Approval | None:
         order = session.scalar(
             select(Order)
             .join(Conversation, Conversation.id == Order.conversation_id)
@@ -41,15 +65,20 @@ def ticket_rows(default_counterparty: str) -> TicketRows:
             )
         )
         if order is not None:
-            return rows_of(order, default_counterparty)
-        return _proposed(session, ticket_hash, channel, default_counterparty)
+            shown = rows_of(order, default_counterparty)
+            return Approval(localised(shown, language, describe(ticket_of(order))))
+        return _proposed(session, ticket_hash, channel, default_counterparty, language)
 
     return rows
 
 
 def _proposed(
-    session: Session, ticket_hash: str, channel: str, default_counterparty: str
-) -> Rows | None:
+    session: Session,
+    ticket_hash: str,
+    channel: str,
+    default_counterparty: str,
+    language: str | None,
+) -> Approval | None:
     """A change of a working order (amend at a FIX counterparty) bound to the link's hash."""
     found = proposals.find(session, ticket_hash)
     if found is None:
@@ -60,7 +89,27 @@ def _proposed(
         return None
     if conversation.channel != channel:
         return None
-    return proposal_rows(order, proposal, default_counterparty)
+    shown = proposal_rows(order, proposal, default_counterparty)
+    read_back = describe(proposals.changed_ticket(order, proposal))
+    done = in_script(_ZH[CHANGE_APPROVED], language) if language else CHANGE_APPROVED
+    return Approval(localised(shown, language, read_back), done)
+
+
+def localised(rows: Rows, language: str | None, read_back: str) -> Rows:
+    """The rows in `language` (None: as they are, English); the read-back as the chat said it."""
+    if language is None:
+        return rows
+    out = []
+    for label, value in rows:
+        shown = order_zh(read_back) if label == READ_BACK else _ZH.get(value) or _parts_zh(value)
+        out.append((in_script(_ZH.get(label, label), language), in_script(shown, language)))
+    return out
+
+
+def _parts_zh(value: str) -> str:
+    for english, chinese in _ZH_PARTS:
+        value = value.replace(english, chinese)
+    return value
 
 
 def proposal_rows(order: Order, proposal: ChangeProposal, default_counterparty: str) -> Rows:

@@ -86,6 +86,7 @@ class SecureLink(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(8))  # of the chat that asked: its pages'
 
 
 class StepUpProof(Base):

@@ -127,8 +127,10 @@ def issue_link(
     ticket_hash: str | None,
     policy: AuthPolicy,
     now: dt.datetime,
+    language: str | None = None,
 ) -> str:
-    """A new single-use link token (256 bits); only its hash is stored."""
+    """A new single-use link token (256 bits); only its hash is stored. Its page speaks
+    `language` (`zh-Hans`, `zh-Hant`; None: English), the language the chat asked in."""
     token = secrets.token_urlsafe(32)
     link = SecureLink(
         token_hash=_token_hash(token),
@@ -138,6 +140,7 @@ def issue_link(
         ticket_hash=ticket_hash,
         created_at=now,
         expires_at=now + policy.link_ttl,
+        language=language,
     )
     session.add(link)
     session.flush()
@@ -156,6 +159,7 @@ def issue_link_once(
     ticket_hash: str | None,
     policy: AuthPolicy,
     now: dt.datetime,
+    language: str | None = None,
 ) -> str | dt.datetime:
     """A new link token, unless a link for the same chat identity, purpose and ticket is still
     live (unused, unexpired): then its expiry, and nothing is issued or recorded. So a chat that
@@ -180,7 +184,7 @@ def issue_link_once(
         return live
     return issue_link(
         session, channel=channel, external_id=external_id, purpose=purpose,
-        ticket_hash=ticket_hash, policy=policy, now=now,
+        ticket_hash=ticket_hash, policy=policy, now=now, language=language,
     )  # fmt: skip
 
 

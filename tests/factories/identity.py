@@ -25,8 +25,10 @@ class TestUser:
         return pyotp.TOTP(self.secret).at(int(at_timestamp))
 
 
-def make_user(platform: Platform, username: str = "alice", kind: str = "external") -> TestUser:
-    password = f"correct-horse-{secrets.token_hex(4)}"
+def make_user(
+    platform: Platform, username: str = "alice", kind: str = "external", password: str = ""
+) -> TestUser:
+    password = password or f"correct-horse-{secrets.token_hex(4)}"
     secret = pyotp.random_base32(32)
     with unit_of_work(platform.sessions) as session:
         user = create_user(

@@ -11,8 +11,8 @@ from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.api.deps import PlatformDep, SessionDep, commit_denial, signed_in, source_ip
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import passwords, sessions
 from dealchat.identity import service as identity
-from dealchat.identity import sessions
 from dealchat.identity.models import User
 from dealchat.identity.session_models import ApiToken
 from dealchat.identity.sessions import COOKIE
@@ -43,7 +43,7 @@ def whoami(actor: Annotated[Actor, Depends(signed_in())]) -> Me:
 class StepUpRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=passwords.MAX_LENGTH)
     otp: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
     content_hash: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
 

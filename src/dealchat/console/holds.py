@@ -28,8 +28,8 @@ from dealchat.console.pages import csrf_for, render
 from dealchat.controls import holds
 from dealchat.conversations import pretrade
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity import passwords, sessions
 from dealchat.identity import service as identity
-from dealchat.identity import sessions
 from dealchat.orders.models import Order
 
 router = APIRouter(prefix="/console/holds", include_in_schema=False)
@@ -105,7 +105,7 @@ def _acted(
 def approve(
     *,
     hold_id: str,
-    password: Annotated[str, Form(min_length=1, max_length=128)],
+    password: Annotated[str, Form(min_length=1, max_length=passwords.MAX_LENGTH)],
     otp: Annotated[str, Form(pattern=r"^[0-9]{6}$")],
     request: Request,
     db: SessionDep,

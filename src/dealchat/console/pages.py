@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dealchat.access.policy import Actor, can, can_list
 from dealchat.access.rights import Right
+from dealchat.identity.passwords import MAX_LENGTH
 from dealchat.identity.sessions import COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,6 +24,7 @@ STATIC = Path(__file__).parent / "static"
 LOGIN_COOKIE = "__Host-dealchat-login"  # the pre-login CSRF secret of the login form
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+_env.globals["password_max"] = MAX_LENGTH  # every password field accepts what the rules allow
 
 
 @dataclass(frozen=True)

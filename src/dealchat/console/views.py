@@ -31,12 +31,12 @@ from dealchat.console.pages import (
     set_session_cookie,
 )
 from dealchat.identity import login as authn
-from dealchat.identity import saml, saml_views, sessions
+from dealchat.identity import passwords, saml, saml_views, sessions
 from dealchat.identity import service as identity
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 OPEN = [Depends(public("the console's login page, its stylesheet and script"))]
-Password = Annotated[str, Form(max_length=64)]
+Password = Annotated[str, Form(max_length=passwords.MAX_LENGTH)]  # every form: the rules' max
 Otp = Annotated[str, Form(max_length=6)]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dealchat.api.deps import PlatformDep, public, source_ip
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
-from dealchat.identity import page_text, service
+from dealchat.identity import page_text, passwords, service
 from dealchat.identity.handles import channel_name, shown_handle
 from dealchat.identity.interfaces import Approval, TicketRows
 from dealchat.identity.models import SecureLink
@@ -36,7 +36,7 @@ _FORM = """<p>{purpose}</p>{notice}
 <form method="post" autocomplete="off">
 <p><label>{username}<br><input name="username" maxlength="64" required
  autocomplete="username"></label></p>
-<p><label>{password}<br><input name="password" type="password" maxlength="128" required
+<p><label>{password}<br><input name="password" type="password" maxlength="{password_max}" required
  autocomplete="current-password"></label></p>
 <p><label>{code}<br><input name="otp" inputmode="numeric" pattern="[0-9]{{6}}"
  maxlength="6"{otp_required} autocomplete="one-time-code"></label></p>
@@ -81,6 +81,7 @@ def _form(purpose: str, notice: str = "", context: str = "", language: str | Non
         password=say("Password", language),
         code=say("Authenticator code", language),
         go=say("Continue", language),
+        password_max=passwords.MAX_LENGTH,
     )
 
 
@@ -154,7 +155,7 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
     request: Request,
     platform: PlatformDep,
     username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
     otp: Annotated[str, Form(max_length=6)] = "",  # empty: a trusted network may waive it
 ) -> HTMLResponse:
     desk = platform.desk

@@ -3,6 +3,7 @@ for a reader with the right, hits come with their context, every search is audit
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -15,6 +16,8 @@ from dealchat.access import service as access
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
+from dealchat.conversations.bodies import ERASED
+from dealchat.conversations.models import Conversation
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
 from dealchat.records.personal import reveal
@@ -184,3 +187,39 @@ def test_the_console_page_shows_the_hit_marked_in_context(
         missing = browser.get("/console/search", params={"client": "nobody-here"})
         assert missing.status_code == 404
         assert "no user is called" in missing.text
+
+
+def test_hits_side_by_side_share_their_context_and_every_line_has_its_time(
+    held_platform: Platform, alice_day: dict[str, Any], http: TestClient
+) -> None:
+    headers = _officer(held_platform)
+    body = http.get(URL, params={"client": "alice", "context": 2}, headers=headers).json()
+    hits = body["hits"]
+    assert body["messages"] == len(hits) >= 3  # no text: every message of hers is a hit
+    for earlier, later in itertools.pairwise(hits):
+        assert later["before"][-1]["message_id"] == earlier["message_id"]
+        assert earlier["after"][0]["message_id"] == later["message_id"]
+        assert later["before"][-1]["at"] == earlier["at"]
+    lines = [line for hit in hits for line in (hit, *hit["before"], *hit["after"])]
+    assert all(not line["at"].startswith("0001-") for line in lines), lines
+    assert all(line["sender"] == "alice" for line in lines if line["direction"] == "in")
+
+
+def test_an_erased_conversation_is_searched_as_erased_never_matched(
+    held_platform: Platform, alice_day: dict[str, Any], http: TestClient, clock: Clock
+) -> None:
+    headers = _officer(held_platform)
+    with unit_of_work(held_platform.sessions) as session:
+        conversation = session.scalar(
+            select(Conversation.id).where(Conversation.external_id == "conv-alice-77")
+        )
+        held_platform.desk.envelope.destroy(
+            session, scope=f"conversation:{conversation}", reason="test", actor="test",
+            now=clock.now,
+        )  # fmt: skip
+    gone = http.get(URL, params={"q": '"加我微信"'}, headers=headers).json()
+    assert (gone["messages"], gone["hits"]) == (0, [])
+    bobs = http.get(URL, params={"q": "bob"}, headers=headers).json()
+    assert [hit["text"] for hit in bobs["hits"]] == ["hello from bob"]
+    everything = http.get(URL, params={"client": "alice"}, headers=headers).json()
+    assert all(hit["text"] != ERASED for hit in everything["hits"])

@@ -152,14 +152,11 @@ class Envelope:
         except InvalidTag as error:
             raise ValueError(f"sealed content for {context} fails authentication") from error
 
-    def opener(
-        self, session: Session, *, scopes: Collection[str] | None = None
-    ) -> Callable[[str, bytes, str], str]:
+    def opener(self, session: Session, *, scopes: Collection[str] | None = None) -> Opener:
         """`open` for many blobs in one read: each data key is read and unwrapped once per
         opener (a search streams thousands of messages under a few keys); the keys of `scopes`
         are read in a few queries up front. The opener raises `ContentErasedError` like `open`;
         it lives as long as the caller holds it."""
-        keys: dict[str, AESGCM | None] = {}
         rows: dict[str, DataKey] = {}
         wanted = sorted(scopes or ())
         for at in range(0, len(wanted), 5000):
@@ -167,27 +164,7 @@ class Envelope:
             rows |= {
                 r.id: r for r in session.scalars(select(DataKey).where(DataKey.scope.in_(chunk)))
             }
-
-        def open_one(data_key_id: str, blob: bytes, context: str) -> str:
-            if data_key_id not in keys:
-                row = rows.get(data_key_id) or session.get(DataKey, data_key_id)
-                keys[data_key_id] = (
-                    None
-                    if row is None or row.wrapped is None
-                    else AESGCM(
-                        self.kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
-                    )
-                )
-            cipher = keys[data_key_id]
-            if cipher is None:
-                raise ContentErasedError(data_key_id)
-            try:
-                plain = cipher.decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
-            except InvalidTag as error:
-                raise ValueError(f"sealed content for {context} fails authentication") from error
-            return plain.decode("utf-8")
-
-        return open_one
+        return Opener(self.kek, session, rows)
 
     def _live_key(self, session: Session, scope: str) -> tuple[DataKey, bytes]:
         row = session.scalar(
@@ -263,3 +240,43 @@ class Envelope:
             select(DataKey.kek_id).where(DataKey.wrapped.is_not(None)).distinct()
         )
         return set(found)
+
+
+class Opener:
+    """Opens blobs sealed under data keys read once (`Envelope.opener`)."""
+
+    def __init__(self, kek: KeyEncryptionKey, session: Session, rows: dict[str, DataKey]) -> None:
+        self._kek, self._session, self._rows = kek, session, rows
+        self._under: dict[str, Callable[[bytes, str], str]] = {}
+
+    def __call__(self, data_key_id: str, blob: bytes, context: str) -> str:
+        """The text sealed in `blob` under `data_key_id` for `context`."""
+        return self.under(data_key_id)(blob, context)
+
+    def under(self, data_key_id: str) -> Callable[[bytes, str], str]:
+        """`open` for blobs sealed under one data key (`blob`, `context`) -> text: the key is
+        unwrapped here, once; a destroyed key's opener raises `ContentErasedError`."""
+        found = self._under.get(data_key_id)
+        if found is None:
+            found = self._under[data_key_id] = self._make(data_key_id)
+        return found
+
+    def _make(self, data_key_id: str) -> Callable[[bytes, str], str]:
+        row = self._rows.get(data_key_id) or self._session.get(DataKey, data_key_id)
+        if row is None or row.wrapped is None:
+
+            def erased(blob: bytes, context: str) -> str:
+                raise ContentErasedError(data_key_id)
+
+            return erased
+        key = self._kek.unwrap(row.wrapped, kek_id=row.kek_id, context=_wrap_context(row))
+        decrypt = AESGCM(key).decrypt
+
+        def open_one(blob: bytes, context: str) -> str:
+            try:
+                plain = decrypt(blob[:_NONCE], blob[_NONCE:], context.encode("utf-8"))
+            except InvalidTag as error:
+                raise ValueError(f"sealed content for {context} fails authentication") from error
+            return plain.decode("utf-8")
+
+        return open_one

@@ -27,7 +27,10 @@ class TextMatcher:
     def spans(self, text: str) -> tuple[tuple[int, int], ...] | None:
         """The matched character spans of `text`, or None when the query does not match."""
         folded = text.lower() if text.isascii() else fold(text)[0]
-        if not any(piece in folded for piece in self.pieces):
+        for piece in self.pieces:
+            if piece in folded:
+                break
+        else:
             return None
         hits = self.lexicon.match(Utterance(text))
         return hits[0].spans if hits else None

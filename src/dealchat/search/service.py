@@ -19,7 +19,7 @@ from dealchat.access.rights import Right
 from dealchat.access.service import AccessContext, decide
 from dealchat.conversations.bodies import ERASED
 from dealchat.conversations.models import Conversation, Message
-from dealchat.records.envelope import ContentErasedError, Envelope
+from dealchat.records.envelope import ContentErasedError, Envelope, Opener
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
 from dealchat.search.criteria import MAX_SHOWN, Criteria, check
@@ -132,21 +132,9 @@ def run(
     matcher = None if node is None or wanted.text is None else TextMatcher(wanted.text, node)
     readers = Readers(session, actor)
     found = _Collector(wanted, readers)
-    every = allowed if allowed is not None else set(session.scalars(select(Conversation.id)))
-    opener = envelope.opener(session, scopes={f"conversation:{c}" for c in every})
-    for row in _stream(session, wanted, allowed):
-        readers.meet(row.conversation_id, row.channel, row.direction, row.sender_id)
-        if not readers.may_read(row.conversation_id):
-            continue
-        line = _line(row, opener, readers)
-        if line.text == ERASED:
-            found.passed(row.conversation_id, row.channel, line)
-            continue
-        spans = () if matcher is None else matcher.spans(line.text)
-        if spans is None:
-            found.passed(row.conversation_id, row.channel, line)
-        else:
-            found.matched(row.conversation_id, row.channel, line, spans)
+    channels = _channels(session, allowed)
+    opener = envelope.opener(session, scopes={f"conversation:{c}" for c in channels})
+    _scan(session, wanted, allowed, channels, readers, opener, matcher, found)
     result = found.result(wanted, now)
     _times(session, result.hits)
     _refusals(session, actor, context, readers)
@@ -154,89 +142,172 @@ def run(
     return result
 
 
-def _stream(session: Session, wanted: Criteria, allowed: set[str] | None) -> Iterator[Any]:
-    """The candidate messages in conversation and time order, fetched in batches."""
-    columns = (
-        Message.id,
-        Message.conversation_id,
-        Conversation.channel,
-        Message.direction,
-        Message.sender_id,
-        Message.body,
-        Message.data_key_id,
-        Message.text,
-    )
-    window = []
-    if wanted.start is not None:
-        window.append(Message.created_at >= wanted.start)
-    if wanted.end is not None:
-        window.append(Message.created_at < wanted.end)
-    base = (
-        select(*columns)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(*window)
-        .order_by(Message.conversation_id, Message.created_at, Message.direction, Message.position)
-        .execution_options(yield_per=_BATCH)
-    )
+def _channels(session: Session, allowed: set[str] | None) -> dict[str, str]:
+    """The channel of every conversation the search may look at."""
+    query = select(Conversation.id, Conversation.channel)
     if allowed is None:
-        yield from session.execute(base)
-        return
+        return dict(session.execute(query).all())
+    out: dict[str, str] = {}
     ordered = sorted(allowed)
     for at in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[at : at + _IN_CHUNK]
-        yield from session.execute(base.where(Message.conversation_id.in_(chunk)))
+        out.update(session.execute(query.where(Conversation.id.in_(chunk))).all())
+    return out
 
 
-def _line(row: Any, opener: Callable[[str, bytes, str], str], readers: Readers) -> Line:
-    if row.body is None or row.data_key_id is None:
-        text = row.text or ""
-    else:
-        try:
-            text = opener(row.data_key_id, row.body, f"message:{row.id}")
-        except ContentErasedError:
-            text = ERASED
-    sender = readers.name(row.conversation_id) if row.direction == "in" else row.sender_id
-    return Line(row.id, _UNKNOWN, row.direction, sender, text)
+def _channel(session: Session, channels: dict[str, str], conversation_id: str) -> str:
+    """A conversation's channel; one begun since `_channels` read them is read now."""
+    if conversation_id not in channels:
+        channels[conversation_id] = session.execute(
+            select(Conversation.channel).where(Conversation.id == conversation_id)
+        ).scalar_one()
+    return channels[conversation_id]
+
+
+def _scan(  # noqa: PLR0917 (the search's state, passed down once)
+    session: Session,
+    wanted: Criteria,
+    allowed: set[str] | None,
+    channels: dict[str, str],
+    readers: Readers,
+    opener: Opener,
+    matcher: TextMatcher | None,
+    found: _Collector,
+) -> None:
+    """Every candidate message, in conversation and time order: the reader's right is decided on
+    a conversation's first message (and remembered), a readable body is opened here and matched
+    on its text; only the lines a shown hit needs become `Line`s."""
+    current, readable = "", False
+    opened_key = ""
+    open_under: Callable[[bytes, str], str] = _unopened
+    spans_of = matcher.spans if matcher is not None else None
+    keep = found.before.append
+    for rows in _batches(session, wanted, allowed):
+        for message_id, conversation_id, direction, sender_id, body, key_id, clear in rows:
+            if conversation_id != current:
+                current, channel = conversation_id, _channel(session, channels, conversation_id)
+                readers.meet(conversation_id, channel, direction, sender_id)
+                readable = readers.may_read(conversation_id)
+                if readable:
+                    found.enter(conversation_id, channel, readers.name(conversation_id))
+                    keep = found.before.append
+            if not readable:
+                continue
+            if body is None or key_id is None:
+                text = clear or ""
+            else:
+                if key_id != opened_key:
+                    opened_key, open_under = key_id, opener.under(key_id)
+                try:
+                    text = open_under(body, f"message:{message_id}")
+                except ContentErasedError:
+                    text = ERASED
+            spans = None if text == ERASED else () if spans_of is None else spans_of(text)
+            if spans is not None:
+                found.matched((message_id, direction, sender_id, text), spans)
+            elif found.waiting:
+                found.passed((message_id, direction, sender_id, text))
+            else:  # nothing shown needs this one as a Line (yet): the window keeps it as it is
+                keep((message_id, direction, sender_id, text))
+
+
+def _unopened(blob: bytes, context: str) -> str:
+    raise AssertionError("no data key chosen yet")
+
+
+def _batches(session: Session, wanted: Criteria, allowed: set[str] | None) -> Iterator[Any]:
+    """The candidate messages in conversation and time order, as batches of plain rows (no ORM
+    entities; the channel comes from `_channels`), never all of them at once."""
+    table = Message.__table__
+    columns = (
+        table.c.id,
+        table.c.conversation_id,
+        table.c.direction,
+        table.c.sender_id,
+        table.c.body,
+        table.c.data_key_id,
+        table.c.text,
+    )
+    window = []
+    if wanted.start is not None:
+        window.append(table.c.created_at >= wanted.start)
+    if wanted.end is not None:
+        window.append(table.c.created_at < wanted.end)
+    base = (
+        select(*columns)
+        .where(*window)
+        .order_by(table.c.conversation_id, table.c.created_at, table.c.direction, table.c.position)
+        .execution_options(yield_per=_BATCH)
+    )
+    connection = session.connection()
+    chunks = [None] if allowed is None else sorted(allowed)
+    for at in range(0, len(chunks), _IN_CHUNK):
+        query = base
+        if allowed is not None:
+            query = base.where(table.c.conversation_id.in_(chunks[at : at + _IN_CHUNK]))
+        yield from connection.execute(query).partitions()
+
+
+_Row = tuple[str, str, str, str]  # message id, direction, sender id, text: not yet a Line
 
 
 class _Collector:
-    """Counts every hit, keeps the first `shown` with the messages around them."""
+    """Counts every hit, keeps the first `shown` with the messages around them. A message no
+    shown hit needs stays a plain tuple in the `before` window; it becomes a `Line` (once, so
+    every hit holding it holds the same line) when a hit takes it."""
 
     def __init__(self, wanted: Criteria, readers: Readers) -> None:
         self.wanted, self.readers = wanted, readers
         self.hits: list[Hit] = []
         self.conversations: set[str] = set()
         self.messages = 0
-        self.current = ""
-        self.before: deque[Line] = deque(maxlen=wanted.context)
+        self.current, self.channel, self.client = "", "", ""
+        self.before: deque[Line | _Row] = deque(maxlen=wanted.context)
         self.waiting: list[Hit] = []  # shown hits still collecting their `after` lines
 
-    def _enter(self, conversation_id: str) -> None:
+    def enter(self, conversation_id: str, channel: str, client: str) -> None:
+        """The messages that follow are this conversation's (with this client's name)."""
         if conversation_id != self.current:
-            self.current = conversation_id
-            self.before.clear()
+            self.current, self.channel, self.client = conversation_id, channel, client
+            self.before = deque(maxlen=self.wanted.context)
             self.waiting = []
+
+    def _line(self, row: _Row) -> Line:
+        message_id, direction, sender_id, text = row
+        sender = self.client if direction == "in" else sender_id
+        return Line(message_id, _UNKNOWN, direction, sender, text)
 
     def _follow(self, line: Line) -> None:
         for hit in self.waiting:
             hit.after.append(line)
         self.waiting = [hit for hit in self.waiting if len(hit.after) < self.wanted.context]
 
-    def passed(self, conversation_id: str, channel: str, line: Line) -> None:
-        self._enter(conversation_id)
-        self._follow(line)
-        self.before.append(line)
+    def passed(self, row: _Row) -> None:
+        """A message that did not match: kept in the window, and after the hits waiting."""
+        if self.waiting:
+            line = self._line(row)
+            self._follow(line)
+            self.before.append(line)
+        else:
+            self.before.append(row)
 
-    def matched(
-        self, conversation_id: str, channel: str, line: Line, spans: tuple[tuple[int, int], ...]
-    ) -> None:
-        self._enter(conversation_id)
+    def _lines_before(self) -> list[Line]:
+        lines = []
+        for index, kept in enumerate(self.before):
+            if isinstance(kept, Line):
+                lines.append(kept)
+            else:
+                lines.append(self._line(kept))
+                self.before[index] = lines[-1]
+        return lines
+
+    def matched(self, row: _Row, spans: tuple[tuple[int, int], ...]) -> None:
+        line = self._line(row)
         self._follow(line)
         self.messages += 1
-        self.conversations.add(conversation_id)
+        self.conversations.add(self.current)
         if len(self.hits) < self.wanted.shown:
-            client = self.readers.name(conversation_id)
-            hit = Hit(conversation_id, channel, client, line, spans, list(self.before))
+            hit = Hit(self.current, self.channel, self.client, line, spans, self._lines_before())
             self.hits.append(hit)
             if self.wanted.context:
                 self.waiting.append(hit)

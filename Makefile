@@ -14,6 +14,8 @@ NOTO_CJK ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 CLAMD ?= /usr/sbin/clamd
 # xmlsec1 verifies and makes the XML signatures of SAML (pysaml2 calls the binary)
 XMLSEC1 ?= /usr/bin/xmlsec1
+# OpenLDAP's slapd: the directory sync tests start their own (tests/ldap), never the system one
+SLAPD ?= /usr/sbin/slapd
 # Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
 SYNAPSE_VENV ?= .venv-synapse
 SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
@@ -29,7 +31,7 @@ OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed-stamp
 EXECUTOR_SRC ?= /usr/share/doc/libquickfix-doc/examples/executor/C++
 EXECUTOR ?= build/quickfix-executor/executor
 
-.PHONY: help venv browser fonts clamav saml synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
+.PHONY: help venv browser fonts clamav saml ldap synapse oidc executor faketime demo serve test test-clock lint fmt bench clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -84,6 +86,13 @@ saml: ## install Debian's xmlsec1 (root) for SAML single sign-on and its tests, 
 	  && echo "xmlsec1: $(XMLSEC1)"; \
 	else echo "xmlsec1 missing and not root: install xmlsec1; SAML login fails, its tests skip (fail under CI=true)"; fi
 
+ldap: ## install Debian's slapd (root) for the directory sync tests, if missing
+	@if [ -x $(SLAPD) ]; then echo "slapd: $(SLAPD)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd >/dev/null \
+	  && echo "slapd: $(SLAPD) (the tests start their own; the system slapd is not used)"; \
+	else echo "slapd missing and not root: install slapd; directory sync tests skip (fail under CI=true)"; fi
+
 $(EXECUTOR): Makefile
 	@set -e; if [ ! -f $(EXECUTOR_SRC)/executor.cpp ] || [ ! -f /usr/include/quickfix/Application.h ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -116,7 +125,7 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc: $(OIDC_STAMP) ## install the OpenID provider (npm oidc-provider) the federation tests start
 
-test: lint browser fonts clamav saml synapse oidc executor ## lint, then the whole test suite
+test: lint browser fonts clamav saml ldap synapse oidc executor ## lint, then the whole test suite
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests that involve desk calendars, stated rates, holds and expiry, run under libfaketime at a

@@ -280,6 +280,47 @@ class SamlSettings(BaseModel):
     signing_algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 
+class DirectorySettings(BaseModel):
+    """Directory sync (ldap3) of internal users and their roles from Active Directory (or any
+    LDAP directory with the same attributes): `dealchat directory sync [--full]`. TLS always:
+    `ldaps://` or StartTLS, the server's certificate verified against `ca_file` (the system's
+    CAs when unset). The bind password is a secret: `__BIND_PASSWORD_FILE` (0600)."""
+
+    enabled: bool = False
+    url: str | None = None  # ldaps://dc1.bank.test or ldap://dc1.bank.test (then StartTLS)
+    start_tls: bool = True
+    ca_file: Path | None = None
+    bind_dn: str | None = None
+    bind_password: SecretStr | None = None  # tests; in production use bind_password_file
+    bind_password_file: Path | None = None
+    user_base: str | None = None
+    user_filter: str = "(&(objectClass=user)(sAMAccountName=*))"
+    group_base: str | None = None
+    group_filter: str = "(objectClass=group)"
+    username_attribute: str = "sAMAccountName"
+    display_attribute: str = "displayName"
+    id_attribute: str = "objectGUID"  # what names an entry for ever (entryUUID on OpenLDAP)
+    # Delta runs read entries whose mark passed the last run's: it must grow with every change,
+    # uSNChanged on AD, entryCSN on OpenLDAP (never modifyTimestamp: whole seconds)
+    change_attribute: str = "uSNChanged"
+    # group DN -> role name: a member of the group holds the role (roles not named are left alone)
+    group_roles: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _tls_always(self) -> DirectorySettings:
+        if self.url and not self.url.startswith("ldaps://") and not self.start_tls:
+            raise ValueError("the directory needs TLS: an ldaps:// URL or start_tls")
+        return self
+
+    def password(self) -> str:
+        if self.bind_password_file is not None:
+            return self.bind_password_file.read_text(encoding="utf-8").strip()
+        if self.bind_password is not None:
+            return self.bind_password.get_secret_value()
+        raise ValueError("set DEALCHAT_DIRECTORY__BIND_PASSWORD_FILE")
+
+
 class AuthSettings(BaseModel):
     link_ttl_seconds: int = Field(default=600, ge=30, le=600)
     stepup_ttl_seconds: int = Field(default=300, ge=30, le=900)
@@ -541,6 +582,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     saml: SamlSettings = Field(default_factory=SamlSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
     surveillance: SurveillanceSettings = Field(default_factory=SurveillanceSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)

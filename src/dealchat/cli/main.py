@@ -9,6 +9,7 @@ from dealchat.cli import (
     audit_reports,
     channels,
     demo,
+    directory,
     documents,
     fix,
     holds,
@@ -49,6 +50,7 @@ app.add_typer(matrix.app, name="matrix")
 app.add_typer(roles.app, name="roles")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(networks.app, name="networks")
+app.add_typer(directory.app, name="directory")
 app.add_typer(channels.app, name="channels")
 app.add_typer(documents.app, name="documents")
 app.add_typer(witness.app, name="witness")

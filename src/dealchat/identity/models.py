@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
@@ -227,3 +227,28 @@ class SamlSession(Base):
     session_index: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class DirectoryAccount(Base):
+    """An internal user synchronised from the directory, by the entry's lasting id."""
+
+    __tablename__ = "directory_account"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    directory_id: Mapped[str] = mapped_column(String(255), unique=True)
+    dn: Mapped[str] = mapped_column(String(1000))
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    synced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class DirectoryState(Base):
+    """Where the last sync got to: the highest change mark it read (uSNChanged on AD)."""
+
+    __tablename__ = "directory_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    high_water: Mapped[str | None] = mapped_column(String(64))
+    last_full_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -20,6 +20,11 @@ class AuditEvent(StrEnum):
     AUTHN_FAILED = "authn:failed"
     USER_PASSWORD_CHANGED = "user:password_changed"  # noqa: S105 - an event name, not a secret
     USER_UNLOCKED = "user:unlocked"
+    USER_DIRECTORY_UPDATED = "user:directory_updated"  # the directory changed what we hold of them
+    USER_DISABLED = "user:disabled"  # by the directory: disabled there, or out of its scope
+    USER_ENABLED = "user:enabled"
+    DIRECTORY_SYNCED = "directory:synced"
+    DIRECTORY_CONFLICT = "directory:conflict"  # an entry whose username a local user holds
     TOTP_ENROLMENT_STARTED = "totp_enrolment:started"
     TOTP_ENROLMENT_FAILED = "totp_enrolment:failed"
     TOTP_ENROLLED = "totp:enrolled"

@@ -14,16 +14,22 @@ from sqlalchemy import select
 
 from dealchat.access import service as access
 from dealchat.access.rights import Right
+from dealchat.access.service import AccessContext
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.conversations.bodies import ERASED
 from dealchat.conversations.models import Conversation
 from dealchat.db.session import unit_of_work
+from dealchat.identity.models import User
 from dealchat.records.models import AuditEntry
 from dealchat.records.personal import reveal
+from dealchat.search import service
+from dealchat.search.criteria import Criteria
+from dealchat.search.split import split_url
 from tests.compliance.conftest import OFF_CHANNEL
 from tests.conftest import Clock
 from tests.factories.access import token_for
+from tests.factories.chat import Chat
 from tests.factories.identity import TestUser, make_user
 
 URL = "/api/v1/search"
@@ -223,3 +229,64 @@ def test_an_erased_conversation_is_searched_as_erased_never_matched(
     assert [hit["text"] for hit in bobs["hits"]] == ["hello from bob"]
     everything = http.get(URL, params={"client": "alice"}, headers=headers).json()
     assert all(hit["text"] != ERASED for hit in everything["hits"])
+
+
+def test_a_search_split_over_two_processes_finds_and_refuses_exactly_what_one_does(
+    held_platform: Platform, alice_day: dict[str, Any], clock: Clock
+) -> None:
+    """Forced to split (from 2 conversations), the search finds the same hits in the same order,
+    counts the same, and logs the same denials as in one process; each process decides the
+    right on its own half."""
+    for number in range(4):  # more conversations, so both halves hold some
+        client = make_user(held_platform, f"client{number}")
+        with TestClient(create_app(platform=held_platform)) as http_client:
+            chat = Chat(
+                http_client,
+                clock,
+                conversation=f"conv-split-{number}",
+                sender=f"sender-split-{number}",
+            )
+            chat.link_and_log_in(client)
+            chat.say(f"{OFF_CHANNEL} {number}")
+    lena = staff_with(
+        held_platform,
+        "lena",
+        [(Right.AUDIT_READ, {}), (Right.CONVERSATION_READ, {"desk": ["NOPE"]})],
+    )
+    carol = staff_with(
+        held_platform, "carol", [(Right.AUDIT_READ, {}), (Right.CONVERSATION_READ, {})]
+    )
+    with unit_of_work(held_platform.sessions) as session:
+        assert split_url(session) is not None  # this database can be split, so it is
+    for reader in (carol, lena):
+        results, denials = [], []
+        for split_from in (10**9, 2):
+            with unit_of_work(held_platform.sessions) as session:
+                user = session.get(User, reader.id)
+                assert user is not None
+                actor = access.actor_for(session, user)
+                found = service.run(
+                    session, envelope=held_platform.desk.envelope, actor=actor,
+                    criteria=Criteria(text="微信", context=1), context=AccessContext("test"),
+                    now=clock.now, split_from=split_from,
+                )  # fmt: skip
+            results.append(found.as_dict())
+            with unit_of_work(held_platform.sessions) as session:
+                denials.append(
+                    sorted(
+                        reveal(session, json.loads(entry.payload))["operation"]
+                        for entry in session.scalars(
+                            select(AuditEntry).where(
+                                AuditEntry.event == "access:denied",
+                                AuditEntry.actor == f"user:{reader.id}",
+                            )
+                        )
+                    )
+                )
+        single, split = results
+        assert split == single
+        assert denials[1] == sorted(denials[0] * 2)  # the second run logged the same denials again
+        if reader is carol:
+            assert (single["messages"], single["refused_conversations"]) == (5, 0)
+        else:
+            assert (single["messages"], single["refused_conversations"]) == (0, 6)

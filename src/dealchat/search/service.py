@@ -9,6 +9,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from dealchat.records.personal import record_sealed
 from dealchat.search.criteria import MAX_SHOWN, Criteria, check
 from dealchat.search.matching import TextMatcher
 from dealchat.search.scope import Readers, narrowed
+from dealchat.search.split import SPLIT_FROM, forked, split_url
 
 _BATCH = 2000
 _IN_CHUNK = 5000  # conversations per query when a filter names many
@@ -125,21 +127,96 @@ def run(
     context: AccessContext,
     now: dt.datetime,
     most: int = MAX_SHOWN,
+    split_from: int = SPLIT_FROM,
 ) -> SearchResult:
-    """The search's hits and counts; SearchError or UnknownPersonError when it cannot run."""
+    """The search's hits and counts; SearchError or UnknownPersonError when it cannot run.
+
+    From `split_from` conversations in scope (and a database a second process can open), the
+    conversations are cut in two by id: this process scans the first half while a forked one
+    scans the second on its own read-only snapshot. Each process decides the reader's right on
+    the conversations it scans and opens only those it may read (`_part`); this one merges the
+    two parts in conversation order, writes the access-log denials of both and audits the
+    search, in the caller's transaction, exactly as one process would."""
     wanted, node = check(criteria, most=most)
     allowed = narrowed(session, wanted)
     matcher = None if node is None or wanted.text is None else TextMatcher(wanted.text, node)
-    readers = Readers(session, actor)
-    found = _Collector(wanted, readers)
     channels = _channels(session, allowed)
-    opener = envelope.opener(session, scopes={f"conversation:{c}" for c in channels})
-    _scan(session, wanted, allowed, channels, readers, opener, matcher, found)
-    result = found.result(wanted, now)
+    scan = partial(
+        _part,
+        envelope=envelope,
+        actor=actor,
+        wanted=wanted,
+        allowed=allowed,
+        channels=channels,
+        matcher=matcher,
+    )
+    ordered = sorted(channels)
+    url = split_url(session) if len(ordered) >= max(split_from, 2) else None
+    if url is None:
+        parts = [scan(session, span=(None, None))]
+    else:
+        middle = ordered[len(ordered) // 2]
+        with forked(url, partial(scan, span=(middle, None))) as second:
+            parts = [scan(session, span=(None, middle)), second.result()]
+    result = _merged(wanted, parts, now)
     _times(session, result.hits)
-    _refusals(session, actor, context, readers)
+    _refusals(session, actor, context, parts)
     result.audit_seq = _audit(session, actor, result, now)
     return result
+
+
+@dataclass
+class _Part:
+    """What the scan of one range of conversations found."""
+
+    hits: list[Hit]
+    messages: int
+    conversations: int
+    denied: dict[str, set[str]]  # client id (or "") -> conversations the reader may not read
+    owners: dict[str, dict[str, Any]]  # a refused client's attributes, for the access log
+
+
+Span = tuple[str | None, str | None]  # conversation ids from (inclusive), to (exclusive)
+
+
+def _part(
+    session: Session,
+    *,
+    envelope: Envelope,
+    actor: Actor,
+    wanted: Criteria,
+    allowed: set[str] | None,
+    channels: dict[str, str],
+    matcher: TextMatcher | None,
+    span: Span,
+) -> _Part:
+    """Scan the conversations in `span`: the reader's right decided here, bodies opened and
+    matched here."""
+    readers = Readers(session, actor)
+    found = _Collector(wanted, readers)
+    scopes = {f"conversation:{c}" for c in channels if _within(c, span)}
+    opener = envelope.opener(session, scopes=scopes)
+    _scan(session, wanted, allowed, span, channels, readers, opener, matcher, found)
+    owners = {}
+    for client_id, conversations in readers.denied.items():
+        owner = readers.client(next(iter(conversations)))
+        owners[client_id] = owner.attributes() if owner is not None else {}
+    hits = found.hits
+    return _Part(hits, found.messages, len(found.conversations), readers.denied, owners)
+
+
+def _within(conversation_id: str, span: Span) -> bool:
+    start, end = span
+    return (start is None or conversation_id >= start) and (end is None or conversation_id < end)
+
+
+def _merged(wanted: Criteria, parts: list[_Part], now: dt.datetime) -> SearchResult:
+    """The parts, in conversation order, as one result: the first `shown` hits of all."""
+    hits = [hit for part in parts for hit in part.hits][: wanted.shown]
+    refused = sum(len(c) for part in parts for c in part.denied.values())
+    messages = sum(part.messages for part in parts)
+    conversations = sum(part.conversations for part in parts)
+    return SearchResult(wanted, wanted.described(), conversations, messages, hits, refused, now)
 
 
 def _channels(session: Session, allowed: set[str] | None) -> dict[str, str]:
@@ -168,6 +245,7 @@ def _scan(  # noqa: PLR0917 (the search's state, passed down once)
     session: Session,
     wanted: Criteria,
     allowed: set[str] | None,
+    span: Span,
     channels: dict[str, str],
     readers: Readers,
     opener: Opener,
@@ -182,7 +260,7 @@ def _scan(  # noqa: PLR0917 (the search's state, passed down once)
     open_under: Callable[[bytes, str], str] = _unopened
     spans_of = matcher.spans if matcher is not None else None
     keep = found.before.append
-    for rows in _batches(session, wanted, allowed):
+    for rows in _batches(session, wanted, allowed, span):
         for message_id, conversation_id, direction, sender_id, body, key_id, clear in rows:
             if conversation_id != current:
                 current, channel = conversation_id, _channel(session, channels, conversation_id)
@@ -215,7 +293,9 @@ def _unopened(blob: bytes, context: str) -> str:
     raise AssertionError("no data key chosen yet")
 
 
-def _batches(session: Session, wanted: Criteria, allowed: set[str] | None) -> Iterator[Any]:
+def _batches(
+    session: Session, wanted: Criteria, allowed: set[str] | None, span: Span
+) -> Iterator[Any]:
     """The candidate messages in conversation and time order, as batches of plain rows (no ORM
     entities; the channel comes from `_channels`), never all of them at once."""
     table = Message.__table__
@@ -233,6 +313,10 @@ def _batches(session: Session, wanted: Criteria, allowed: set[str] | None) -> It
         window.append(table.c.created_at >= wanted.start)
     if wanted.end is not None:
         window.append(table.c.created_at < wanted.end)
+    if span[0] is not None:
+        window.append(table.c.conversation_id >= span[0])
+    if span[1] is not None:
+        window.append(table.c.conversation_id < span[1])
     base = (
         select(*columns)
         .where(*window)
@@ -240,12 +324,13 @@ def _batches(session: Session, wanted: Criteria, allowed: set[str] | None) -> It
         .execution_options(yield_per=_BATCH)
     )
     connection = session.connection()
-    chunks = [None] if allowed is None else sorted(allowed)
-    for at in range(0, len(chunks), _IN_CHUNK):
-        query = base
-        if allowed is not None:
-            query = base.where(table.c.conversation_id.in_(chunks[at : at + _IN_CHUNK]))
-        yield from connection.execute(query).partitions()
+    if allowed is None:
+        yield from connection.execute(base).partitions()
+        return
+    ordered = sorted(c for c in allowed if _within(c, span))
+    for at in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[at : at + _IN_CHUNK]
+        yield from connection.execute(base.where(table.c.conversation_id.in_(chunk))).partitions()
 
 
 _Row = tuple[str, str, str, str]  # message id, direction, sender id, text: not yet a Line
@@ -313,18 +398,6 @@ class _Collector:
                 self.waiting.append(hit)
         self.before.append(line)
 
-    def result(self, wanted: Criteria, now: dt.datetime) -> SearchResult:
-        refused = sum(len(conversations) for conversations in self.readers.denied.values())
-        return SearchResult(
-            wanted,
-            wanted.described(),
-            len(self.conversations),
-            self.messages,
-            self.hits,
-            refused,
-            now,
-        )
-
 
 _UNKNOWN = dt.datetime.min.replace(tzinfo=dt.UTC)  # until `_times` fills it in
 
@@ -342,11 +415,15 @@ def _times(session: Session, hits: list[Hit]) -> None:
             lines[message_id].at = created
 
 
-def _refusals(session: Session, actor: Actor, context: AccessContext, readers: Readers) -> None:
+def _refusals(session: Session, actor: Actor, context: AccessContext, parts: list[_Part]) -> None:
     """One access-log denial per client whose conversations the reader may not read."""
-    for client_id, conversations in sorted(readers.denied.items()):
-        owner = readers.client(next(iter(conversations)))
-        attributes = owner.attributes() if owner is not None else {}
+    denied: dict[str, set[str]] = {}
+    owners: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for client_id, conversations in part.denied.items():
+            denied.setdefault(client_id, set()).update(conversations)
+            owners.setdefault(client_id, part.owners[client_id])
+    for client_id, conversations in sorted(denied.items()):
         decide(
             session,
             actor=actor,
@@ -357,7 +434,7 @@ def _refusals(session: Session, actor: Actor, context: AccessContext, readers: R
                 operation=f"search: {len(conversations)} conversation(s) of client "
                 f"{client_id or '(not linked)'}",
             ),
-            resource=attributes,
+            resource=owners[client_id],
         )
 
 

@@ -6,8 +6,13 @@ Side effects that must not happen on rollback (chat replies, bus messages) are q
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,13 +22,55 @@ _HOOKS = "dealchat_after_commit"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, a busy timeout) or PostgreSQL (psycopg 3)."""
+    """An engine for SQLite (WAL, foreign keys, a busy timeout, writers queued in turn) or
+    PostgreSQL (psycopg 3)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        writers = WriterQueue()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", partial(_sqlite_begin_immediate, writers))
+        event.listen(engine.pool, "checkin", partial(_sqlite_checkin, writers))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class WriterQueue:
+    """This process's SQLite writers, served in the order they asked.
+
+    SQLite has one writer at a time; without this, writers of one process wait in SQLite's busy
+    handler, which sleeps and retries, so an unlucky one can lose the race again and again (a
+    tail of seconds under load). Here they queue in arrival order before `BEGIN IMMEDIATE`; the
+    busy handler is left only for other processes (a second server, a command). A writer that
+    waits longer than `timeout` gives up as SQLite's own busy timeout would ("database is
+    locked"), leaving the queue to the others."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self._turn = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._busy = False
+        self._timeout = timeout
+
+    def enter(self) -> None:
+        me = object()
+        with self._turn:
+            self._waiting.append(me)
+            deadline = time.monotonic() + self._timeout
+            while self._busy or self._waiting[0] is not me:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._waiting.remove(me)
+                    self._turn.notify_all()
+                    raise sqlite3.OperationalError(
+                        f"database is locked (waited {self._timeout:g} s for the writers ahead)"
+                    )
+                self._turn.wait(left)
+            self._waiting.popleft()
+            self._busy = True
+
+    def leave(self) -> None:
+        with self._turn:
+            self._busy = False
+            self._turn.notify_all()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -35,13 +82,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+_WRITING = "dealchat_writing"
+
+
+def _sqlite_begin_immediate(writers: WriterQueue, connection: Any) -> None:
     # Take the write lock at BEGIN so two writers queue instead of failing mid-transaction;
     # a snapshot reader (`reading`) begins a plain read transaction and never takes it.
     if connection.get_execution_options().get(_SNAPSHOT):
         connection.exec_driver_sql("BEGIN")
         return
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if not connection.info.get(_WRITING):  # its turn lasts until it is back in the pool
+        writers.enter()
+        connection.info[_WRITING] = True
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if connection.info.pop(_WRITING, False):
+            writers.leave()
+        raise
+
+
+def _sqlite_checkin(writers: WriterQueue, _dbapi_connection: Any, record: Any) -> None:
+    """A writer's turn ends when its connection is back in the pool: after its commit or
+    rollback has reached the database (the transaction's own events come before it)."""
+    if record.info.pop(_WRITING, False):
+        writers.leave()
 
 
 _SNAPSHOT = "dealchat_snapshot"

@@ -5,6 +5,7 @@ answered with one page; replay refused through the database; single logout both 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 import re
@@ -288,3 +289,59 @@ def test_idp_initiated_logout_ends_the_console_session(sso: Sso) -> None:
     unsigned = re.sub(r"&(SigAlg|Signature)=[^&]*", "", request.query)
     assert sso.client.get(f"{request.path}?{unsigned}").status_code == 400
     assert entries(sso.platform, "authn:failed")[-1]["rule"] == "saml:logout-unsigned"
+
+
+def _assertion_of(xml: str) -> re.Match[str]:
+    found = re.search(r"<(\w+:)?Assertion\b.*?</\1Assertion>", xml, re.S)
+    assert found is not None, xml
+    return found
+
+
+def _as_eve(assertion: str, *, keep_signature: bool) -> str:
+    """The signed assertion rewritten to say eve, under a new ID; its signature kept or not."""
+    evil = assertion.replace(f">{DANA}<", ">eve<")
+    evil = re.sub(r'\bID="[^"]+"', 'ID="_evil0123456789abcdef"', evil, count=1)
+    if not keep_signature:
+        evil = re.sub(r"<(\w+:)?Signature\b.*?</\1Signature>", "", evil, flags=re.S)
+    return evil
+
+
+def _wrapped(xml: str, how: str) -> str:
+    found = _assertion_of(xml)
+    original = found.group(0)
+    prefix = found.group(1) or ""
+    if how == "second-unsigned-assertion-first":
+        replaced = _as_eve(original, keep_signature=False) + original
+    elif how == "signed-one-hidden-in-advice":
+        evil = _as_eve(original, keep_signature=True)
+        advice = f"<{prefix}Advice>{original}</{prefix}Advice>"
+        replaced = re.sub(rf"(</{prefix}Conditions>)", lambda m: m.group(1) + advice, evil, count=1)
+    else:  # "signed-content-changed": the signature stays, the name in it does not
+        replaced = original.replace(f">{DANA}<", ">eve<")
+    assert replaced != original
+    return xml[: found.start()] + replaced + xml[found.end() :]
+
+
+@pytest.mark.parametrize(
+    ("how", "rule"),
+    [
+        ("second-unsigned-assertion-first", "saml:invalid:InvalidAssertion"),  # two assertions
+        ("signed-one-hidden-in-advice", "saml:signature"),  # the reference is not the assertion
+        ("signed-content-changed", "saml:signature"),  # the digest no longer matches
+    ],
+)
+def test_xml_signature_wrapping_is_refused(sso: Sso, how: str, rule: str) -> None:
+    """A real signed Response for dana, rewritten so an assertion for eve is what a careless
+    SP would read: eve never gets in, and the refusal is audited."""
+    link(sso.platform, sso.idp, DANA)
+    eve = link(sso.platform, sso.idp, "eve", username="eve")
+    form = to_idp(sso.client, sso.idp)
+    xml = base64.b64decode(form["SAMLResponse"]).decode("utf-8")
+    forged = base64.b64encode(_wrapped(xml, how).encode("utf-8")).decode("ascii")
+    refused = post_acs(sso.client, {**form, "SAMLResponse": forged})
+    assert refused.status_code == 401
+    [failed] = entries(sso.platform, "authn:failed")
+    assert failed["rule"] == rule
+    with unit_of_work(sso.platform.sessions) as session:
+        assert session.scalars(select(AuthSession)).all() == []
+    assert entries(sso.platform, "authn:succeeded") == [], f"{eve.username} never got in"

@@ -22,6 +22,8 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,17 +245,37 @@ def _parse(sp: ServiceProvider, response: str, outstanding: dict[str, str]) -> A
         parsed = sp.client().parse_authn_request_response(
             response, BINDING_HTTP_POST, outstanding=outstanding
         )
-    except UnsolicitedResponse as error:
-        raise FederationError("saml:in-response-to") from error
-    except SignatureError as error:
-        raise FederationError("saml:signature") from error
-    except StatusError as error:
-        raise FederationError(f"saml:status:{type(error).__name__}") from error
     except Exception as error:  # pysaml2 raises bare Exception and ValueError for conditions
-        raise FederationError(f"saml:invalid:{_reason(error)}") from error
+        rule = _rule_of(error)
+        _let_go(error)
+        raise FederationError(rule) from None
     if parsed is None:  # pysaml2's answer for a wrong destination or an unverifiable signature
         raise FederationError("saml:destination-or-signature")
     return parsed
+
+
+def _rule_of(error: Exception) -> str:
+    if isinstance(error, UnsolicitedResponse):
+        return "saml:in-response-to"
+    if isinstance(error, SignatureError):
+        return "saml:signature"
+    if isinstance(error, StatusError):
+        return f"saml:status:{type(error).__name__}"
+    return f"saml:invalid:{_reason(error)}"
+
+
+def _let_go(error: BaseException) -> None:
+    """pysaml2 leaves the temporary files of a failed verification open in its frames: clear
+    them now (closing the files) rather than leave them to the garbage collector's warnings."""
+    seen: set[int] = set()
+    found: BaseException | None = error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        while found is not None and id(found) not in seen:
+            seen.add(id(found))
+            if found.__traceback__ is not None:
+                traceback.clear_frames(found.__traceback__)
+            found = found.__cause__ or found.__context__
 
 
 def _reason(error: Exception) -> str:

@@ -14,9 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from dealchat.access.policy import Actor
 from dealchat.api.deps import Platform
-from dealchat.controls import holds
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import pretrade
 from dealchat.conversations.models import Conversation
@@ -26,7 +24,7 @@ from tests.channels.webchat.test_page_in_browser import browser  # noqa: F401 - 
 from tests.conftest import Clock
 from tests.controls.rulesets import RATES, ruleset
 from tests.factories.chat import Chat
-from tests.factories.controls import approver, ticket
+from tests.factories.controls import ticket
 from tests.factories.desk import DeskPeople, desk_people
 from tests.factories.identity import TestUser
 from tests.factories.live import served
@@ -82,8 +80,8 @@ def _say(page: Page, text: str) -> None:
     page.click("#composer button")
 
 
-def _held_order_released(platform: Platform, people: DeskPeople) -> str:
-    """alice's large order held by the controls, then released by a second person (dan)."""
+def _held_order(platform: Platform, people: DeskPeople) -> str:
+    """alice's large order, held by the controls for a second person."""
     now = platform.desk.clock()
     with unit_of_work(platform.sessions) as session:
         conversation = session.scalars(
@@ -97,20 +95,19 @@ def _held_order_released(platform: Platform, people: DeskPeople) -> str:
             session, desk=platform.desk, order=order, client=client, now=now
         )
         assert "on hold" in said, said
-        ref = order.ref
-    dan = approver(platform, "dan.approver")
-    with unit_of_work(platform.sessions) as session:
-        hold = holds.find(session, hold_or_ref=ref)
-        assert hold is not None
-        pretrade.approve_hold(
-            session,
-            desk=platform.desk,
-            hold_id=hold.id,
-            actor=Actor(dan.user_id, dan.username, "internal", dan.grants, dan.factors),
-            comment="known client",
-            now=now,
-        )
-    return ref
+        return order.ref
+
+
+def _released_in_the_console(dealer: Page, dan: TestUser, ref: str) -> None:
+    """Dan approves the hold on the console's held orders page: a step-up with his password and
+    a fresh authenticator code (the next time step: his login used the current one)."""
+    dealer.get_by_role("link", name="Held orders").click()
+    card = dealer.locator(f"section#{ref}")
+    card.locator("input[name=comment]").fill("known client, size agreed by phone")
+    card.locator("input[name=password]").fill(dan.password)
+    card.locator("input[name=otp]").fill(dan.code(time.time() + 30))
+    card.get_by_role("button", name=f"Approve {ref}").click()
+    expect(dealer.locator("body")).not_to_contain_text("Login failed")
 
 
 def test_a_dealer_answers_alice_live_and_a_released_hold_reaches_her_page(
@@ -146,10 +143,13 @@ def test_a_dealer_answers_alice_live_and_a_released_hold_reaches_her_page(
     _say(alice, "help")
     expect(dealer.locator("#transcript")).to_contain_text("help", timeout=WAIT)
 
-    ref = _held_order_released(platform, people)
-    expect(alice.locator("#log")).to_contain_text(ref, timeout=WAIT)
-    expect(alice.locator("#log li.bot").last).to_contain_text(ref)
+    conversation_page = dealer.url
+    ref = _held_order(platform, people)
+    _released_in_the_console(dealer, people.dan, ref)
+    expect(alice.locator("#log li.bot").last).to_contain_text(f"FILLED {ref}", timeout=WAIT)
 
+    dealer.goto(conversation_page)
+    expect(dealer.locator("#transcript")).to_contain_text(f"FILLED {ref}")
     dealer.click("#hand-back")
     expect(alice.locator("#log")).to_contain_text("handed you back", timeout=WAIT)
     _say(alice, "help")

@@ -33,7 +33,7 @@ MULTI_FACTOR = "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor"
 def _serve(
     database_url: str,
     tmp_path: Path,
-    start_idp: Callable[[str], SamlIdp],
+    start_idp: Callable[..., SamlIdp],
     two_factor: dict[str, list[str]] | None,
 ) -> Iterator[tuple[str, Platform, SamlIdp]]:
     metadata = tmp_path / "idp-0" / "idp.xml"
@@ -44,7 +44,9 @@ def _serve(
     with served(database_url, tmp_path / "var", changed=with_saml) as (url, platform):
         ours = httpx.get(f"{url}{saml.METADATA_PATH}", timeout=20)
         assert ours.status_code == 200
-        yield url, platform, start_idp(ours.text)
+        # the IdP on "localhost", we on 127.0.0.1: two sites, as a bank's IdP and dealchat are, so
+        # the browser applies SameSite to the cross-site POST and the redirects after it
+        yield url, platform, start_idp(ours.text, "localhost")
 
 
 @pytest.fixture

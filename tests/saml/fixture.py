@@ -36,12 +36,12 @@ def _missing() -> str | None:
     return None
 
 
-def _start(folder: Path, sp_metadata: str) -> tuple[subprocess.Popen[str], SamlIdp]:
+def _start(folder: Path, sp_metadata: str, name: str) -> tuple[subprocess.Popen[str], SamlIdp]:
     folder.mkdir(parents=True, exist_ok=True)
     sp_file = folder / "sp.xml"
     sp_file.write_text(sp_metadata, encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "idp.py"), str(folder), str(sp_file)],
+        [sys.executable, str(HERE / "idp.py"), str(folder), str(sp_file), name],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -61,8 +61,9 @@ def _start(folder: Path, sp_metadata: str) -> tuple[subprocess.Popen[str], SamlI
 
 
 @pytest.fixture
-def saml_idp_factory(tmp_path: Path) -> Iterator[Callable[[str], SamlIdp]]:
-    """start(our SP metadata XML) -> a running IdP that knows us."""
+def saml_idp_factory(tmp_path: Path) -> Iterator[Callable[..., SamlIdp]]:
+    """start(our SP metadata XML, name="127.0.0.1") -> a running IdP that knows us; its URLs use
+    `name` (the browser tests give "localhost": another site than 127.0.0.1, as a bank's IdP is)."""
     problem = _missing()
     if problem is not None:
         if IN_CI:
@@ -70,8 +71,8 @@ def saml_idp_factory(tmp_path: Path) -> Iterator[Callable[[str], SamlIdp]]:
         pytest.skip(problem)
     started: list[subprocess.Popen[str]] = []
 
-    def start(sp_metadata: str) -> SamlIdp:
-        process, idp = _start(tmp_path / f"idp-{len(started)}", sp_metadata)
+    def start(sp_metadata: str, name: str = "127.0.0.1") -> SamlIdp:
+        process, idp = _start(tmp_path / f"idp-{len(started)}", sp_metadata, name)
         started.append(process)
         return idp
 

@@ -1,7 +1,7 @@
 """A real SAML 2.0 identity provider for the tests: pysaml2's own IdP (`saml2.server.Server`),
 served over HTTP on a free loopback port by this small separate process.
 
-    python tests/saml/idp.py WORKDIR SP_METADATA_FILE
+    python tests/saml/idp.py WORKDIR SP_METADATA_FILE [HOST_NAME]
 
 It makes its own RSA key and self-signed certificate in WORKDIR, reads our SP's metadata, writes
 its own metadata to WORKDIR/idp.xml and prints one JSON line: {"url", "entity_id", "metadata"}.
@@ -264,8 +264,9 @@ def _handler(idp: Idp, metadata: str) -> type[BaseHTTPRequestHandler]:
 
 def main() -> None:
     folder, sp_metadata = Path(sys.argv[1]), Path(sys.argv[2])
+    name = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"  # "localhost": another site
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    url = f"http://{name}:{httpd.server_address[1]}"
     server = _server(url, folder, sp_metadata)
     metadata = create_metadata_string(None, config=server.config, valid=None, sign=False).decode()
     (folder / "idp.xml").write_text(metadata, encoding="utf-8")

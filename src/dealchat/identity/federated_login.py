@@ -48,6 +48,19 @@ _FORM = """<h2>One more step</h2>
 <p><button type="submit">Continue</button></p></form>"""
 
 
+# The provider's answer comes cross-site (a POST for SAML, a redirect for OIDC): a SameSite=Strict
+# cookie set on that answer is not sent on a redirect chain that began on another site, so the
+# browser is moved on by a page of ours instead, a navigation that starts on our own site.
+_ONWARD = (
+    '<meta http-equiv="refresh" content="0;url={url}"><p>{text} <a href="{url}">Continue</a>.</p>'
+)
+
+
+def onward(url: str, text: str) -> HTMLResponse:
+    """A page of ours that sends the browser on to `url` at once (and links it)."""
+    return HTMLResponse(page(_ONWARD.format(url=html.escape(url), text=html.escape(text))).body)
+
+
 def refused(
     session: Session, *, rule: str, method: str, source_ip: str | None, now: dt.datetime
 ) -> HTMLResponse:

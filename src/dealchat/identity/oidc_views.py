@@ -79,6 +79,6 @@ def oidc_callback(  # noqa: PLR0917 - FastAPI injects these by name
             source_ip=address,
             now=now,
         )
-    response = RedirectResponse(federated_login.next_page(started), status_code=303)
+    response = federated_login.onward(federated_login.next_page(started), "Signed in at your bank.")
     set_session_cookie(response, started.token, platform)
     return response

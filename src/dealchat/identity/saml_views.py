@@ -6,7 +6,6 @@ directions, `/auth/saml/metadata` is our metadata (its URL is our entity id)."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -29,18 +28,6 @@ router = APIRouter(
 NOT_CONFIGURED = "<p>Login through the bank's identity provider is not configured.</p>"
 # A Response with one signed assertion is a few kB; base64 and a long attribute list stay far below.
 MAX_MESSAGE = 200_000
-# The IdP posts cross-site: a SameSite=Strict cookie set on that answer is not sent on a redirect
-# chain that began cross-site, so the browser is moved on by a page of ours instead (same-site).
-# Logout goes the other way for another reason: the CSP's `form-action 'self'` stops a form post
-# that redirects to the IdP, and a page of ours that moves on is a navigation, not a form.
-_ONWARD = (
-    '<meta http-equiv="refresh" content="0;url={url}"><p>{text} <a href="{url}">Continue</a>.</p>'
-)
-
-
-def onward(url: str, text: str) -> HTMLResponse:
-    """A page of ours that sends the browser on to `url` at once (and links it)."""
-    return HTMLResponse(page(_ONWARD.format(url=html.escape(url), text=html.escape(text))).body)
 
 
 def provider(request: Request, platform: Platform) -> saml.ServiceProvider | None:
@@ -117,7 +104,7 @@ def saml_acs(
             ),
             expires_at=started.row.expires_at,
         )
-    response = onward(federated_login.next_page(started), "Signed in at your bank.")
+    response = federated_login.onward(federated_login.next_page(started), "Signed in at your bank.")
     set_session_cookie(response, started.token, platform)
     return response
 
@@ -175,6 +162,12 @@ def _end_idp_sessions(session: Session, *, subject_hash: str, now: dt.datetime) 
     for row in rows:
         sessions.end(session, row, now=now, reason="saml single logout")
     return len(rows)
+
+
+def onward(url: str, text: str) -> HTMLResponse:
+    """Console logout of a SAML session goes on to the IdP: the CSP's `form-action 'self'` stops
+    a logout form whose answer redirects there; a page of ours that moves on is a navigation."""
+    return federated_login.onward(url, text)
 
 
 def logout_url(

@@ -306,6 +306,10 @@ class DirectorySettings(BaseModel):
     # group DN -> role name: a member of the group holds the role (roles not named are left alone)
     group_roles: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # `dealchat serve` runs a delta sync this often, and a full one (deletions) every full_hours
+    # (0: only the command syncs)
+    interval_minutes: float = Field(default=15, ge=0, le=24 * 60)
+    full_hours: float = Field(default=24, gt=0, le=24 * 7)
 
     @model_validator(mode="after")
     def _tls_always(self) -> DirectorySettings:

@@ -6,6 +6,7 @@ password and an unknown CA refused; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,23 @@ def test_the_command_runs_a_sync(
     done = CliRunner().invoke(app, ["directory", "sync", "--full"])
     assert done.exit_code == 0, done.output
     assert "created 2" in done.output
+
+
+def test_serve_syncs_periodically_and_fully_when_due(
+    directory_platform: Platform, slapd: Slapd, clock: Clock
+) -> None:
+    settings = settings_for(slapd).model_copy(update={"interval_minutes": 0.002, "full_hours": 1})
+    syncer = directory.Syncer(directory_platform.sessions, settings, clock=clock).start()
+    try:
+        deadline = time.monotonic() + 20
+        while not entries(directory_platform, "directory:synced"):
+            assert time.monotonic() < deadline, "no sync ran"
+            time.sleep(0.05)
+    finally:
+        syncer.stop()
+    runs = entries(directory_platform, "directory:synced")
+    assert runs[0]["full"]
+    assert runs[0]["created"] == 2
+    assert all(not run["full"] for run in runs[1:]), "the next full run is an hour away"
+    clock.advance(3600)
+    assert syncer.run_once().full

@@ -14,6 +14,7 @@ from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import ending_on_signals, platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import rfq
+from dealchat.identity import directory
 from dealchat.live.watcher import Watcher
 from dealchat.records.checkpoints import Checkpointer, CheckpointKeys
 from dealchat.records.witnessing import Witnessing, build_witnesses
@@ -93,6 +94,9 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
         sweeper = rfq.Sweeper(built.sessions, built.desk, on_swept=channels.dispatcher.wake)
         sweeper.start()  # requests for quote nobody priced in time, prices past their validity
         watcher = Watcher(built.sessions, built.hub.publish).start()  # other processes' changes
+        directory_sync = None
+        if settings.directory.enabled and settings.directory.interval_minutes > 0:
+            directory_sync = directory.Syncer(built.sessions, settings.directory).start()
         if built.venue is not None:  # FIX sessions to the liquidity providers: logon now
             built.venue.start()
         try:
@@ -103,6 +107,8 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
         finally:
             if built.venue is not None:
                 built.venue.stop()  # logs out: a clean end of the FIX sessions
+            if directory_sync is not None:
+                directory_sync.stop()
             watcher.stop()
             sweeper.stop()
             checkpointer.stop()

@@ -20,9 +20,11 @@ whose `change_attribute`, uSNChanged on AD, passed the last run's mark) and ever
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import ssl
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +34,11 @@ with warnings.catch_warnings():  # ldap3 2.9 reads pyasn1's deprecated tagMap na
     from ldap3.core.exceptions import LDAPException
     from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dealchat.access import service as access
 from dealchat.access.models import Role, RoleAssignment
+from dealchat.db.session import unit_of_work
 from dealchat.identity import sessions
 from dealchat.identity.models import DirectoryAccount, DirectoryState, User
 from dealchat.identity.parties import record_user_created
@@ -49,6 +52,7 @@ NO_PASSWORD = "!directory"  # noqa: S105 - never a valid argon2 hash: no passwor
 ACTOR = "directory:sync"
 _STATE = "default"
 _PAGE = 500
+log = logging.getLogger(__name__)
 
 
 class DirectoryError(Exception):
@@ -240,8 +244,9 @@ def _later(one: str | None, other: str | None) -> str | None:
     return max(one, other)
 
 
-def state(session: Session) -> DirectoryState | None:
-    return session.get(DirectoryState, _STATE)
+def state(session: Session, *, lock: bool = False) -> DirectoryState | None:
+    """Where the last run got to; `lock` holds the row so two processes never sync at once."""
+    return session.get(DirectoryState, _STATE, with_for_update=lock)
 
 
 def apply(
@@ -421,7 +426,56 @@ def _roles(session: Session, user_id: str, among: Iterable[str]) -> set[str]:
 
 def sync(session: Session, *, settings: DirectorySettings, full: bool, now: dt.datetime) -> Report:
     """One run: read the directory (TLS, bind), then make the database agree, in one transaction."""
-    found = state(session)
+    found = state(session, lock=True)
     full = full or found is None or found.high_water is None
     snapshot = read(settings, high_water=found.high_water if found else None, full=full)
     return apply(session, snapshot, settings=settings, now=now)
+
+
+class Syncer:
+    """`dealchat serve`'s periodic sync: a delta run every `interval_minutes`, a full run when the
+    last one is `full_hours` old. A failed run is logged and changes nothing; the next one tries
+    again."""
+
+    def __init__(
+        self,
+        sessions_: sessionmaker[Session],
+        settings: DirectorySettings,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._sessions, self._settings = sessions_, settings
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Syncer:
+        self._thread = threading.Thread(target=self._loop, name="directory-sync", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def run_once(self) -> Report:
+        now = self._clock()
+        with unit_of_work(self._sessions) as session:
+            last = state(session)
+            due = (
+                last is None
+                or last.last_full_at is None
+                or (now - last.last_full_at >= dt.timedelta(hours=self._settings.full_hours))
+            )
+            return sync(session, settings=self._settings, full=due, now=now)
+
+    def _loop(self) -> None:
+        wait = self._settings.interval_minutes * 60
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the directory or the database was away: next time
+                log.exception("directory sync failed")
+            if self._stop.wait(wait):
+                return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from dealchat.db.session import unit_of_work
 from dealchat.identity.models import User
 from dealchat.records.models import AuditEntry
 from dealchat.records.personal import reveal
-from dealchat.search import service
+from dealchat.search import service, split
 from dealchat.search.criteria import Criteria
 from dealchat.search.split import split_url
 from tests.compliance.conftest import OFF_CHANNEL
@@ -290,3 +291,34 @@ def test_a_search_split_over_two_processes_finds_and_refuses_exactly_what_one_do
             assert (single["messages"], single["refused_conversations"]) == (5, 0)
         else:
             assert (single["messages"], single["refused_conversations"]) == (0, 6)
+
+
+def _hangs(*_: object) -> None:
+    time.sleep(60)  # a forked child stuck on a lock another thread held at the fork
+
+
+def test_a_second_process_that_hangs_is_killed_and_its_half_scanned_here(
+    held_platform: Platform,
+    alice_day: dict[str, Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    carol = staff_with(
+        held_platform, "carol", [(Right.AUDIT_READ, {}), (Right.CONVERSATION_READ, {})]
+    )
+    monkeypatch.setattr(split, "ANSWER_SECONDS", 0.5)
+    monkeypatch.setattr(split, "_child", _hangs)
+    results = []
+    for split_from in (10**9, 2):
+        with unit_of_work(held_platform.sessions) as session:
+            user = session.get(User, carol.id)
+            assert user is not None
+            found = service.run(
+                session, envelope=held_platform.desk.envelope,
+                actor=access.actor_for(session, user), criteria=Criteria(text="微信", context=1),
+                context=AccessContext("test"), now=clock.now, split_from=split_from,
+            )  # fmt: skip
+        results.append(found.as_dict())
+    single, fallen_back = results
+    assert fallen_back == single
+    assert single["messages"] > 0

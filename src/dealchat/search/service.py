@@ -6,6 +6,7 @@ the rest, and audit the search with its query and counts in the same transaction
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ from dealchat.records.personal import record_sealed
 from dealchat.search.criteria import MAX_SHOWN, Criteria, check
 from dealchat.search.matching import TextMatcher
 from dealchat.search.scope import Readers, narrowed
-from dealchat.search.split import SPLIT_FROM, forked, split_url
+from dealchat.search.split import SPLIT_FROM, SplitError, forked, split_url
+
+log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _IN_CHUNK = 5000  # conversations per query when a filter names many
@@ -157,7 +160,12 @@ def run(
     else:
         middle = ordered[len(ordered) // 2]
         with forked(url, partial(scan, span=(middle, None))) as second:
-            parts = [scan(session, span=(None, middle)), second.result()]
+            first = scan(session, span=(None, middle))
+            try:
+                parts = [first, second.result()]
+            except SplitError:
+                log.exception("search: the second process failed; its half is scanned here")
+                parts = [first, scan(session, span=(middle, None))]
     result = _merged(wanted, parts, now)
     _times(session, result.hits)
     _refusals(session, actor, context, parts)

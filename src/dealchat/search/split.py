@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from dealchat.db.session import make_engine, snapshot_engine
 
 SPLIT_FROM = 400  # conversations in scope from which a search is split over two processes
+ANSWER_SECONDS = 120.0  # past this the second process is killed and its half scanned here
 
 T = TypeVar("T")
 
@@ -52,8 +53,14 @@ class Second(Generic[T]):
     def __init__(self, process: BaseProcess, answers: Connection) -> None:
         self.process, self.answers = process, answers
 
-    def result(self) -> T:
-        """Wait for the child's answer; SplitError if it failed."""
+    def result(self, timeout: float | None = None) -> T:
+        """Wait for the child's answer; SplitError if it failed, ended without one, or gave none
+        within `timeout` seconds (a forked copy of a threaded server can hang on a lock another
+        thread held when it forked: it is then killed, and the caller does the work itself)."""
+        wait = ANSWER_SECONDS if timeout is None else timeout
+        if not self.answers.poll(wait):
+            self.process.kill()
+            raise SplitError(f"the search's second process gave no answer in {wait:g} s")
         try:
             status, value = self.answers.recv()
         except EOFError as error:

@@ -303,8 +303,8 @@ class DirectorySettings(BaseModel):
     # Delta runs read entries whose mark passed the last run's: it must grow with every change,
     # uSNChanged on AD, entryCSN on OpenLDAP (never modifyTimestamp: whole seconds)
     change_attribute: str = "uSNChanged"
-    # group DN -> role name: a member of the group holds the role (roles not named are left alone)
-    group_roles: dict[str, str] = Field(default_factory=dict)
+    # Which group gives which role is not a setting: `dealchat directory propose-mapping`, in
+    # force once a second administrator approves it (identity.directory, `directory_mapping`).
     timeout_seconds: float = Field(default=10, gt=0, le=120)
     # `dealchat serve` runs a delta sync this often, and a full one (deletions) every full_hours
     # (0: only the command syncs)

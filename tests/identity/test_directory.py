@@ -17,10 +17,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dealchat.access import service as access
+from dealchat.access.policy import Actor
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
 from dealchat.cli.main import app
 from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError
 from dealchat.identity import directory, sessions
 from dealchat.identity.models import DirectoryAccount, User
 from dealchat.identity.session_models import AuthSession
@@ -48,7 +50,6 @@ def settings_for(found: Slapd, **changes: Any) -> DirectorySettings:
         group_filter="(objectClass=groupOfNames)",
         id_attribute="entryUUID",  # OpenLDAP's lasting id (objectGUID on AD)
         change_attribute="entryCSN",  # slapd's change mark, in microseconds (uSNChanged on AD)
-        group_roles={DEALERS: "dealer", COMPLIANCE: "compliance"},
         **changes,
     )
 
@@ -90,10 +91,34 @@ def modify(found: Slapd, name: str, **values: Any) -> None:
     connection.unbind()
 
 
+MAPPING = {DEALERS: "dealer", COMPLIANCE: "compliance"}
+
+
+def administrators(platform: Platform) -> tuple[Actor, Actor]:
+    """Two administrators (role:manage), as Actors, for the four-eyes mapping."""
+    found = []
+    for name in ("ada.admin", "bea.admin"):
+        make_user(platform, name, kind="internal")
+        with unit_of_work(platform.sessions) as session:
+            access.assign(session, actor=access.system_actor(), role="admin", username=name)
+            user = session.scalars(select(User).where(User.username == name)).one()
+            found.append(access.actor_for(session, user, factors=("password", "totp")))
+    return found[0], found[1]
+
+
+def approved_mapping(platform: Platform, mapping: dict[str, str]) -> None:
+    ada, bea = administrators(platform)
+    now = platform.desk.clock()
+    with unit_of_work(platform.sessions) as session:
+        row = directory.propose_mapping(session, mapping=mapping, actor=ada, comment="t", now=now)
+        directory.decide_mapping(session, mapping_id=row.id, actor=bea, approve=True, now=now)
+
+
 @pytest.fixture
 def directory_platform(platform: Platform, slapd: Slapd) -> Platform:
     with unit_of_work(platform.sessions) as session:
         access.seed_defaults(session)
+    approved_mapping(platform, MAPPING)
     add_person(slapd, "dlee", "Dan Lee")
     add_person(slapd, "cwong", "Cara Wong")
     set_group(slapd, DEALERS, ["dlee"])
@@ -131,7 +156,7 @@ def test_initial_sync_creates_users_with_their_roles(
     assert roles_of(directory_platform, "cwong") == {"compliance"}
     [synced] = entries(directory_platform, "directory:synced")
     assert (synced["created"], synced["roles_added"], synced["full"]) == (2, 2, True)
-    assert len(entries(directory_platform, "user:created")) == 2
+    assert len(entries(directory_platform, "user:created")) == 4, "two admins, two synced"
 
 
 def test_a_group_change_moves_a_role_on_a_delta_run(
@@ -238,7 +263,7 @@ def test_a_wrong_bind_password_or_an_unknown_ca_is_refused(
     with pytest.raises(directory.DirectoryError):
         directory.read(untrusted, high_water=None, full=True)
     with unit_of_work(directory_platform.sessions) as session:
-        assert session.scalars(select(User)).all() == []
+        assert session.scalars(select(DirectoryAccount)).all() == []
 
 
 def test_plain_ldap_without_starttls_is_refused_by_settings(slapd: Slapd) -> None:
@@ -268,6 +293,47 @@ def test_the_command_runs_a_sync(
     done = CliRunner().invoke(app, ["directory", "sync", "--full"])
     assert done.exit_code == 0, done.output
     assert "created 2" in done.output
+    listed = CliRunner().invoke(app, ["directory", "mappings"])
+    assert listed.exit_code == 0, listed.output
+    assert "\tactive\t" in listed.output
+
+
+def test_the_mapping_needs_a_second_administrator(platform: Platform, slapd: Slapd) -> None:
+    with unit_of_work(platform.sessions) as session:
+        access.seed_defaults(session)
+    add_person(slapd, "dlee", "Dan Lee")
+    set_group(slapd, DEALERS, ["dlee"])
+    ada, bea = administrators(platform)
+    now = platform.desk.clock()
+    with unit_of_work(platform.sessions) as session:
+        with pytest.raises(DealchatError, match="no role"):
+            directory.propose_mapping(
+                session, mapping={DEALERS: "no-such-role"}, actor=ada, comment="", now=now
+            )
+        proposed = directory.propose_mapping(
+            session, mapping={DEALERS: "dealer"}, actor=ada, comment="desk", now=now
+        )
+        proposal = proposed.id
+    with (
+        unit_of_work(platform.sessions) as session,
+        pytest.raises(DealchatError, match="second administrator"),
+    ):
+        directory.decide_mapping(session, mapping_id=proposal, actor=ada, approve=True, now=now)
+    run(platform, slapd)
+    assert roles_of(platform, "dlee") == set(), "a proposed mapping gives no role"
+    with unit_of_work(platform.sessions) as session:
+        directory.decide_mapping(session, mapping_id=proposal, actor=bea, approve=True, now=now)
+    run(platform, slapd)
+    assert roles_of(platform, "dlee") == {"dealer"}
+    events = [
+        e["event"]
+        for e in entries(
+            platform,
+            "directory:mapping_proposed",
+            "directory:mapping_approved",
+        )
+    ]
+    assert events == ["directory:mapping_proposed", "directory:mapping_approved"]
 
 
 def test_serve_syncs_periodically_and_fully_when_due(

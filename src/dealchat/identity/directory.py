@@ -12,14 +12,17 @@ whose `change_attribute`, uSNChanged on AD, passed the last run's mark) and ever
 - userAccountControl's ACCOUNTDISABLE bit, or (on a full run) an entry that left the scope or was
   deleted, disables the user: locked, every console session and API token ended at once; enabled
   again in the directory, enabled here;
-- `group_roles` (group DN -> role) decides the mapped roles of every synchronised user, from all
-  groups on every run, so a group change moves a role even on a delta run. Roles not named in
-  the mapping are left alone.
+- the group-to-role mapping in force (group DN -> role; proposed by one administrator, in force
+  once a second one approves it, like rule set versions) decides the mapped roles of every
+  synchronised user, from all groups on every run, so a group change moves a role even on a
+  delta run. Roles not named in the mapping are left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import ssl
 import threading
@@ -33,18 +36,21 @@ with warnings.catch_warnings():  # ldap3 2.9 reads pyasn1's deprecated tagMap na
     import ldap3
     from ldap3.core.exceptions import LDAPException
     from ldap3.utils.conv import escape_filter_chars
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dealchat.access import service as access
 from dealchat.access.models import Role, RoleAssignment
+from dealchat.access.policy import Actor
+from dealchat.access.rights import Right
 from dealchat.db.session import unit_of_work
+from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import sessions
-from dealchat.identity.models import DirectoryAccount, DirectoryState, User
+from dealchat.identity.models import DirectoryAccount, DirectoryMapping, DirectoryState, User
 from dealchat.identity.parties import record_user_created
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
-from dealchat.records.service import record
+from dealchat.records.service import record, record_new
 from dealchat.settings import DirectorySettings
 
 ACCOUNTDISABLE = 0x2  # userAccountControl
@@ -269,7 +275,7 @@ def apply(
         ).all()
         for account in gone:
             _disable(session, account, reason="left the directory's scope", report=report, now=now)
-    _apply_roles(session, snapshot.groups, settings.group_roles, report=report)
+    _apply_roles(session, snapshot.groups, active_mapping(session), report=report)
     report.high_water = high_water
     if current is None:
         current = DirectoryState(name=_STATE, last_run_at=now)
@@ -479,3 +485,92 @@ class Syncer:
                 log.exception("directory sync failed")
             if self._stop.wait(wait):
                 return
+
+
+# ---- the group-to-role mapping: four eyes ------------------------------------------------------
+
+PROPOSED, ACTIVE, RETIRED, REFUSED = "proposed", "active", "retired", "refused"
+
+
+def _canonical(mapping: dict[str, str]) -> str:
+    return json.dumps(
+        {dn.strip(): role.strip() for dn, role in mapping.items()}, sort_keys=True, indent=1
+    )
+
+
+def active_mapping(session: Session) -> dict[str, str]:
+    """The approved mapping in force (none: no role is managed by the directory)."""
+    body = session.scalar(select(DirectoryMapping.body).where(DirectoryMapping.state == ACTIVE))
+    found: dict[str, str] = json.loads(body) if body else {}
+    return found
+
+
+def propose_mapping(
+    session: Session, *, mapping: dict[str, str], actor: Actor, comment: str, now: dt.datetime
+) -> DirectoryMapping:
+    """A new version of the whole mapping, checked (every role exists, no external-only role);
+    it waits for a second administrator."""
+    access.check_manage(session, actor, Right.ROLE_MANAGE)
+    if not mapping or any(not (dn.strip() and role.strip()) for dn, role in mapping.items()):
+        raise DealchatError(ErrorCode.BAD_REQUEST, "a mapping names group DNs and roles")
+    for role in sorted(set(mapping.values())):
+        access.role_named(session, role.strip())
+    body = _canonical(mapping)
+    latest = session.scalar(select(func.max(DirectoryMapping.version)))
+    row = DirectoryMapping(
+        version=int(latest or 0) + 1,
+        body=body,
+        sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        state=PROPOSED,
+        proposed_by=actor.user_id,
+        proposed_at=now,
+        comment=comment[:500],
+    )
+    record_new(
+        session,
+        row,
+        event=AuditEvent.DIRECTORY_MAPPING_PROPOSED,
+        actor=actor.audit_name,
+        kind="directory-mapping",
+        payload={"version": row.version, "sha256": row.sha256, "mapping": json.loads(body)},
+    )
+    return row
+
+
+def decide_mapping(
+    session: Session, *, mapping_id: str, actor: Actor, approve: bool, now: dt.datetime
+) -> DirectoryMapping:
+    """Approve (in force from the next sync; the previous version retires) or refuse; never by
+    the administrator who proposed it."""
+    access.check_manage(session, actor, Right.ROLE_MANAGE)
+    row = session.scalar(
+        select(DirectoryMapping).where(DirectoryMapping.id == mapping_id).with_for_update()
+    )
+    if row is None:
+        raise DealchatError(ErrorCode.NOT_FOUND, "no such mapping version", http_status=404)
+    if row.state != PROPOSED:
+        raise DealchatError(ErrorCode.CONFLICT, f"version is {row.state}", http_status=409)
+    if row.proposed_by == actor.user_id:
+        raise DealchatError(
+            ErrorCode.FORBIDDEN, "a second administrator must approve a mapping", http_status=403
+        )
+    if approve:
+        session.execute(
+            update(DirectoryMapping)
+            .where(DirectoryMapping.state == ACTIVE)
+            .values(state=RETIRED)
+            .execution_options(synchronize_session=False)
+        )
+    row.state, row.decided_by, row.decided_at = (ACTIVE if approve else REFUSED), actor.user_id, now
+    record(
+        session,
+        event=(
+            AuditEvent.DIRECTORY_MAPPING_APPROVED
+            if approve
+            else AuditEvent.DIRECTORY_MAPPING_REFUSED
+        ),
+        actor=actor.audit_name,
+        subject=f"directory-mapping:{row.id}",
+        payload={"version": row.version, "sha256": row.sha256},
+    )
+    return row

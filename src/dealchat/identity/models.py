@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
@@ -252,3 +252,21 @@ class DirectoryState(Base):
     high_water: Mapped[str | None] = mapped_column(String(64))
     last_full_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     last_run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class DirectoryMapping(Base):
+    """A version of the directory's group-to-role mapping: proposed by one administrator, in force
+    only once a second one approves it (like rule set versions)."""
+
+    __tablename__ = "directory_mapping"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON: {"group DN": "role", ...}
+    sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # proposed|active|retired|refused
+    proposed_by: Mapped[str] = mapped_column(ForeignKey("user_account.id"))
+    proposed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    comment: Mapped[str] = mapped_column(String(500))
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

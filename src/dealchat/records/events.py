@@ -25,6 +25,9 @@ class AuditEvent(StrEnum):
     USER_ENABLED = "user:enabled"
     DIRECTORY_SYNCED = "directory:synced"
     DIRECTORY_CONFLICT = "directory:conflict"  # an entry whose username a local user holds
+    DIRECTORY_MAPPING_PROPOSED = "directory:mapping_proposed"
+    DIRECTORY_MAPPING_APPROVED = "directory:mapping_approved"
+    DIRECTORY_MAPPING_REFUSED = "directory:mapping_refused"
     TOTP_ENROLMENT_STARTED = "totp_enrolment:started"
     TOTP_ENROLMENT_FAILED = "totp_enrolment:failed"
     TOTP_ENROLLED = "totp:enrolled"

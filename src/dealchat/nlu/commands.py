@@ -31,7 +31,7 @@ YES_OR_NO = "Did you mean yes or no? Reply 'c' to confirm or 'x' to cancel."
 
 def command_intent(toks: list[Tok]) -> Intent | None:
     """The command a short message is, or None when it is not only a command."""
-    if any(tok.kind in _NOT_COMMANDS for tok in toks):
+    if not _NOT_COMMANDS.isdisjoint([tok.kind for tok in toks]):
         return None
     refs = [tok for tok in toks if tok.kind is Kind.REF]
     words = [tok.word for tok in toks if tok.kind not in (Kind.REF, Kind.POLITE)]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum, auto
+from typing import NamedTuple
 
 from dealchat.nlu import chinese
 from dealchat.nlu import tables as t
@@ -60,8 +61,7 @@ class Kind(IntEnum):  # IntEnum: hashed in C, the parser looks kinds up often
     WORD = auto()  # anything else: a word the parser does not know
 
 
-@dataclass(frozen=True, slots=True)
-class Amount:
+class Amount(NamedTuple):  # a named tuple, like `Tok`: cheap to make
     value: Decimal
     has_unit: bool
     tenor: str | None  # "1M" when the same text could be a tenor
@@ -69,8 +69,7 @@ class Amount:
     plain_decimal: bool = False  # written with a decimal point and no unit: can be a price
 
 
-@dataclass(frozen=True, slots=True)
-class Tok:
+class Tok(NamedTuple):  # a named tuple: made several times per message, cheaper than a dataclass
     kind: Kind
     text: str  # as the client wrote it
     value: object = None
@@ -81,12 +80,17 @@ class Tok:
         return self.norm or self.text.lower()
 
 
+_KNOWN_WORDS = 20_000  # words remembered per lexicon (`Lexicon.words`) before starting afresh
+
+
 @dataclass(frozen=True)
 class Lexicon:
-    """The words that depend on settings: liquidity providers by code and by name."""
+    """The words that depend on settings: liquidity providers by code and by name; and the
+    tokens single words were read as (`_word` is pure for a given lexicon), remembered."""
 
     lps: dict[str, str]
     phrases: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
+    words: dict[tuple[str, str], Tok] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, codes: frozenset[str], names: dict[str, str]) -> Lexicon:
@@ -121,7 +125,8 @@ class Lexicon:
 
 _RAW = re.compile(
     rf"""
-    (?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})(?![\w.-])
+    \s*+  # whitespace skipped at once, not tried against every alternative (no token starts so)
+    (?:(?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})(?![\w.-])
     |(?P<time>\d{{1,2}}:\d{{2}}(?::\d{{2}})?)
     |(?P<ref>ord-[a-z0-9]+|ord\d+)(?![\w-])
     |(?P<dm>\d{{1,2}}(?:st|nd|rd|th)?[ -]?(?:{MONTH_PATTERN})(?:[ -]?(?:\d{{4}}|\d{{2}}))?)
@@ -133,7 +138,7 @@ _RAW = re.compile(
     |(?P<slash>[a-z]{{3}}[/-][a-z]{{3}})(?![\w/-])
     |(?P<sign>[$€£¥])
     |(?P<word>[^\W\d_][\w']*)
-    |(?P<punct>[@/?-])
+    |(?P<punct>[@/?-]))
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -152,7 +157,10 @@ _HYPHENATED = re.compile(rf"\b({_TENS})-({_UNITS})\b", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
-    """NFKC, typographic apostrophes, `twenty-five` as two words, Chinese cut into words."""
+    """NFKC, typographic apostrophes, `twenty-five` as two words, Chinese cut into words.
+    (ASCII text is its own NFKC form and holds no typographic apostrophe and no Chinese.)"""
+    if text.isascii():
+        return _HYPHENATED.sub(r"\1 \2", text) if "-" in text else text
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
     if "-" in text:
         text = _HYPHENATED.sub(r"\1 \2", text)
@@ -161,7 +169,7 @@ def normalise(text: str) -> str:
 
 def tokenize(text: str, lex: Lexicon) -> list[Tok]:
     """Normalised text -> tokens with their meaning; pairs written `eur vs usd` are joined."""
-    raw = [(m.lastgroup or "", m.group(0)) for m in _RAW.finditer(text)]
+    raw = [(m.lastgroup or "", m.group(m.lastgroup or 0)) for m in _RAW.finditer(text)]
     words = [chinese.AS_WORD.get(r[1], r[1].lower()) for r in raw]
     out: list[Tok] = []
     i = 0
@@ -178,13 +186,16 @@ def tokenize(text: str, lex: Lexicon) -> list[Tok]:
     return _join_pairs(out)
 
 
-def _classify(
+def _classify(  # noqa: PLR0911 - one return per token group
     raw: list[tuple[str, str]], words: list[str], i: int, lex: Lexicon
 ) -> tuple[Tok, int]:
     group, text = raw[i]
     if group == "num":
         return _number(raw, words, i, lex)
     if group == "word":
+        known = lex.words.get((text, words[i]))
+        if known is not None and words[i] not in _NUMBERISH and not chinese.is_numeral(text):
+            return known, i + 1  # a plain word, read before
         return _word_or_number_words(text, words, i, lex)
     if group == "slash":
         return _pair_word(text, text[:3] + text[4:], strict=True), i + 1
@@ -290,6 +301,9 @@ def bad_tenor(text: str) -> str:
     )
 
 
+_NUMBERISH = frozenset({*t.NUMBER_WORDS, *t.SCALE_WORDS, "half", "a", "an"})
+
+
 def _word_or_number_words(text: str, words: list[str], i: int, lex: Lexicon) -> tuple[Tok, int]:
     word = words[i]
     if chinese.is_numeral(text):
@@ -324,9 +338,15 @@ def _counted(
 
 
 def _word(text: str, word: str, lex: Lexicon) -> Tok:
+    known = lex.words.get((text, word))
+    if known is not None:
+        return known
     tok = _lookup(text, word, lex)
     if word != text.lower() and not tok.norm:
-        return Tok(tok.kind, tok.text, tok.value, word)
+        tok = Tok(tok.kind, tok.text, tok.value, word)
+    if len(lex.words) >= _KNOWN_WORDS:
+        lex.words.clear()
+    lex.words[text, word] = tok
     return tok
 
 
@@ -374,7 +394,7 @@ def _pair_word(text: str, letters: str, *, strict: bool) -> Tok:
 def _join_pairs(toks: list[Tok]) -> list[Tok]:
     """Two currencies make one pair: `eur vs usd`, `euros against dollars`, `eur usd`, `欧元兑美元`,
     and `eur vs 1m usd` (the amount then in the second currency)."""
-    if len(toks) < 2:
+    if len(toks) < 2 or Kind.CUR not in [tok.kind for tok in toks]:
         return toks
     out: list[Tok] = []
     i = 0

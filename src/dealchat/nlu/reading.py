@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from dealchat.nlu.lexer import Kind, Tok
 from dealchat.nlu.model import Explained
 
 EXAMPLE = "e.g. 'buy 1m eurusd'"
 _NONE: list[int] = []
+_FIRST = itemgetter(0)
 FILLER = "filler"
 
 
@@ -45,8 +47,14 @@ class Reading:
     used: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        by_kind: dict[Kind, list[int]] = {}
         for index, tok in enumerate(self.toks):
-            self.by_kind.setdefault(tok.kind, []).append(index)
+            found = by_kind.get(tok.kind)
+            if found is None:
+                by_kind[tok.kind] = [index]
+            else:
+                found.append(index)
+        self.by_kind = by_kind
 
     def at(self, kind: Kind) -> list[int]:
         return self.by_kind.get(kind, _NONE)
@@ -71,7 +79,7 @@ class Reading:
     @property
     def explained(self) -> tuple[Explained, ...]:
         """What became which field, in the order the client wrote it."""
-        return tuple(part for _, part in sorted(self.notes, key=lambda note: note[0]))
+        return tuple(part for _, part in sorted(self.notes, key=_FIRST))
 
 
 def unknown_word(word: str, *, order: bool) -> Clarify:

@@ -123,21 +123,26 @@ class Lexicon:
         return None
 
 
+# The alternatives are grouped by the character they can start with (a digit, `.` or a minus; a
+# letter; anything else), each group keeping their order, so at any position only the ones that
+# can match there are tried, and the first that matches is the one the ungrouped order gives.
 _RAW = re.compile(
     rf"""
-    \s*+  # whitespace skipped at once, not tried against every alternative (no token starts so)
-    (?:(?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})(?![\w.-])
-    |(?P<time>\d{{1,2}}:\d{{2}}(?::\d{{2}})?)
-    |(?P<ref>ord-[a-z0-9]+|ord\d+)(?![\w-])
-    |(?P<dm>\d{{1,2}}(?:st|nd|rd|th)?[ -]?(?:{MONTH_PATTERN})(?:[ -]?(?:\d{{4}}|\d{{2}}))?)
+    \s*+  # whitespace skipped at once (no token starts with it)
+    (?:(?=[\d.\-\u2212])(?:
+      (?P<date>\d{{4}}-\d{{1,2}}-\d{{1,2}})(?![\w.-])
+      |(?P<time>\d{{1,2}}:\d{{2}}(?::\d{{2}})?)
+      |(?P<dm>\d{{1,2}}(?:st|nd|rd|th)?[ -]?(?:{MONTH_PATTERN})(?:[ -]?(?:\d{{4}}|\d{{2}}))?)
         (?![\w.,'])
-    |(?P<md>(?:{MONTH_PATTERN})[ -]?\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:\d{{4}}))?)(?![\w.,'])
-    |(?P<b32>\d{{1,3}}-\d{{2}}[0-9+]?)(?![\w.,-])
-    |(?P<spaced>\d{{1,3}}(?:[ ]\d{{3}})+)(?![\w.,'])
-    |(?P<num>(?:(?<!\w)[-\u2212])?\.?\d[\d,'.]*[a-z]*)
-    |(?P<slash>[a-z]{{3}}[/-][a-z]{{3}})(?![\w/-])
+      |(?P<b32>\d{{1,3}}-\d{{2}}[0-9+]?)(?![\w.,-])
+      |(?P<spaced>\d{{1,3}}(?:[ ]\d{{3}})+)(?![\w.,'])
+      |(?P<num>(?:(?<!\w)[-\u2212])?\.?\d[\d,'.]*[a-z]*))
+    |(?=[^\W\d_])(?:
+      (?P<ref>ord-[a-z0-9]+|ord\d+)(?![\w-])
+      |(?P<md>(?:{MONTH_PATTERN})[ -]?\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:\d{{4}}))?)(?![\w.,'])
+      |(?P<slash>[a-z]{{3}}[/-][a-z]{{3}})(?![\w/-])
+      |(?P<word>[^\W\d_][\w']*))
     |(?P<sign>[$€£¥])
-    |(?P<word>[^\W\d_][\w']*)
     |(?P<punct>[@/?-]))
     """,
     re.VERBOSE | re.IGNORECASE,

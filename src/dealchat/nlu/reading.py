@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from operator import itemgetter
 
 from dealchat.nlu.lexer import Kind, Tok
@@ -36,19 +35,19 @@ class Clarify(Exception):  # noqa: N818 - a control-flow signal, not an error
         self.word = word
 
 
-@dataclass
 class Reading:
-    """The tokens of one message, which of them became which field, and the day it is."""
+    """The tokens of one message, which of them became which field, and the day it is.
+    (A plain class with slots: one is made per message.)"""
 
-    toks: list[Tok]
-    today: dt.date | None = None
-    by_kind: dict[Kind, list[int]] = field(default_factory=dict)
-    notes: list[tuple[int, Explained]] = field(default_factory=list)
-    used: set[int] = field(default_factory=set)
+    __slots__ = ("by_kind", "notes", "today", "toks", "used")
 
-    def __post_init__(self) -> None:
+    def __init__(self, toks: list[Tok], today: dt.date | None = None) -> None:
+        self.toks = toks
+        self.today = today
+        self.notes: list[tuple[int, Explained]] = []
+        self.used: set[int] = set()
         by_kind: dict[Kind, list[int]] = {}
-        for index, tok in enumerate(self.toks):
+        for index, tok in enumerate(toks):
             found = by_kind.get(tok.kind)
             if found is None:
                 by_kind[tok.kind] = [index]

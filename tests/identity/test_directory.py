@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from dealchat.access import service as access
@@ -209,6 +209,11 @@ def test_a_disabled_account_ends_a_live_session_at_once(
     [disabled] = entries(directory_platform, "user:disabled")
     assert disabled["reason"] == "disabled in the directory"
     assert disabled["sessions_and_tokens_ended"] == 1
+    with unit_of_work(directory_platform.sessions) as session:  # unlocked here by hand
+        session.execute(update(User).where(User.username == "dlee").values(locked_at=None))
+    assert len(run(directory_platform, slapd, full=True).disabled) == 1, (
+        "the directory still says disabled"
+    )
     modify(slapd, "dlee", userAccountControl=ENABLED)
     assert len(run(directory_platform, slapd).enabled) == 1
     with unit_of_work(directory_platform.sessions) as session:

@@ -322,7 +322,8 @@ def _apply_person(session: Session, person: Person, *, report: Report, now: dt.d
             details={"changed": changed},
             at=now,
         )
-    if person.disabled and not account.disabled:
+    if person.disabled and (not account.disabled or user.locked_at is None):
+        # also when someone unlocked the user here while the directory still says disabled
         _disable(session, account, reason="disabled in the directory", report=report, now=now)
     elif not person.disabled and account.disabled:
         _enable(session, account, report=report, now=now)

@@ -177,8 +177,8 @@ def tokenize(text: str, lex: Lexicon) -> list[Tok]:
     raw = [(m.lastgroup or "", m.group(m.lastgroup or 0)) for m in _RAW.finditer(text)]
     words = [chinese.AS_WORD.get(r[1], r[1].lower()) for r in raw]
     out: list[Tok] = []
-    i = 0
-    while i < len(raw):
+    i, count = 0, len(raw)
+    while i < count:
         phrase = lex.phrase_at(words, i) if words[i] in lex.phrases else None
         if phrase is not None:
             word, size = phrase
@@ -198,9 +198,9 @@ def _classify(  # noqa: PLR0911 - one return per token group
     if group == "num":
         return _number(raw, words, i, lex)
     if group == "word":
-        known = lex.words.get((text, words[i]))
-        if known is not None and words[i] not in _NUMBERISH and not chinese.is_numeral(text):
-            return known, i + 1  # a plain word, read before
+        known = lex.words.get((text, words[i]))  # only plain words are remembered (`_word`)
+        if known is not None:
+            return known, i + 1
         return _word_or_number_words(text, words, i, lex)
     if group == "slash":
         return _pair_word(text, text[:3] + text[4:], strict=True), i + 1
@@ -349,9 +349,10 @@ def _word(text: str, word: str, lex: Lexicon) -> Tok:
     tok = _lookup(text, word, lex)
     if word != text.lower() and not tok.norm:
         tok = Tok(tok.kind, tok.text, tok.value, word)
-    if len(lex.words) >= _KNOWN_WORDS:
-        lex.words.clear()
-    lex.words[text, word] = tok
+    if word not in _NUMBERISH and not chinese.is_numeral(text):  # a plain word: remembered
+        if len(lex.words) >= _KNOWN_WORDS:
+            lex.words.clear()
+        lex.words[text, word] = tok
     return tok
 
 

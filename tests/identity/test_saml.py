@@ -24,7 +24,7 @@ from dealchat.app import create_app
 from dealchat.db.session import unit_of_work
 from dealchat.identity import saml
 from dealchat.identity.federated_login import LOGIN_FAILED
-from dealchat.identity.models import FederatedIdentity, SamlAssertion, SamlLogin
+from dealchat.identity.models import FederatedIdentity, SamlAssertion, SamlLogin, SamlSession
 from dealchat.identity.session_models import AuthSession
 from dealchat.settings import SamlSettings
 from tests.conftest import Clock
@@ -265,6 +265,28 @@ def test_console_logout_is_single_logout_at_the_idp(sso: Sso) -> None:
     done = sso.client.get(f"{back.path}?{back.query}")
     assert done.status_code == 200
     assert "You are logged out." in done.text
+
+
+def test_logout_names_the_idp_session_this_console_session_came_from(sso: Sso) -> None:
+    """dana in two browsers: logging out of the first asks the IdP to end the first's session."""
+    link(sso.platform, sso.idp, DANA)
+    assert post_acs(sso.client, to_idp(sso.client, sso.idp)).status_code == 200
+    for second in _app(sso.platform):
+        assert post_acs(second, to_idp(second, sso.idp)).status_code == 200
+    with unit_of_work(sso.platform.sessions) as session:
+        first = session.scalars(select(SamlSession).order_by(SamlSession.created_at)).first()
+        assert first is not None
+        indexes = {row.session_index for row in session.scalars(select(SamlSession))}
+    assert len(indexes) == 2
+    home = sso.client.get("/console/")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+    assert csrf is not None
+    out = sso.client.post("/console/logout", data={"csrf_token": csrf.group(1)})
+    found = re.search(r'content="0;url=([^"]+)"', out.text)
+    assert found is not None
+    assert httpx.get(html.unescape(found.group(1)), timeout=20).status_code in {200, 303}
+    asked = httpx.get(f"{sso.idp.url}/slo/last", timeout=20).json()
+    assert asked["session_index"] == [first.session_index]
 
 
 def test_idp_initiated_logout_ends_the_console_session(sso: Sso) -> None:

@@ -178,7 +178,10 @@ def logout_url(
     sp = provider(request, platform)
     if sp is None or "saml" not in row.factors.split(","):
         return None
+    # this console session's IdP session; after a step-up rotated its id, the user's latest one
     linked = session.scalar(
+        select(SamlSession).where(SamlSession.auth_session_id == row.id)
+    ) or session.scalar(
         select(SamlSession)
         .where(SamlSession.user_id == row.user_id)
         .order_by(SamlSession.created_at.desc())

@@ -29,6 +29,7 @@ from tests.factories.live import EventReader, served
 
 CONVERSATION, SENDER = "conv-push-0001", "sender-push-01"
 PAGE = f"conversation_id={CONVERSATION}&sender_id={SENDER}"
+SLOW = 30.0  # s: a request's bound on a loaded machine (a full run timed out once at httpx's 5 s)
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_a_later_message_reaches_the_open_page_by_itself(
     live: tuple[str, Platform], clock: Clock
 ) -> None:
     url, platform = live
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=url, timeout=SLOW) as http:
         replies = Chat(http, clock, conversation=CONVERSATION, sender=SENDER).say("help")
         assert [reply["seq"] for reply in replies] == [2]  # her message is 1, the answer 2
         reader = EventReader(f"{url}/api/v1/webchat/stream?{PAGE}&after=2")
@@ -98,7 +99,7 @@ def test_a_message_another_process_sends_reaches_the_open_page(
     own platform, whose hub this server never hears: the watcher reads the change and wakes the
     page. Polled by hand first (what it publishes, and not twice), then on its own thread."""
     url, platform = live
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=url, timeout=SLOW) as http:
         Chat(http, clock, conversation=CONVERSATION, sender=SENDER).say("help")
     other = build_platform(
         Settings(data_dir=tmp_path / "var", database_url=database_url, public_url=url)
@@ -125,7 +126,7 @@ def test_a_dropped_stream_resumes_from_the_last_event_id(
     live: tuple[str, Platform], clock: Clock
 ) -> None:
     url, platform = live
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=url, timeout=SLOW) as http:
         Chat(http, clock, conversation=CONVERSATION, sender=SENDER).say("help")
     _later(platform, "first")
     _later(platform, "second")
@@ -140,7 +141,7 @@ def test_a_dropped_stream_resumes_from_the_last_event_id(
 
 def test_only_the_chat_s_own_browser_follows_it(live: tuple[str, Platform], clock: Clock) -> None:
     url, _platform = live
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=url, timeout=SLOW) as http:
         Chat(http, clock, conversation=CONVERSATION, sender=SENDER).say("help")
         stranger = f"conversation_id={CONVERSATION}&sender_id=sender-stranger"
         assert http.get(f"/api/v1/webchat/stream?{stranger}").status_code == 404
@@ -156,7 +157,7 @@ def test_the_history_comes_back_after_a_reload_once_linked(
     live: tuple[str, Platform], clock: Clock
 ) -> None:
     url, platform = live
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=url, timeout=SLOW) as http:
         chat = Chat(http, clock, conversation=CONVERSATION, sender=SENDER)
         chat.say("help")
         assert http.get(f"/api/v1/webchat/history?{PAGE}").json() == {"messages": []}

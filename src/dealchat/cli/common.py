@@ -6,6 +6,9 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
+
+import uvicorn
 
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
@@ -30,8 +33,34 @@ class Ended(SystemExit):
     """Raised in the main thread when an ending signal arrives; exits 128 + the signal."""
 
 
+_SERVING: list[uvicorn.Server] = []  # the server `serve_app` runs, while it runs
+_ASKED: list[int] = []  # an ending signal that asked it to stop
+
+
 def _end(signum: int, _frame: FrameType | None) -> None:
+    """While a server runs, ask it to stop like uvicorn's own SIGTERM does (raising inside its
+    event loop would cancel it half-way and can leave the process hanging); else unwind now."""
+    if _SERVING and not _SERVING[-1].should_exit:
+        _ASKED.append(signum)
+        _SERVING[-1].should_exit = True
+        return
     raise Ended(128 + signum)
+
+
+def serve_app(app: Any, host: str, port: int) -> None:
+    """Run `app` with uvicorn (no access log: dealchat.access writes a redacted one) until it is
+    stopped; a SIGHUP or SIGQUIT stops it gracefully, then unwinds the command as `Ended`."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, server_header=False, access_log=False
+    )
+    server = uvicorn.Server(config)
+    _SERVING.append(server)
+    try:
+        server.run()
+    finally:
+        _SERVING.remove(server)
+    if _ASKED:
+        raise Ended(128 + _ASKED.pop())
 
 
 @contextmanager

@@ -6,12 +6,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from dealchat import logs
 from dealchat.app import create_app, create_edge_app
 from dealchat.cli.channels_runtime import running_channels
-from dealchat.cli.common import ending_on_signals, platform
+from dealchat.cli.common import ending_on_signals, platform, serve_app
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import rfq
 from dealchat.identity import directory
@@ -55,7 +54,7 @@ def serve(
 def run_edge(settings: Settings, host: str, port: int) -> None:
     logs.configure(settings.log_level)
     app = create_edge_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, server_header=False, access_log=False)
+    serve_app(app, host, port)
 
 
 def settings_for(host: str, port: int) -> Settings:
@@ -101,9 +100,7 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
             built.venue.start()
         try:
             # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
-            uvicorn.run(
-                app, host=host, port=port, log_config=None, server_header=False, access_log=False
-            )
+            serve_app(app, host, port)
         finally:
             if built.venue is not None:
                 built.venue.stop()  # logs out: a clean end of the FIX sessions

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from dealchat import logs
-from dealchat.cli.common import ending_on_signals
+from dealchat.cli.common import ending_on_signals, serve_app
 from dealchat.cli.guard import host_operator
 from dealchat.records.notes import NoteError
 from dealchat.records.witness import Witness, WitnessFileError, load_cosigner, log_keys
@@ -48,10 +47,7 @@ def serve(
     logs.configure("INFO")
     typer.echo(f"witness {witness.key.vkey}\nlogs: {', '.join(sorted(witness.logs))}", err=True)
     with ending_on_signals():
-        uvicorn.run(
-            create_witness_app(witness), host=host, port=port, log_config=None,
-            server_header=False, access_log=False,
-        )  # fmt: skip
+        serve_app(create_witness_app(witness), host, port)
 
 
 @app.command("key")

@@ -65,8 +65,7 @@ def ticket_rows(default_counterparty: str) -> TicketRows:
             )
         )
         if order is not None:
-            shown = rows_of(order, default_counterparty)
-            return Approval(localised(shown, language, describe(ticket_of(order))))
+            return Approval(localised(rows_of(order, default_counterparty), language))
         return _proposed(session, ticket_hash, channel, default_counterparty, language)
 
     return rows
@@ -90,18 +89,17 @@ def _proposed(
     if conversation.channel != channel:
         return None
     shown = proposal_rows(order, proposal, default_counterparty)
-    read_back = describe(proposals.changed_ticket(order, proposal))
     done = in_script(_ZH[CHANGE_APPROVED], language) if language else CHANGE_APPROVED
-    return Approval(localised(shown, language, read_back), done)
+    return Approval(localised(shown, language), done)
 
 
-def localised(rows: Rows, language: str | None, read_back: str) -> Rows:
+def localised(rows: Rows, language: str | None) -> Rows:
     """The rows in `language` (None: as they are, English); the read-back as the chat said it."""
     if language is None:
         return rows
     out = []
     for label, value in rows:
-        shown = order_zh(read_back) if label == READ_BACK else _ZH.get(value) or _parts_zh(value)
+        shown = order_zh(value) if label == READ_BACK else _ZH.get(value) or _parts_zh(value)
         out.append((in_script(_ZH.get(label, label), language), in_script(shown, language)))
     return out
 
@@ -125,7 +123,7 @@ def proposal_rows(order: Order, proposal: ChangeProposal, default_counterparty: 
     replaced = {
         "Amount": new_amount,
         "Price": new_price,
-        "As read back in your chat": describe(proposals.changed_ticket(order, proposal)),
+        READ_BACK: describe(proposals.changed_ticket(order, proposal)),
     }
     rows = [
         (label, replaced.get(label, value)) for label, value in rows_of(order, default_counterparty)
@@ -151,7 +149,7 @@ def rows_of(order: Order, default_counterparty: str) -> Rows:
         rows.append(("Time in force", f"{order.time_in_force}{until}"))
     counterparty = order.counterparty or f"{default_counterparty} (the desk's default)"
     rows.append(("Counterparty", counterparty))
-    rows.append(("As read back in your chat", describe(ticket)))
+    rows.append((READ_BACK, describe(ticket)))
     return rows
 
 
@@ -196,9 +194,7 @@ def _price(order: Order) -> str:
 def receipt_rows(order: Order, default_counterparty: str) -> Rows:
     """The receipt page's rows: the ticket as approved, then what became of it: state, fill,
     both amounts as they settle and the value date they settle on."""
-    rows = [
-        row for row in rows_of(order, default_counterparty) if row[0] != "As read back in your chat"
-    ]
+    rows = [row for row in rows_of(order, default_counterparty) if row[0] != READ_BACK]
     rows.append(("Order", describe(ticket_of(order))))
     rows.append(("State", order.state.replace("_", " ")))
     if order.placed_at is not None:

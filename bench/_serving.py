@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -43,10 +43,13 @@ def demo(env: Mapping[str, str], port: int) -> None:
     subprocess.run(command, env=dict(env), check=True, capture_output=True)  # noqa: S603
 
 
-def serve(env: Mapping[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(
+    env: Mapping[str, str], port: int, log: Path, options: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """`dealchat serve --port <port> <options>` until /healthz answers; its output in `log`."""
     out = log.open("wb")
     server = subprocess.Popen(  # noqa: S603 - our own command
-        [dealchat(), "serve", "--port", str(port)], env=dict(env), stdout=out, stderr=out
+        [dealchat(), "serve", "--port", str(port), *options], env=dict(env), stdout=out, stderr=out
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

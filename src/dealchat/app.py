@@ -46,6 +46,7 @@ from dealchat.console import recon as console_recon
 from dealchat.console import review as console_review
 from dealchat.console import rfqs as console_rfqs
 from dealchat.console import search as console_search
+from dealchat.console import users as console_users
 from dealchat.console import views as console_views
 from dealchat.controls.service import PreTrade
 from dealchat.conversations import activity, executions, signing
@@ -199,6 +200,38 @@ def auth_policy(settings: Settings) -> AuthPolicy:
     )
 
 
+# The modules whose `router` the app serves, in the order their routes are matched.
+_ROUTED = (
+    webchat_views,
+    identity_views,
+    enrol_views,
+    oidc_views,
+    saml_views,
+    federated_login,
+    auth_views,
+    audit_views,
+    surveillance_views,
+    controls_views,
+    console_holds,
+    console_rfqs,
+    receipt_views,
+    upload_views,
+    documents_views,
+    retention_views,
+    admin_views,
+    console_views,
+    console_users,
+    console_conversations,
+    console_alerts,
+    console_documents,
+    console_recon,
+    console_search,
+    console_review,
+    console_compliance,
+    search_views,
+)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -235,32 +268,8 @@ def create_app(
     app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(RequestGate, limit=SQLITE_REQUESTS_AT_ONCE)  # api/gate.py
-    app.include_router(webchat_views.router)
-    app.include_router(identity_views.router)
-    app.include_router(enrol_views.router)
-    app.include_router(oidc_views.router)
-    app.include_router(saml_views.router)
-    app.include_router(federated_login.router)
-    app.include_router(auth_views.router)
-    app.include_router(audit_views.router)
-    app.include_router(surveillance_views.router)
-    app.include_router(controls_views.router)
-    app.include_router(console_holds.router)
-    app.include_router(console_rfqs.router)
-    app.include_router(receipt_views.router)
-    app.include_router(upload_views.router)
-    app.include_router(documents_views.router)
-    app.include_router(retention_views.router)
-    app.include_router(admin_views.router)
-    app.include_router(console_views.router)
-    app.include_router(console_conversations.router)
-    app.include_router(console_alerts.router)
-    app.include_router(console_documents.router)
-    app.include_router(console_recon.router)
-    app.include_router(console_search.router)
-    app.include_router(console_review.router)
-    app.include_router(console_compliance.router)
-    app.include_router(search_views.router)
+    for module in _ROUTED:
+        app.include_router(module.router)
     app.add_api_route(
         "/healthz",
         _health(platform),

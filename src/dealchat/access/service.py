@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dealchat.access import guards
 from dealchat.access.defaults import DEFAULT_CONDITIONS, DEFAULT_ROLES
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.access.policy import (
@@ -218,6 +219,7 @@ def add_grant(
     text = conditions_text(conditions)
     target = role_named(session, role)
     _check_grant(actor, Grant(right, role, parse_conditions(text)))
+    guards.check_client_grant(session, role=target, right=right)
     exists = session.scalar(
         select(RoleGrant.id).where(
             RoleGrant.role_id == target.id,
@@ -248,6 +250,7 @@ def remove_grant(session: Session, *, actor: Actor, grant_id: str) -> None:
     role = session.get(Role, row.role_id)
     assert role is not None
     _check_grant(actor, Grant(parse_right(row.right), role.name, parse_conditions(row.conditions)))
+    _keep_an_administrator(session, actor, grant=row.id)
     session.delete(row)
     record(
         session,
@@ -263,6 +266,7 @@ def delete_role(session: Session, *, actor: Actor, name: str) -> None:
     role = role_named(session, name)
     for grant in grants_of(session, role):
         _check_grant(actor, grant)
+    _keep_an_administrator(session, actor, role=role.id)
     session.execute(delete(RoleAssignment).where(RoleAssignment.role_id == role.id))
     session.execute(delete(RoleGrant).where(RoleGrant.role_id == role.id))
     session.delete(role)
@@ -348,8 +352,23 @@ def unassign(session: Session, *, actor: Actor, role: str, username: str) -> Non
         raise DealchatError(
             ErrorCode.NOT_FOUND, "the user does not hold this role", http_status=404
         )
+    _keep_an_administrator(session, actor, assignment=row.id)
     session.delete(row)
     _record_assignment(session, AuditEvent.ROLE_UNASSIGNED, actor, row, role=role, user=user)
+
+
+def _keep_an_administrator(
+    session: Session,
+    actor: Actor,
+    *,
+    assignment: str | None = None,
+    role: str | None = None,
+    grant: str | None = None,
+) -> None:
+    """The last-administrator guard for a person (the console, the API, the CLI with a token);
+    the host's own operations (`system_actor`: seeding, the directory sync) are not refused."""
+    if actor.user_id != SYSTEM:
+        guards.check_keeps_an_administrator(session, assignment=assignment, role=role, grant=grant)
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ def install(app: FastAPI) -> None:
 
 
 async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
-    if exc.http_status == 401 and request.method == "GET" and _console_page(request):
-        # a person, not an API client: to the login page, or to step-up when the login is too weak
-        weak = exc.code == ErrorCode.INSUFFICIENT_AUTHENTICATION
+    weak = exc.code == ErrorCode.INSUFFICIENT_AUTHENTICATION
+    if exc.http_status == 401 and _console_page(request) and (request.method == "GET" or weak):
+        # a person, not an API client: to the login page, or to step-up when the login is too
+        # weak (also from a form whose change needs a fresher login than the page's)
         return RedirectResponse("/console/stepup" if weak else "/console/login", status_code=303)
     return JSONResponse(
         exc.problem(), status_code=exc.http_status, media_type=PROBLEM, headers=exc.headers

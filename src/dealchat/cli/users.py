@@ -14,7 +14,7 @@ from dealchat.cli.guard import host_operator
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import accounts, enrolment, factors, federation, service
+from dealchat.identity import accounts, enrolment, factors, federation
 from dealchat.identity.service import create_user, totp_secret
 
 app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.")
@@ -27,7 +27,12 @@ def add(
     kind: Annotated[str, typer.Option(help="internal (bank staff) or external (client)")],
     password: Annotated[
         str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="8-128 chars."),
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="15-128 chars for staff, 8-128 for clients.",
+        ),
     ],
     totp_secret_b32: Annotated[
         str | None, typer.Option("--totp-secret", help="Base32 TOTP secret (else one is made).")
@@ -65,7 +70,12 @@ def set_password(
     username: Annotated[str, typer.Argument(help="the user")],
     password: Annotated[
         str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="8-128 chars."),
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="15-128 chars for staff, 8-128 for clients.",
+        ),
     ],
 ) -> None:
     """Set a user's password (the rules apply); ends the user's chat sessions."""
@@ -121,14 +131,8 @@ def enrol_totp(
 
 
 def _enrolment_link(session: Session, built: Platform, enrolment_id: str) -> str:
-    return service.issue_link(
-        session,
-        channel="enrol",
-        external_id=enrolment_id,
-        purpose="enrol",
-        ticket_hash=None,
-        policy=built.desk.policy,
-        now=utcnow(),
+    return enrolment.link(
+        session, enrolment_id=enrolment_id, policy=built.desk.policy, now=utcnow()
     )
 
 

@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("Requests for quote", "/console/rfqs", Right.QUOTE_PRICE),
     NavItem("Documents", "/console/documents", Right.DOCUMENT_DOWNLOAD),
     NavItem("Reconciliation", "/console/recon", Right.ORDER_READ),
+    NavItem("Users", "/console/users", Right.USER_MANAGE),
 ]
 
 

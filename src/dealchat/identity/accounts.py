@@ -23,27 +23,59 @@ def find_user(session: Session, username: str) -> User:
 
 
 def set_password(
-    session: Session, *, username: str, password: str, actor: str, now: dt.datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    actor: str,
+    now: dt.datetime,
+    how: str = "set",  # set (an administrator on the host) | reset (her own, behind a link)
 ) -> User:
-    """Check the new password against the rules, store its hash, end the user's chat sessions."""
+    """Check the new password against the rules, store its hash, end every session of the
+    user (chat, console, API tokens)."""
     user = find_user(session, username)
     try:
-        passwords.check_new_password(password, username=user.username)
+        passwords.check_new_password(password, username=user.username, kind=user.kind)
     except passwords.PasswordRejectedError as exc:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now
-    session.flush()  # revoke_all expires the session's objects
-    ended = revoke_chat_sessions(session, user, now=now)
-    sessions.revoke_all(session, user_id=user.id, reason="password changed", now=now)
+    ended = end_every_session(session, user, reason="password changed", now=now)
     record(
         session,
         event=AuditEvent.USER_PASSWORD_CHANGED,
         actor=actor,
         subject=f"user:{user.id}",
-        payload={"at": now, "chat_sessions_ended": ended},
+        payload={"at": now, "chat_sessions_ended": ended, "how": how},
     )
     return user
+
+
+def end_every_session(session: Session, user: User, *, reason: str, now: dt.datetime) -> int:
+    """A password or factor change: the user's chat sessions, console sessions and API tokens
+    all end (the chat sessions ended are returned; `revoke_all` audits the rest)."""
+    session.flush()  # revoke_all expires the session's objects
+    ended = revoke_chat_sessions(session, user, now=now)
+    sessions.revoke_all(session, user_id=user.id, reason=reason, now=now)
+    return ended
+
+
+def end_sessions(session: Session, *, username: str, actor: str, now: dt.datetime) -> int:
+    """An administrator ends every chat and console session and API token of a user."""
+    user = find_user(session, username)
+    user_id = user.id
+    chats = revoke_chat_sessions(session, user, now=now)
+    others = sessions.revoke_all(
+        session, user_id=user_id, reason="ended by an administrator", now=now
+    )
+    record(
+        session,
+        event=AuditEvent.USER_SESSIONS_ENDED,
+        actor=actor,
+        subject=f"user:{user_id}",
+        payload={"at": now, "chat_sessions": chats, "sessions_and_tokens": others},
+    )
+    return chats + others
 
 
 def revoke_chat_sessions(session: Session, user: User, *, now: dt.datetime) -> int:
@@ -76,18 +108,23 @@ def unlock(session: Session, *, username: str, actor: str, now: dt.datetime) -> 
 PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-def set_phone(session: Session, *, username: str, phone: str, actor: str) -> User:
-    """The E.164 number SMS codes go to."""
+def set_phone(
+    session: Session, *, username: str, phone: str, actor: str, now: dt.datetime | None = None
+) -> User:
+    """The E.164 number SMS codes go to: a factor change, so every session of the user ends."""
     phone = phone.replace(" ", "")
     if not PHONE.fullmatch(phone):
         raise DealchatError(ErrorCode.BAD_REQUEST, "phone: E.164, e.g. +447700900123")
+    when = now or dt.datetime.now(dt.UTC)
     user = find_user(session, username)
+    user_id, changed = user.id, user.sms_phone != phone
     user.sms_phone = phone
+    ended = end_every_session(session, user, reason="phone changed", now=when) if changed else 0
     record(
         session,
         event=AuditEvent.USER_PHONE_SET,
         actor=actor,
-        subject=f"user:{user.id}",
-        payload={"phone": sms.masked(phone)},
+        subject=f"user:{user_id}",
+        payload={"phone": sms.masked(phone), "chat_sessions_ended": ended},
     )
     return user

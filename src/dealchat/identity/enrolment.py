@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import accounts, factors, lockout, sessions
+from dealchat.identity import accounts, factors, lockout, passwords, service
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.login import use_step
 from dealchat.identity.models import TotpEnrolment, User
+from dealchat.identity.service import AuthPolicy
 from dealchat.records.events import AuditEvent
 from dealchat.records.sealing import Sealer
 from dealchat.records.service import record, record_new
@@ -33,6 +34,8 @@ class Enrolment:
     uri: str
     qr_svg: str
     tries_left: int
+    needs_password: bool = False  # a new account: the person chooses a password here too
+    min_password: int = passwords.MIN_LENGTH
 
 
 def qr_svg(uri: str) -> str:
@@ -66,10 +69,30 @@ def begin(
     return _shown(row, user, secret, issuer)
 
 
+def link(session: Session, *, enrolment_id: str, policy: AuthPolicy, now: dt.datetime) -> str:
+    """A single-use link token to the enrolment's page (`/enrol/<token>`)."""
+    return service.issue_link(
+        session,
+        channel="enrol",
+        external_id=enrolment_id,
+        purpose="enrol",
+        ticket_hash=None,
+        policy=policy,
+        now=now,
+    )
+
+
 def _shown(row: TotpEnrolment, user: User, secret: str, issuer: str) -> Enrolment:
     uri = factors.provisioning_uri(secret, username=user.username, issuer=issuer)
     return Enrolment(
-        row.id, user.username, secret, uri, qr_svg(uri), MAX_TRIES - row.failed_attempts
+        row.id,
+        user.username,
+        secret,
+        uri,
+        qr_svg(uri),
+        MAX_TRIES - row.failed_attempts,
+        needs_password=user.password_hash == passwords.UNSET,
+        min_password=passwords.min_length(user.kind),
     )
 
 
@@ -104,13 +127,17 @@ def finish(
     code: str,
     policy: LockoutPolicy,
     now: dt.datetime,
+    password: str | None = None,
 ) -> bool:
     """Activate the new secret when `code` is valid (+-1 step); False (and counted) otherwise.
 
+    A new account without a password (made in the console) chooses its `password` here: it is
+    checked against the rules first (a refusal counts no try) and set with the authenticator.
     Activating a new factor ends the user's chat sessions. The caller commits either way.
     """
     row = _live(session, enrolment_id, now)
     user = lockout.lock_account_by_id(session, row.user_id)
+    chosen = _chosen_password(user, password)
     secret = sealer.open(row.secret_sealed, context=_context(row.id))
     step = factors.matching_step(secret, code.strip(), now=now)
     if step is None:
@@ -126,17 +153,36 @@ def finish(
         return False
     user.totp_secret_sealed = sealer.seal(secret, context=f"totp:{user.id}")
     user.totp_last_step = None
+    if chosen is not None:
+        user.password_hash, user.password_changed_at = chosen, now
     session.flush()
     use_step(session, user, step)  # the code that finished enrolment cannot log in again
     row.completed_at = now
-    session.flush()  # revoke_all expires the session's objects
-    ended = accounts.revoke_chat_sessions(session, user, now=now)
-    sessions.revoke_all(session, user_id=user.id, reason="authenticator changed", now=now)
+    user_id = user.id
+    ended = accounts.end_every_session(session, user, reason="authenticator changed", now=now)
     record(
         session,
         event=AuditEvent.TOTP_ENROLLED,
-        actor=f"user:{user.id}",
-        subject=f"user:{user.id}",
-        payload={"at": now, "enrolment": row.id, "chat_sessions_ended": ended},
+        actor=f"user:{user_id}",
+        subject=f"user:{user_id}",
+        payload={
+            "at": now,
+            "enrolment": row.id,
+            "chat_sessions_ended": ended,
+            "password_set": chosen is not None,
+        },
     )
     return True
+
+
+def _chosen_password(user: User, password: str | None) -> str | None:
+    """The hash of the password a new account chooses (None: it has one already)."""
+    if user.password_hash != passwords.UNSET:
+        return None
+    if password is None:
+        raise DealchatError(ErrorCode.BAD_REQUEST, "choose a password")
+    try:
+        passwords.check_new_password(password, username=user.username, kind=user.kind)
+    except passwords.PasswordRejectedError as exc:
+        raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    return passwords.hash_password(password)

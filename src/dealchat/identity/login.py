@@ -194,16 +194,41 @@ def federated_second_factor(
 ) -> Outcome:
     """Our authenticator code on top of a federated login that was not two factors by itself:
     the same throttles, lockout, single use of a code and audit entry as a password login."""
-    source = lockout.lock_source(session, lockout.source_key(source_ip), policy=policy, now=now)
+    attempt = Attempt("", "", otp, f"console-{method}", source_ip)
+    return second_factor(
+        session, sealer=sealer, user_id=user_id, attempt=attempt, method=method,
+        policy=policy, now=now,
+    )  # fmt: skip
+
+
+def second_factor(
+    session: Session,
+    *,
+    sealer: Sealer,
+    user_id: str,
+    attempt: Attempt,
+    method: str,
+    policy: LockoutPolicy,
+    now: dt.datetime,
+) -> Outcome:
+    """The second factor alone (the authenticator's code, or an SMS code when the attempt names
+    its challenge) for a user already known by `method` (a federated login, a secure link from
+    her chat): the source and account throttles, lockout, single use and audit of any login."""
+    source = lockout.lock_source(
+        session, lockout.source_key(attempt.source_ip), policy=policy, now=now
+    )
     user = lockout.lock_account_by_id(session, user_id)
-    attempt = Attempt(user.username, "", otp, f"console-{method}", source_ip)
     refused = lockout.refusal(source, user, now=now)
     if refused is not None:
         return _audited(session, attempt, Outcome(None, refused), user, source, now)
-    checked = _check_totp(session, sealer, attempt, user, now)
+    if attempt.sms_challenge is not None:
+        checked = _check_sms(session, sealer, attempt, user, now)
+    else:
+        checked = _check_totp(session, sealer, attempt, user, now)
     if checked.ok:
         lockout.clear_account(user)
-        outcome = Outcome(user, f"{method}+totp", (method, "totp"))
+        factor = checked.factors[-1]
+        outcome = Outcome(user, f"{method}+{factor}", (method, factor))
     else:
         lockout.count_source_failure(session, source, policy=policy, now=now)
         lockout.count_account_failure(session, user, policy=policy, now=now)

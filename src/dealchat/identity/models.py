@@ -270,3 +270,21 @@ class DirectoryMapping(Base):
     comment: Mapped[str] = mapped_column(String(500))
     decided_by: Mapped[str | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class FactorReset(Base):
+    """A second factor reset: asked by one administrator, done only once a second one approves
+    (four eyes, like a directory mapping or a rule set version); never by the one who asked."""
+
+    __tablename__ = "factor_reset"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id"), index=True)
+    factor: Mapped[str] = mapped_column(String(16))  # totp | sms
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # requested|approved|refused
+    requested_by: Mapped[str] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -1,7 +1,9 @@
 """Password rules (NIST SP 800-63B) and argon2id hashing with rehash when parameters change.
 
-The rules, checked on every create and change, whatever the door (CLI, API, page):
-- 8 to 128 characters after NFKC normalisation (every account also has a second factor);
+The rules, checked on every create, change and reset, whatever the door (CLI, API, page):
+- at most 128 characters after NFKC normalisation, and at least 8 where the password is always
+  used with a second factor (clients: every login and confirmation needs one), 15 where it may be
+  the only factor (bank staff: a trusted network waives their code at login), as SP 800-63B asks;
 - no composition rules (no "one digit, one symbol");
 - not one of the common passwords shipped in `data/common_passwords.txt` (see `data/README.md`
   for its source and licence), compared case-insensitively;
@@ -17,8 +19,10 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MIN_LENGTH = 8
+MIN_LENGTH = 8  # with a second factor
+MIN_LENGTH_ALONE = 15  # where the password may be the only factor (SP 800-63B 3.1.1.2)
 MAX_LENGTH = 128  # NIST asks that at least 64 be allowed
+UNSET = "!unset"  # never a valid argon2 hash: no password yet (chosen at enrolment)
 SERVICE_WORDS = ("dealchat",)
 
 _HASHER = PasswordHasher()  # argon2id, the library's current recommended (RFC 9106) parameters
@@ -39,12 +43,19 @@ def blocklist() -> frozenset[str]:
     return frozenset(line.strip() for line in text.read_text("utf-8").splitlines() if line)
 
 
-def check_new_password(password: str, *, username: str) -> None:
+def min_length(kind: str) -> int:
+    """An internal user's password may be the only factor (from a trusted network); an external
+    user's never is."""
+    return MIN_LENGTH_ALONE if kind == "internal" else MIN_LENGTH
+
+
+def check_new_password(password: str, *, username: str, kind: str = "external") -> None:
     """Raise PasswordRejectedError naming the rule a new password breaks."""
     candidate = normalise(password)
     folded = candidate.casefold()
-    if len(candidate) < MIN_LENGTH:
-        raise PasswordRejectedError(f"password: at least {MIN_LENGTH} characters")
+    shortest = min_length(kind)
+    if len(candidate) < shortest:
+        raise PasswordRejectedError(f"password: at least {shortest} characters")
     if len(candidate) > MAX_LENGTH:
         raise PasswordRejectedError(f"password: at most {MAX_LENGTH} characters")
     if folded in blocklist():

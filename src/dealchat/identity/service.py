@@ -67,7 +67,7 @@ def create_user(
     if not re.fullmatch(r"[A-Z2-7]{32,}", secret):
         raise DealchatError(ErrorCode.BAD_REQUEST, "TOTP secret: base32, at least 160 bits")
     try:
-        passwords.check_new_password(password, username=username)
+        passwords.check_new_password(password, username=username, kind=kind)
     except passwords.PasswordRejectedError as exc:
         raise DealchatError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     password_hash = passwords.hash_password(password)
@@ -280,15 +280,20 @@ def complete_link(
     if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
         user = None
     if user is None:
-        tries = _count_try(session, link)
-        party = chat_party(session, channel=link.channel, external_id=link.external_id)
-        payload = {"attempts": tries}
-        _record_link(session, AuditEvent.LINK_FAILED, link, party, payload, now)
+        fail_link(session, link, now)
         return LinkResult(False, link.purpose, LOGIN_FAILED)
     _use_link(session, link, now, user_id=user.id)
     if link.purpose == "stepup":
         return _grant_stepup(session, link, user, policy, now)
     return _link_identity(session, link, user, now)
+
+
+def fail_link(session: Session, link: SecureLink, now: dt.datetime) -> int:
+    """A failed try on a live link: counted (5 spend it) and audited; returns the count."""
+    tries = _count_try(session, link)
+    party = chat_party(session, channel=link.channel, external_id=link.external_id)
+    _record_link(session, AuditEvent.LINK_FAILED, link, party, {"attempts": tries}, now)
+    return tries
 
 
 def _count_try(session: Session, link: SecureLink) -> int:

@@ -35,6 +35,11 @@ class AuditEvent(StrEnum):
     SMS_CODE_FAILED = "sms_code:failed"
     SMS_CODE_USED = "sms_code:used"
     USER_PHONE_SET = "user:phone_set"
+    USER_SESSIONS_ENDED = "user:sessions_ended"  # by an administrator: every session and token
+    # A second factor reset (console): asked by one administrator, done once another approves
+    FACTOR_RESET_REQUESTED = "factor_reset:requested"
+    FACTOR_RESET_APPROVED = "factor_reset:approved"
+    FACTOR_RESET_REFUSED = "factor_reset:refused"
     NETWORK_TRUSTED = "network:trusted"
     NETWORK_UNTRUSTED = "network:untrusted"
     FEDERATION_LINKED = "federation:linked"

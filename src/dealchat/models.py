@@ -42,6 +42,7 @@ from dealchat.records.models import (
     AuditEntry,
     AuditHead,
     AuditNode,
+    AuditQueue,
     AuditStream,
 )
 from dealchat.records.reports_models import ReportLink
@@ -56,6 +57,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "AuditNode",
+    "AuditQueue",
     "AuditStream",
     "AuthSession",
     "ChatIdentity",

@@ -14,7 +14,7 @@ from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
 from dealchat.records import hooks, merkle, service
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import STREAM_GENESIS, Recorded
+from dealchat.records.leaf import STREAM_GENESIS, Queued
 from dealchat.records.models import AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.service import (
     TILE_LEVEL,
@@ -23,6 +23,7 @@ from dealchat.records.service import (
     consistency_proof,
     in_stream,
     inclusion_proof,
+    pending,
     record,
     root_at,
     stream_entries,
@@ -163,18 +164,23 @@ def test_nodes_are_append_only_like_entries(
 
 
 def test_after_record_hooks_see_every_new_entry(sessions: sessionmaker[Session]) -> None:
-    seen: list[tuple[int, str]] = []
+    """Hooks see each entry as it is recorded, in the recording transaction (it is numbered at
+    commit); direct appends are shown to them too."""
+    seen: list[tuple[str, str]] = []
 
-    def hook(session: Session, entries: Sequence[Recorded]) -> None:
+    def hook(session: Session, entries: Sequence[Queued]) -> None:
         assert session.in_transaction()
-        seen.extend((entry.seq, entry.event) for entry in entries)
+        seen.extend((entry.event, entry.subject) for entry in entries)
 
     hooks.install(sessions, hook)
-    _fill(sessions, 3)
+    _fill(sessions, 3, subjects=1)
     with unit_of_work(sessions) as session:
         record(session, event=AuditEvent.ORDER_FILLED, actor="lp", subject="order:o", payload={})
-    assert seen == [(1, "message:received"), (2, "message:received"), (3, "message:received"),
-                    (4, "order:filled")]  # fmt: skip
+        assert seen[-1] == ("order:filled", "order:o")
+        assert len(pending(session)) == 1  # placed at commit,
+        assert tree_size(session) == 4  # or before the transaction reads the log
+        assert pending(session) == []
+    assert seen == [("message:received", "conversation:c0")] * 3 + [("order:filled", "order:o")]
 
 
 def test_a_stream_is_read_along_its_links(sessions: sessionmaker[Session]) -> None:

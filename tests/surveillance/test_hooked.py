@@ -91,7 +91,8 @@ def test_a_surveillance_error_never_loses_the_message(
     assert _alerts(platform) == []
     failures = _events(platform, AuditEvent.SURVEILLANCE_FAILED)
     received = _events(platform, AuditEvent.MESSAGE_RECEIVED)
-    assert json.loads(failures[0].payload)["seq"] == received[0].seq
+    assert failures[0].subject == received[0].subject  # in the conversation's stream
+    assert json.loads(failures[0].payload)["event"] == "message:received"
 
 
 def test_hooks_see_each_entry_on_the_factory_they_were_installed_on(platform: Platform) -> None:

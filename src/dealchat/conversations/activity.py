@@ -13,7 +13,7 @@ from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import ChatIdentity
 from dealchat.live.signals import conversation_topic, touched
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import Recorded
+from dealchat.records.leaf import Queued
 
 
 def number(session: Session, conversation_id: str, now: dt.datetime) -> int:
@@ -35,7 +35,7 @@ def changed(session: Session, conversation_id: str) -> None:
     touched(session, conversation_topic(conversation_id))
 
 
-def on_record(session: Session, entries: Sequence[Recorded]) -> None:
+def on_record(session: Session, entries: Sequence[Queued]) -> None:
     """The after-record hook (records/hooks.py): a chat linked to an account puts its
     conversations under that client on the desk (they were listed as not linked)."""
     for entry in entries:

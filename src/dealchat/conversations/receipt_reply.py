@@ -27,7 +27,7 @@ def receipt_message(
 ) -> OutboundMessage:
     """One message: `text` and, once the order is placed, a single-use link to its receipt
     (also for a held order released later, told through `desk.notify`)."""
-    if receipts.placement(session, order.id) is None:
+    if not receipts.was_placed(session, order.id):
         return OutboundMessage(text=text)
     ttl = desk.policy.link_ttl
     token = reports_links.issue(

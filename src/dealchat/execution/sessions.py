@@ -24,8 +24,9 @@ from dealchat.db.session import unit_of_work
 from dealchat.execution.fix import messages as m
 from dealchat.execution.models import FixMessage, FixSessionState
 from dealchat.records.events import AuditEvent
+from dealchat.records.leaf import Recorded
 from dealchat.records.models import AuditEntry
-from dealchat.records.service import record, record_new
+from dealchat.records.service import record_new, record_now
 from dealchat.surveillance.models import Alert
 from dealchat.surveillance.service import raise_alert
 
@@ -268,8 +269,9 @@ def _seq_payload(seqs: tuple[int, int] | None) -> dict[str, object]:
 
 def _audit(
     session: Session, event: AuditEvent, provider: str, name: str, payload: Mapping[str, object]
-) -> AuditEntry:
-    return record(
+) -> Recorded:
+    """Placed at once: a session event is rare, and its alert names the entry's number."""
+    return record_now(
         session,
         event=event,
         actor="system:fix",

@@ -24,9 +24,10 @@ from dealchat.db.base import utcnow
 from dealchat.db.session import after_commit, unit_of_work
 from dealchat.records import hooks
 from dealchat.records.keys import load_keyring, load_signer
-from dealchat.records.leaf import Recorded
+from dealchat.records.leaf import Queued
 from dealchat.records.models import AuditCheckpoint, AuditHead
 from dealchat.records.notes import Keyring, Signer, checkpoint_body, sign_note
+from dealchat.records.service import place_queued
 
 log = logging.getLogger("dealchat.records.checkpoints")
 
@@ -83,12 +84,13 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         hooks.install(sessions, self._on_record)
 
-    def _on_record(self, session: Session, _entries: Sequence[Recorded]) -> None:
+    def _on_record(self, session: Session, _entries: Sequence[Queued]) -> None:
         after_commit(session, self._wake.set)
 
     def run_once(self) -> AuditCheckpoint | None:
         try:
             with unit_of_work(self._sessions) as session:
+                place_queued(session)  # what a crashed process left queued, if any
                 signed = create_checkpoint(session, keys=self._keys)
         except IntegrityError:  # another process signed the same size first
             return None

@@ -18,8 +18,8 @@ from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dealchat.db.base import new_id, utcnow
 from dealchat.db.session import after_commit
@@ -27,11 +27,12 @@ from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
 from dealchat.records.interfaces import KeyEncryptionKey
 from dealchat.records.keycache import KeyCache
-from dealchat.records.service import lock_log, record
+from dealchat.records.service import record, record_now
 
 _NONCE = 12
 DATA_KEY_BYTES = 32
 _DATA_KEY: Table = DataKey.__table__  # type: ignore[assignment]
+_TOUCHED = "dealchat_data_keys_touched"  # session.info: data keys marked used in this transaction
 
 
 class ContentErasedError(LookupError):
@@ -102,11 +103,10 @@ class Envelope:
     ) -> Sealed:
         """Encrypt under the scope's live data key (created and audited on first use).
 
-        The log is locked first, so the key's row is locked after the log's head, as in every
-        transaction that appends. A key sealed under lately comes from `self.keys` (keycache.py).
+        A key sealed under lately comes from `self.keys` (keycache.py); its row is touched once
+        per transaction (the first seal marks it used and checks it is still live).
         """
         moment = now or utcnow()
-        lock_log(session)
         key_id, key = self._cached_key(session, scope, moment) or self._key_for(
             session, scope, moment
         )
@@ -120,6 +120,9 @@ class Envelope:
         cached = self.keys.get(scope)
         if cached is None:
             return None
+        touched_here: set[str] = session.info.setdefault(_TOUCHED, set())
+        if cached[0] in touched_here:  # its row is ours until commit: nobody destroyed it since
+            return cached
         touched = session.connection().execute(
             update(_DATA_KEY)
             .where(_DATA_KEY.c.id == cached[0], _DATA_KEY.c.wrapped.is_not(None))
@@ -128,6 +131,7 @@ class Envelope:
         if touched.rowcount != 1:  # destroyed by another process
             self.keys.drop(scope)
             return None
+        touched_here.add(cached[0])
         return cached
 
     def _key_for(self, session: Session, scope: str, moment: dt.datetime) -> tuple[str, bytes]:
@@ -203,7 +207,7 @@ class Envelope:
         for row in rows:
             row.wrapped, row.destroyed_at = None, now
         ids = tuple(sorted(row.id for row in rows))
-        entry = record(
+        entry = record_now(
             session,
             event=AuditEvent.CONTENT_ERASED,
             actor=actor,
@@ -280,3 +284,11 @@ class Opener:
             return plain.decode("utf-8")
 
         return open_one
+
+
+def _forget_touched(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended
+        session.info.pop(_TOUCHED, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_touched)

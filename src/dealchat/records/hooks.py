@@ -1,7 +1,8 @@
 """After-record hooks: other domains (surveillance) see each entry as it is recorded.
 
 Records depends on nobody; the app installs callbacks on its session factory with `install`, and
-`records.service` calls them with the new entries, inside the same transaction, after each append.
+`records.service` calls them with each entry as it is recorded, inside the same transaction (before
+the entry has its place in the tree: that comes at commit).
 A hook that must not run on rollback queues its work with `db.session.after_commit`.
 """
 
@@ -13,11 +14,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
-    from dealchat.records.leaf import Recorded
+    from dealchat.records.leaf import Queued
 
-# Each `Recorded` has the entry's seq, at, event, actor, subject, payload, stream_seq,
-# stream_prev, leaf_hash and prev_seq.
-AfterRecord = Callable[[Session, Sequence["Recorded"]], None]
+# Each `Queued` has the entry's at, event, actor, subject and payload (canonical JSON).
+AfterRecord = Callable[[Session, Sequence["Queued"]], None]
 _KEY = "dealchat_after_record"
 
 
@@ -27,7 +27,7 @@ def install(factory: sessionmaker[Session], hook: AfterRecord) -> None:
     info.setdefault(_KEY, []).append(hook)
 
 
-def run_after_record(session: Session, entries: Sequence[Recorded]) -> None:
+def run_after_record(session: Session, entries: Sequence[Queued]) -> None:
     hooks: list[AfterRecord] = session.info.get(_KEY, [])
     for hook in hooks:
         hook(session, entries)

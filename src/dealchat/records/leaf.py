@@ -102,6 +102,19 @@ def entry_leaf_hash(fields: LeafFields) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """An entry as a transaction records it (what after-record hooks receive): its number in the
+    tree and in its stream are given when it is placed, at the transaction's commit or soon after
+    (`records.service`). `payload` is the canonical JSON the leaf will commit to."""
+
+    at: dt.datetime
+    event: str
+    actor: str
+    subject: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded(LeafFields):
     """An entry as appended: its fields, its leaf hash and the seq of its stream's previous entry
     (0 for the first; what after-record hooks receive)."""

@@ -117,6 +117,20 @@ class AuditStream(Base):
     last_entry: Mapped[int] = mapped_column(SEQ)
 
 
+class AuditQueue(Base):
+    """An entry recorded by a transaction that found another placing the tree: placed (and
+    deleted from here) by the next placer, in `id` order (`records.service`). Never updated."""
+
+    __tablename__ = "audit_queue"
+
+    id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)  # microseconds since the epoch
+    event: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+
+
 class AuditCheckpoint(Base):
     """A signed statement of the tree at one size: C2SP signed-note text, never changed."""
 

@@ -35,7 +35,7 @@ from dealchat.records.chain import canonical_json
 from dealchat.records.envelope import ContentErasedError, Envelope
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
-from dealchat.records.models import AuditEntry
+from dealchat.records.leaf import Queued
 from dealchat.records.service import record
 
 ANONYMOUS = "anonymous"
@@ -74,7 +74,7 @@ def record_sealed(
     person: str | None,
     details: dict[str, Any],
     at: dt.datetime,
-) -> AuditEntry:
+) -> Queued:
     """Append an access-log entry: `payload` in clear, `details` sealed under `person`'s month."""
     return record_sealed_in(
         session,
@@ -98,7 +98,7 @@ def record_sealed_in(
     payload: dict[str, Any],
     details: dict[str, Any],
     at: dt.datetime,
-) -> AuditEntry:
+) -> Queued:
     """Append an entry with `details` sealed under any scope's data key (a conversation's, so
     that they live exactly as long as its messages); `reveal` opens them like any other."""
     sealed = envelope_of(session).seal(

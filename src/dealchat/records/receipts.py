@@ -25,7 +25,15 @@ from dealchat.records.receipts_verify import (
     proof_json,
     signed_bytes,
 )
-from dealchat.records.service import in_stream, inclusion_proof, latest_checkpoint, record
+from dealchat.records.service import (
+    AS_COMMITTED,
+    in_stream,
+    inclusion_proof,
+    latest_checkpoint,
+    pending,
+    record,
+    settle,
+)
 
 
 def fields_of(entry: AuditEntry) -> LeafFields:
@@ -41,13 +49,23 @@ def fields_of(entry: AuditEntry) -> LeafFields:
     )
 
 
-def placement(session: Session, order_id: str) -> AuditEntry | None:
-    """The entry that recorded the order going to the counterparty, if it did."""
+def was_placed(session: Session, order_id: str) -> bool:
+    """The order went to the counterparty: recorded in the log, or in this transaction."""
+    subject = f"order:{order_id}"
+    if any(e.subject == subject and e.event == "order:placed" for e in pending(session)):
+        return True
+    return placement(session, order_id, as_committed=True) is not None
+
+
+def placement(session: Session, order_id: str, *, as_committed: bool = False) -> AuditEntry | None:
+    """The entry that recorded the order going to the counterparty, if it did (`as_committed`:
+    without placing this transaction's own entries first)."""
     return session.scalars(
         select(AuditEntry)
         .where(in_stream(f"order:{order_id}"), AuditEntry.event == "order:placed")
         .order_by(AuditEntry.seq)
         .limit(1)
+        .execution_options(**{AS_COMMITTED: as_committed})
     ).first()
 
 
@@ -94,6 +112,9 @@ def issue(
 ) -> dict[str, Any]:
     """The signed receipt of a placed order; LookupError if it was never placed."""
     entry = placement(session, order_id)
+    if entry is None and not session.in_nested_transaction():
+        settle(session)  # queued by a commit that found another placing, moments ago
+        entry = placement(session, order_id)
     if entry is None:
         raise LookupError(f"{ref} was not placed, so it has no receipt")
     checkpoint = covering_checkpoint(session, entry.seq, keys)

@@ -29,7 +29,7 @@ from dealchat.records.envelope import Envelope
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
 from dealchat.records.retention_models import LegalHold
-from dealchat.records.service import record, record_new
+from dealchat.records.service import record, record_new, record_now
 
 HOLD_KINDS = ("client", "user", "conversation", "order")
 PERSON_KINDS = ("client", "user")  # their target is a user id: the hold keeps their access log
@@ -180,7 +180,7 @@ def run(
         "purged": purged,
         "policy": dict(policy.years),
     }
-    entry = record(
+    entry = record_now(
         session,
         event=AuditEvent.RETENTION_RUN,
         actor=actor,

@@ -1,20 +1,31 @@
-"""Append to the audit log, prove what it holds, verify it. Appends join the caller's transaction.
+"""Record in the audit log, prove what it holds, verify it. Entries join the caller's transaction.
 
 Each entry is a leaf of an RFC 9162 Merkle tree (`records.merkle`) and the next link of its
-subject's stream (`records.leaf`). An append locks the one head row, so appends never interleave;
-it writes the entry, the complete subtrees the entry completes (`audit_node`), the stream's new head
-and the tree's new size, root and right edge, all in the caller's transaction, as plain driver rows
-(the hot paths use no ORM and no per-row type processing).
+subject's stream (`records.leaf`). `record` only notes the entry in the session (after-record hooks
+see it at once); no request waits for another to record. At the transaction's commit the entries
+are *placed*: numbered, hashed into the tree, their streams moved on, the complete subtrees they
+complete stored (`audit_node`) and the tree's new size, root and right edge written, in one go, by
+the transaction that holds the placer's lock. On SQLite that is every writer (BEGIN IMMEDIATE
+already serialises them). On PostgreSQL it is a transaction-scoped advisory lock, tried without
+waiting: the winner places its own entries and every entry others queued; a transaction that
+finds it taken writes its entries to `audit_queue` in its own commit, and the next placer (the
+next winner, or the `Integrator` thread of any node within `Integrator.interval`) takes them in
+queue order. Either way an entry commits in the same transaction as the change it records.
 
-Proofs read at most one stored node per path element, in one query, and keep the nodes they read
-in a bounded per-engine cache (`_NodeCache`: stored nodes never change once committed); the first
-session that needs stored nodes without having appended loads the tree's upper levels into it in
-one read, so a proof at 1,000,000 entries then reads its tile and two nodes.
+Entries of one subject keep their order: transactions that change the same thing lock the same
+row, so the later one queues (or places) after the earlier one committed.
+
+Placing writes plain driver rows (no ORM, no per-row type processing). Proofs read at most one
+stored node per path element, in one query, and keep the nodes they read in a bounded per-engine
+cache (`_NodeCache`: stored nodes never change once committed); the first session that needs
+stored nodes without having placed any loads the tree's upper levels into it in one read, so a
+proof at 1,000,000 entries then reads its tile and two nodes.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -22,18 +33,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol, cast
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from dealchat.db.base import to_micros, utcnow
+from dealchat.db.base import from_micros, to_micros, utcnow
 from dealchat.records import merkle
 from dealchat.records.chain import canonical_json
 from dealchat.records.events import AuditEvent
 from dealchat.records.hooks import run_after_record
-from dealchat.records.leaf import STREAM_GENESIS, LeafFields, Recorded, at_text, leaf_data
+from dealchat.records.leaf import STREAM_GENESIS, LeafFields, Queued, Recorded, at_text, leaf_data
 from dealchat.records.merkle import leaf_hash
 from dealchat.records.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, AuditStream
 from dealchat.records.notes import Keyring
+
+log = logging.getLogger("dealchat.records")
 
 
 @dataclass(frozen=True)
@@ -46,63 +59,112 @@ class NewEntry:
 
 def record(
     session: Session, *, event: AuditEvent, actor: str, subject: str, payload: dict[str, Any]
-) -> AuditEntry:
-    """Append one entry as the next leaf of the tree and the next link of its subject's stream."""
-    done = append(session, entries=[NewEntry(event, actor, subject, payload)])[0]
-    entry = AuditEntry(
-        seq=done.seq, at=done.at, event=done.event, actor=done.actor, subject=done.subject,
-        payload=done.payload, stream_seq=done.stream_seq, prev_seq=done.prev_seq,
-        leaf_hash=done.leaf_hash,
-    )  # fmt: skip
-    entry.prev_leaf_hash = done.stream_prev
+) -> Queued:
+    """Record one entry in the caller's transaction; it is placed in the tree at commit."""
+    entry = Queued(utcnow(), event.value, actor, subject, canonical_json(payload))
+    session.info.setdefault(_PENDING, []).append(entry)
+    run_after_record(session, (entry,))
     return entry
 
 
-def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
-    """Append entries in order, in one go (the batched path; `record` is a batch of one).
+def record_now(
+    session: Session, *, event: AuditEvent, actor: str, subject: str, payload: dict[str, Any]
+) -> Recorded:
+    """`record`, placed at once (waiting for the placer's lock): for the few callers that must
+    name the entry's number in what they return (an erasure, a retention run)."""
+    entry = record(session, event=event, actor=actor, subject=subject, payload=payload)
+    return settle(session)[id(entry)]
 
-    Entries and nodes go to the database as plain DBAPI rows (`executemany`), in the caller's
-    transaction, after the head row is locked.
-    """
+
+def pending(session: Session) -> list[Queued]:
+    """What this transaction recorded that is not placed yet (it will be at commit)."""
+    return list(session.info.get(_PENDING, ()))
+
+
+def settle(session: Session) -> dict[int, Recorded]:
+    """Place now, waiting for the placer's lock, what this transaction recorded and what others
+    queued; each of this transaction's entries by `id()` of its `Queued`. Not in a savepoint."""
+    if session.in_nested_transaction():
+        raise RuntimeError("audit entries are placed by the outermost transaction")
+    own: list[Queued] = session.info.pop(_PENDING, [])
+    _take_lock(session, wait=True)
+    placed = _place(session, own)
+    mine = placed[len(placed) - len(own) :]
+    return {id(entry): done for entry, done in zip(own, mine, strict=True)}
+
+
+def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
+    """Place entries at once, in order, in the caller's transaction (waiting for the placer's
+    lock): the direct path, for imports and tests; requests use `record`."""
     if not entries:
         return []
-    size, frontier = _lock_head(session, len(entries))
+    queued = [
+        Queued(utcnow(), item.event.value, item.actor, item.subject, canonical_json(item.payload))
+        for item in entries
+    ]
+    run_after_record(session, queued)
+    _take_lock(session, wait=True)
+    return _append_placed(session, queued)
+
+
+def _place(session: Session, own: Sequence[Queued]) -> list[Recorded]:
+    """Place what others queued (oldest first), then `own`; the placer's lock is held."""
+    connection = session.connection()
+    waiting = _queued(connection)
+    done = _append_placed(session, [entry for _, entry in waiting] + list(own))
+    if waiting:
+        marks = ", ".join("?" * len(waiting))
+        connection.exec_driver_sql(
+            driver_sql(connection, f"DELETE FROM audit_queue WHERE id IN ({marks})"),  # noqa: S608 - placeholders only
+            tuple(number for number, _ in waiting),
+        )
+    return done
+
+
+def _append_placed(session: Session, entries: Sequence[Queued]) -> list[Recorded]:
+    """Number and hash `entries` as the next leaves and stream links, and store them."""
+    if not entries:
+        return []
+    connection = session.connection()
+    size, frontier = _read_head(connection)
     session.info[_APPENDED] = True
     subjects = {item.subject for item in entries}
     known = _stream_heads(session, subjects)
     streams = dict(known)
-    at = utcnow()
-    at_us, when = to_micros(at), at_text(at)
     done: list[Recorded] = []
     rows: list[tuple[Any, ...]] = []
     nodes: list[tuple[int, int, bytes]] = []
     for seq, item in enumerate(entries, start=size + 1):
-        subject, actor, event = item.subject, item.actor, item.event.value
+        subject, actor, event_name, payload, at = (
+            item.subject, item.actor, item.event, item.payload, item.at
+        )  # fmt: skip
         stream_seq, stream_prev, prev_seq = streams.get(subject, _NEW_STREAM)
         stream_seq += 1
-        payload = canonical_json(item.payload)
+        when = at_text(at)
         leaf = leaf_hash(
-            leaf_data(seq, when, event, actor, subject, payload, stream_seq, stream_prev)
+            leaf_data(seq, when, event_name, actor, subject, payload, stream_seq, stream_prev)
         )
         done.append(
             Recorded(
-                seq, at, event, actor, subject, payload, stream_seq, stream_prev, leaf, prev_seq
+                seq, at, event_name, actor, subject, payload, stream_seq, stream_prev, leaf,
+                prev_seq,
             )
+        )  # fmt: skip
+        rows.append(
+            (seq, to_micros(at), event_name, actor, subject, payload, stream_seq, prev_seq, leaf)
         )
-        rows.append((seq, at_us, event, actor, subject, payload, stream_seq, prev_seq, leaf))
         streams[subject] = (stream_seq, leaf, seq)
         nodes.extend(merkle.push_leaf(frontier, seq - 1, leaf, min_level=TILE_LEVEL))
-    connection = session.connection()
     connection.exec_driver_sql(driver_sql(connection, _INSERT_ENTRY), rows)
     if nodes:
         connection.exec_driver_sql(driver_sql(connection, _INSERT_NODE), nodes)
     _save_streams(connection, streams, subjects=subjects, known=set(known))
-    connection.execute(
-        update(HEAD)
-        .where(HEAD.c.id == 1)
-        .values(root=merkle.fold(frontier), frontier=b"".join(frontier))
+    moved = connection.exec_driver_sql(
+        driver_sql(connection, _MOVE_HEAD),
+        (size + len(entries), merkle.fold(frontier), b"".join(frontier), size),
     )
-    run_after_record(session, done)
+    if moved.rowcount != 1:
+        raise RuntimeError("audit log head moved under the placer's lock, or is missing")
     return done
 
 
@@ -122,6 +184,10 @@ _INSERT_ENTRY = (
     "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_NODE = "INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)"
+_INSERT_QUEUED = (
+    "INSERT INTO audit_queue (at, event, actor, subject, payload) VALUES (?, ?, ?, ?, ?)"
+)
+_MOVE_HEAD = "UPDATE audit_head SET seq = ?, root = ?, frontier = ? WHERE id = 1 AND seq = ?"
 _INSERT_STREAM = "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES (?, ?, ?, ?)"
 _UPDATE_STREAM = "UPDATE audit_stream SET seq = ?, last = ?, last_entry = ? WHERE subject = ?"
 
@@ -131,23 +197,136 @@ def driver_sql(connection: Connection, statement: str) -> str:
     return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
-def _lock_head(session: Session, count: int) -> tuple[int, list[bytes]]:
-    """Bump the head's size first: it takes the row lock (PostgreSQL) or write lock (SQLite)."""
-    connection = session.connection()
-    bumped = connection.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq + count))
-    if bumped.rowcount == 0:
+def _read_head(connection: Connection) -> tuple[int, list[bytes]]:
+    """The tree's size and right edge (the placer's lock is held: nobody else moves them)."""
+    found = connection.exec_driver_sql("SELECT seq, frontier FROM audit_head WHERE id = 1").first()
+    if found is None:
         raise RuntimeError("audit log head missing: database not migrated, or tampered with")
-    seq, frontier = connection.execute(
-        select(HEAD.c.seq, HEAD.c.frontier).where(HEAD.c.id == 1)
-    ).one()
-    return int(seq) - count, split_hashes(bytes(frontier))
+    return int(found[0]), split_hashes(bytes(found[1]))
 
 
-def lock_log(session: Session) -> None:
-    """Take the log's lock now (the head row on PostgreSQL; SQLite's write lock is already held
-    from BEGIN IMMEDIATE). A writer that locks other rows before appending (a data key it seals
-    under) takes this first, so every transaction locks the head before them: no deadlock."""
-    session.connection().execute(select(HEAD.c.id).where(HEAD.c.id == 1).with_for_update())
+# The placer's lock on PostgreSQL: a transaction-scoped advisory lock on ("dlch", the schema), so
+# two installations in one database (schemas) never wait on each other.
+PLACER_LOCK = "{}(1684824936, hashtext(current_schema()))"  # 1684824936 = b"dlch"
+QUEUE_BATCH = 5000  # queued entries placed per transaction at most
+_LOCKED = "dealchat_audit_placer"  # session.info: this transaction holds the placer's lock
+
+
+def _take_lock(session: Session, *, wait: bool) -> bool:
+    """The placer's lock for this transaction: PostgreSQL's advisory lock (tried, or waited for);
+    on SQLite the write lock this transaction took at BEGIN IMMEDIATE already is."""
+    if session.info.get(_LOCKED):
+        return True
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        got = connection.exec_driver_sql("SELECT " + PLACER_LOCK.format(function)).scalar()
+        if not wait and not got:
+            return False
+    session.info[_LOCKED] = True
+    return True
+
+
+def _queued(connection: Connection) -> list[tuple[int, Queued]]:
+    """Entries other transactions queued, oldest first (none on SQLite: every writer places)."""
+    if connection.dialect.name == "sqlite":
+        return []
+    rows = connection.exec_driver_sql(
+        "SELECT id, at, event, actor, subject, payload FROM audit_queue ORDER BY id "  # noqa: S608 - a constant
+        f"LIMIT {QUEUE_BATCH}"
+    ).all()
+    return [
+        (int(number), Queued(from_micros(at), event_name, actor, subject, payload))
+        for number, at, event_name, actor, subject, payload in rows
+    ]
+
+
+def _queue(connection: Connection, entries: Sequence[Queued]) -> None:
+    rows = [(to_micros(e.at), e.event, e.actor, e.subject, e.payload) for e in entries]
+    connection.exec_driver_sql(driver_sql(connection, _INSERT_QUEUED), rows)
+
+
+def place_queued(session: Session) -> int:
+    """Place up to QUEUE_BATCH queued entries if no other transaction is placing (the
+    `Integrator`'s step); how many were placed."""
+    if not _take_lock(session, wait=False):
+        return 0
+    return len(_place(session, ()))
+
+
+def _place_at_commit(session: Session) -> None:
+    """Before the outermost commit: place this transaction's entries, or queue them."""
+    if session.in_nested_transaction():
+        return
+    own: list[Queued] | None = session.info.pop(_PENDING, None)
+    if not own:
+        return
+    if _take_lock(session, wait=False):
+        _place(session, own)
+        return
+    _queue(session.connection(), own)
+    session.info[_QUEUED_HERE] = True
+
+
+def _place_queue_after(session: Session) -> None:
+    """After a commit that queued its entries: place the queue in a transaction of its own,
+    waiting for the placer's lock (held only while another transaction places and commits),
+    so that when the caller answers, what it recorded is in the tree. The committed
+    transaction's connection is back in the pool by now, so this one can take it; if this
+    fails (or the process dies first) the next placer, or the checkpointer's round, places
+    them."""
+    bind = session.get_bind()
+    try:
+        with Session(bind=bind) as placer, placer.begin():
+            _take_lock(placer, wait=True)
+            _place(placer, ())
+    except Exception:  # the entries stay queued, committed: the next placer takes them
+        log.exception("placing queued audit entries failed; left for the next placer")
+
+
+_QUEUED_HERE = "dealchat_audit_queued"  # session.info: this commit left entries in the queue
+
+
+_PENDING = "dealchat_audit_pending"  # session.info: entries recorded, not yet placed
+_SAVEPOINT_MARKS: weakref.WeakKeyDictionary[SessionTransaction, int] = weakref.WeakKeyDictionary()
+
+
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        _SAVEPOINT_MARKS[transaction] = len(session.info.get(_PENDING, ()))
+
+
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back: so are the entries recorded inside it."""
+    mark = _SAVEPOINT_MARKS.pop(previous, None) if previous.nested else 0
+    pending = session.info.get(_PENDING)
+    if pending is not None and mark is not None:
+        del pending[mark:]
+
+
+event.listen(Session, "before_commit", _place_at_commit)
+
+# A query option: read the log as committed, without placing this transaction's entries first.
+AS_COMMITTED = "dealchat_audit_as_committed"
+
+
+def _place_before_reading(state: ORMExecuteState) -> None:
+    """A transaction reads its own entries: one that queries the log after recording places
+    what it recorded first (waiting for the placer's lock), so it reads what it wrote. The
+    message path never reads the log; a savepoint reads what was placed before it."""
+    session = state.session
+    if not state.is_select or not session.info.get(_PENDING):
+        return
+    if state.execution_options.get(AS_COMMITTED) or session.in_nested_transaction():
+        return
+    if any(mapper.class_ in _LOG_CLASSES for mapper in state.all_mappers):
+        settle(session)
+
+
+_LOG_CLASSES = frozenset({AuditEntry, AuditHead, AuditNode, AuditStream})
+event.listen(Session, "do_orm_execute", _place_before_reading)
+event.listen(Session, "after_transaction_create", _mark_savepoint)
+event.listen(Session, "after_soft_rollback", _drop_rolled_back)
 
 
 def split_hashes(packed: bytes) -> list[bytes]:
@@ -197,7 +376,7 @@ def record_new(
     actor: str,
     kind: str,
     payload: dict[str, Any],
-) -> AuditEntry:
+) -> Queued:
     """Insert `row` and audit its creation as `kind:<id>`, in the same transaction."""
     session.add(row)
     session.flush()
@@ -222,6 +401,8 @@ class _Tree:
     stored nodes."""
 
     def __init__(self, session: Session) -> None:
+        if session.info.get(_PENDING) and not session.in_nested_transaction():
+            settle(session)  # what this transaction recorded, placed before it is proven
         connection = session.connection()
         self._dbapi = connection.connection
         self._cache = _NodeCache.of(connection.engine)
@@ -353,12 +534,17 @@ class _NodeCache:
 _APPENDED = "dealchat_audit_appended"  # session.info: this transaction appended to the log
 
 
-def _forget_appends(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended (savepoints do not count)
-        session.info.pop(_APPENDED, None)
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint ended: the transaction goes on
+        return
+    session.info.pop(_APPENDED, None)
+    session.info.pop(_LOCKED, None)
+    session.info.pop(_PENDING, None)
+    if session.info.pop(_QUEUED_HERE, False):
+        _place_queue_after(session)
 
 
-event.listen(Session, "after_transaction_end", _forget_appends)
+event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
 def _from_leaves(

@@ -24,6 +24,7 @@ from dealchat.conversations.models import Conversation, Message
 from dealchat.records.envelope import ContentErasedError, Envelope, Opener
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
+from dealchat.records.service import settle
 from dealchat.search.criteria import MAX_SHOWN, Criteria, check
 from dealchat.search.matching import TextMatcher
 from dealchat.search.scope import Readers, narrowed
@@ -463,4 +464,4 @@ def _audit(session: Session, actor: Actor, result: SearchResult, now: dt.datetim
         details={"query": result.asked},
         at=now,
     )
-    return entry.seq
+    return settle(session)[id(entry)].seq  # placed now: the search's number is its name

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from dealchat.db.base import utcnow
 from dealchat.orders.models import Order
 from dealchat.records.events import AuditEvent
-from dealchat.records.leaf import Recorded
+from dealchat.records.leaf import Queued
 from dealchat.records.service import record, record_new
 from dealchat.surveillance import patterns, store
 from dealchat.surveillance.interfaces import MessageSource, StoredMessage
@@ -45,27 +45,27 @@ class Surveillance:
     messages: MessageSource
     params: patterns.PatternParams = field(default_factory=patterns.PatternParams)
 
-    def on_record(self, session: Session, entries: Sequence[Recorded]) -> None:
+    def on_record(self, session: Session, entries: Sequence[Queued]) -> None:
         """The after-record hook (records/hooks.py): each new entry, in the same transaction."""
         for entry in entries:
             self.on_entry(session, entry)
 
-    def on_entry(self, session: Session, entry: Recorded) -> None:
+    def on_entry(self, session: Session, entry: Queued) -> None:
         if entry.event in MESSAGE_EVENTS:
             scan = self._scan_message
         elif entry.event in ORDER_EVENTS:
             scan = self._scan_order
         else:
             return
-        seq, event, subject = entry.seq, entry.event, entry.subject
+        event, subject = entry.event, entry.subject
         try:
             with session.begin_nested():
                 scan(session, entry)
         except Exception as error:
-            log.exception("surveillance failed on audit entry %s (%s)", seq, event)
-            _record_failure(session, seq=seq, event=event, subject=subject, error=error)
+            log.exception("surveillance failed on %s (%s)", subject, event)
+            _record_failure(session, event=event, subject=subject, error=error)
 
-    def _scan_message(self, session: Session, entry: Recorded) -> None:
+    def _scan_message(self, session: Session, entry: Queued) -> None:
         message_id = json.loads(entry.payload).get("message")
         stored = self.messages.message(session, message_id) if message_id else None
         if stored is None or stored.sender_id == BOT:
@@ -76,7 +76,7 @@ class Surveillance:
         )
         raise_message_alerts(session, stored, hits)
 
-    def _scan_order(self, session: Session, entry: Recorded) -> None:
+    def _scan_order(self, session: Session, entry: Queued) -> None:
         kind, _, order_id = entry.subject.partition(":")
         order = session.get(Order, order_id) if kind == "order" else None
         if order is None:
@@ -183,16 +183,14 @@ def _open_alert(session: Session, rule: str, party_id: str) -> bool:
     )
 
 
-def _record_failure(
-    session: Session, *, seq: int, event: str, subject: str, error: Exception
-) -> None:
+def _record_failure(session: Session, *, event: str, subject: str, error: Exception) -> None:
     try:
         record(
             session,
             event=AuditEvent.SURVEILLANCE_FAILED,
             actor="surveillance",
             subject=subject,
-            payload={"seq": seq, "event": event, "error": type(error).__name__},
+            payload={"event": event, "error": type(error).__name__},
         )
     except Exception:  # the log line above is then the only trace; the entry itself stands
-        log.exception("could not record the surveillance failure on entry %s", seq)
+        log.exception("could not record the surveillance failure on %s", subject)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.channels import outbox
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
-from dealchat.conversations import activity, bodies, flow, i18n
+from dealchat.conversations import activity, bodies, flow, i18n, transcript
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import User
@@ -31,6 +31,7 @@ from dealchat.nlu import IntentKind
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed_in
 from dealchat.records.service import record
+from dealchat.surveillance.interfaces import StoredMessage
 
 # While a person has the conversation, the bot leaves them what a person should answer; orders,
 # quotes, confirmations and cancels still go through the same parser, controls and step-up.
@@ -97,6 +98,7 @@ def _record_inbound(
     party = chat_party(session, channel=message.channel, external_id=message.sender_id)
     if party.user_id is not None and conversation.client_id is None:
         conversation.client_id = party.user_id  # the desk lists the chat under its client
+    _hand_over(session, conversation, inbound, message.text, party.user_id)
     record_sealed_in(
         session,
         scope=bodies.scope_of(conversation.id),
@@ -108,6 +110,27 @@ def _record_inbound(
         at=desk.clock(),
     )
     return inbound
+
+
+def _hand_over(
+    session: Session, conversation: Conversation, inbound: Message, text: str, user_id: str | None
+) -> None:
+    """The new message as surveillance scans it when it is recorded: no re-read, no decrypt."""
+    user = session.get(User, user_id) if user_id is not None else None
+    transcript.remember(
+        session,
+        StoredMessage(
+            id=inbound.id,
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            direction="in",
+            sender_id=inbound.sender_id,
+            text=text,
+            created_at=inbound.created_at,
+            user_id=user_id,
+            username=None if user is None else user.username,
+        ),
+    )
 
 
 def _find_inbound(session: Session, conversation: Conversation, message_id: str) -> Message | None:

@@ -1,6 +1,8 @@
 """Messages as plaintext for readers below the desk (surveillance): the `MessageSource` port.
 
-Bodies are opened with the desk's envelope; an erased body reads as `bodies.ERASED`.
+Bodies are opened with the desk's envelope; an erased body reads as `bodies.ERASED`. A message
+stored in this transaction is handed over as the desk had it (`remember`): surveillance scans a
+new message as it is recorded, and re-reading and decrypting what was just written bought nothing.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, event, or_, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
@@ -56,6 +58,9 @@ class Transcript:
         ]
 
     def message(self, session: Session, message_id: str) -> StoredMessage | None:
+        held: StoredMessage | None = session.info.get(_JUST_STORED, {}).get(message_id)
+        if held is not None:
+            return held
         rows = session.execute(self._select().where(Message.id == message_id)).all()
         found = self._stored(session, rows)
         return found[0] if found else None
@@ -85,6 +90,20 @@ class Transcript:
                 query = query.where(_after(last))
         rows = session.execute(query.order_by(Message.created_at, Message.id).limit(limit)).all()
         return self._stored(session, rows)
+
+
+def remember(session: Session, message: StoredMessage) -> None:
+    """A message stored in this transaction, with its plaintext, for `Transcript.message`."""
+    session.info.setdefault(_JUST_STORED, {})[message.id] = message
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended
+        session.info.pop(_JUST_STORED, None)
+
+
+_JUST_STORED = "dealchat_messages_stored"  # session.info: id -> StoredMessage, this transaction
+event.listen(Session, "after_transaction_end", _forget)
 
 
 def _before(anchor: Message) -> ColumnElement[bool]:

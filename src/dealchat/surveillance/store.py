@@ -13,8 +13,8 @@ import hashlib
 from collections import OrderedDict
 from functools import cache
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
@@ -104,6 +104,7 @@ def approve(session: Session, *, actor: Actor, name: str, version: int) -> Lexic
     for old in previous:
         old.state = SUPERSEDED
     row.state = ACTIVE
+    session.info.pop(_IN_FORCE, None)  # this transaction reads the new set from now on
     record(
         session,
         event=AuditEvent.LEXICON_APPROVED,
@@ -148,19 +149,33 @@ def _bundled() -> tuple[Policy, ...]:
 
 
 def active_lexicon(session: Session) -> Lexicon:
-    """The lexicon in force now (compiled once per set of active versions)."""
-    rows = session.execute(
-        select(
-            LexiconVersion.id, LexiconVersion.name, LexiconVersion.version, LexiconVersion.source
+    """The lexicon in force now (compiled once per set of active versions; read once per
+    transaction: the desk's screen and the scan of the message it answers share it)."""
+    held = session.info.get(_IN_FORCE)
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    key = tuple(
+        session.scalars(
+            select(LexiconVersion.id)
+            .where(LexiconVersion.state == ACTIVE)
+            .order_by(LexiconVersion.name)
         )
-        .where(LexiconVersion.state == ACTIVE)
-        .order_by(LexiconVersion.name)
-    ).all()
-    key = tuple(row.id for row in rows)
+    )
     found = _COMPILED.get(key)
     if found is not None:
         _COMPILED.move_to_end(key)
-        return found
+    else:
+        found = _compile(session, key)
+    session.info[_IN_FORCE] = found
+    return found
+
+
+def _compile(session: Session, key: tuple[str, ...]) -> Lexicon:
+    rows = session.execute(
+        select(LexiconVersion.version, LexiconVersion.source)
+        .where(LexiconVersion.id.in_(key))
+        .order_by(LexiconVersion.name)
+    ).all()
     stored = [policies.load(row.source, version=row.version) for row in rows]
     names = {policy.name for policy in stored}
     compiled = Lexicon([*(p for p in _bundled() if p.name not in names), *stored])
@@ -168,3 +183,14 @@ def active_lexicon(session: Session) -> Lexicon:
     if len(_COMPILED) > _KEEP:
         _COMPILED.popitem(last=False)
     return compiled
+
+
+_IN_FORCE = "dealchat_lexicon_in_force"  # session.info: the lexicon this transaction read
+
+
+def _forget_lexicon(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_IN_FORCE, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_lexicon)

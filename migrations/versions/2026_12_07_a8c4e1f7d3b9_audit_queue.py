@@ -6,7 +6,7 @@ them here, in the same transaction as the change they record, and the next place
 `id` order. Rows are only inserted and deleted (by the placer): never updated.
 
 Revision ID: a8c4e1f7d3b9
-Revises: 9e3b5d7f2a41
+Revises: b5e1f7a3c9d2
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a8c4e1f7d3b9"
-down_revision = "9e3b5d7f2a41"
+down_revision = "b5e1f7a3c9d2"
 branch_labels = None
 depends_on = None
 

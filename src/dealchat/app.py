@@ -56,7 +56,14 @@ from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, snapshot_engine
 from dealchat.documents.scanners import scanner_from
 from dealchat.execution.simulated import SimulatedCounterparty
-from dealchat.identity import enrol_views, federated_login, oidc_views, proxies, saml_views
+from dealchat.identity import (
+    enrol_views,
+    federated_login,
+    oidc_views,
+    proxies,
+    reset_views,
+    saml_views,
+)
 from dealchat.identity import views as identity_views
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
@@ -205,6 +212,7 @@ _ROUTED = (
     webchat_views,
     identity_views,
     enrol_views,
+    reset_views,
     oidc_views,
     saml_views,
     federated_login,

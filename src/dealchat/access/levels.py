@@ -27,6 +27,7 @@ INTENT_LEVELS: dict[str, StepUp] = {
     "clarify": StepUp(0, why="asks for the missing detail"),
     "info": StepUp(0, why="public product information"),
     "link": StepUp(0, why="sends the secure login link"),
+    "reset_password": StepUp(0, why="a reset link, only to the client this chat is linked to"),
     "report": StepUp(0, why="answers where reports are; the report itself is a console right"),
     "upload": StepUp(1, why="a single-use upload link, bound to the signed-in user and chat"),
     "quote": StepUp(1, why="a price for a known client"),

@@ -36,9 +36,11 @@ from dealchat.conversations.context import Desk
 from dealchat.documents.interfaces import VirusScanner
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import sessions
+from dealchat.identity.interfaces import SmsSender
 from dealchat.identity.models import User
 from dealchat.identity.session_models import AuthSession
 from dealchat.identity.sessions import SessionPolicy
+from dealchat.identity.sms import ConsoleSms
 from dealchat.live.hub import Hub
 from dealchat.settings import Settings
 
@@ -72,6 +74,8 @@ class Platform:
     venue: FixVenue | None = None
     # Live updates to open pages (live/): woken after each commit that changes a conversation.
     hub: Hub = field(default_factory=Hub)
+    # Where SMS codes go (identity/interfaces.SmsSender): the demo's terminal unless replaced.
+    sms: SmsSender = field(default_factory=ConsoleSms)
 
     @property
     def session_policy(self) -> SessionPolicy:

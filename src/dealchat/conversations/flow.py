@@ -22,6 +22,7 @@ from dealchat.conversations import (
     pretrade,
     receipt_reply,
     replies,
+    reset_reply,
     rfq,
 )
 from dealchat.conversations.context import Turn
@@ -285,6 +286,7 @@ _HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {
     IntentKind.REPORT: _report,
     IntentKind.UPLOAD: _upload,
     IntentKind.LINK: _link,
+    IntentKind.RESET_PASSWORD: reset_reply.answer,
     IntentKind.QUOTE: _quote,
     IntentKind.ORDER: _order,
     IntentKind.AMEND: amend.answer,

@@ -236,6 +236,9 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
      "请勿转发此链接。", {}),
     (replies.UPLOAD_LINK, "请在银行的安全页面上传文件（一个文件，一次性，{minutes} 分钟内有效）。"
      "文件会经过病毒扫描，并与本对话一起加密保存。请勿转发此链接。", {}),
+    (replies.RESET_LINK, "要设置新密码，请打开银行的安全页面（一次性，{minutes} 分钟内有效）。"
+     "页面会先要求您的第二重验证。请勿在本对话中输入密码，也请勿转发此链接。", {}),
+    (replies.RESET_NOT_LINKED, "本对话没有绑定客户账户，无法在这里重置密码。请联系您的客户经理。", {}),
     (replies.UPLOAD_REFUSED, "您的账户不能在这里上传文件。请联系您的交易员。", {}),
     (replies.CANNOT_PRICE, "我无法在这里为 {name} 报价。请致电您的交易员。", {}),
     (replies.QUOTE_WITHOUT_SIZE, "该报价没有金额。请带金额询价，例如「欧元美元 100万 报价」。", {}),

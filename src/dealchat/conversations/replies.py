@@ -54,6 +54,15 @@ UPLOAD_LINK = (
     "minutes). It is virus-scanned and stored encrypted with this conversation. "
     "Never share this link."
 )
+RESET_LINK = (
+    "To choose a new password, open the bank's secure page (single use, valid {minutes} "
+    "minutes). It asks for your second factor first. Never type a password into this chat, "
+    "and never share this link."
+)
+RESET_NOT_LINKED = (
+    "This chat is not linked to a client account, so no password can be reset from here. "
+    "Please contact your relationship manager."
+)
 UPLOAD_REFUSED = "Uploading documents here is not open to your account. Please ask your dealer."
 DOCUMENT_RECEIVED = (
     "Received {ref}: {name} ({label}, {size}), virus-scanned and stored encrypted with this "

@@ -33,6 +33,33 @@ _ZH = {
     "Approved. Go back to the chat and reply c to confirm.": "已批准。请回到聊天并回复 c 确认。",
     "You are logged in. Go back to the chat and send your request.":
         "您已登录。请回到聊天并重新发送您的请求。",
+    # the client's password reset (identity/reset_views.py)
+    "Forgot your password? First show it is you with the code from your authenticator app.":
+        "忘记密码了？请先输入验证器应用中的验证码，证明是您本人。",
+    "Forgot your password? First show it is you with the code we send to your phone by SMS.":
+        "忘记密码了？请先输入我们通过短信发送到您手机的验证码，证明是您本人。",
+    "A code was sent by SMS to {phone}. It is valid 5 minutes.":
+        "验证码已通过短信发送到 {phone}，5 分钟内有效。",
+    "Send me a code by SMS": "通过短信发送验证码",
+    "SMS code": "短信验证码",
+    "Now choose your new password: at least {shortest} characters, at most {longest}. "
+    "A phrase of several words is good; common passwords are refused.":
+        "现在请设置新密码：至少 {shortest} 个字符，最多 {longest} 个字符。"
+        "建议使用由几个词组成的短语；常见密码会被拒绝。",
+    "New password": "新密码",
+    "New password again": "再次输入新密码",
+    "That code did not match. Try the newest code.": "验证码不正确。请使用最新的验证码。",
+    "The two passwords differ. Type the same one twice.": "两次输入的密码不一致。请输入相同的密码。",
+    "Your password is changed. Go back to the chat and log in with it.":
+        "您的密码已更改。请回到聊天，用新密码登录。",
+    "password: at least 8 characters": "密码：至少 8 个字符",
+    "password: at most 128 characters": "密码：最多 128 个字符",
+    "password: too common (it is on a list of leaked passwords)":
+        "密码：过于常见（它在泄露密码列表中）",
+    "password: must not contain the username": "密码：不能包含用户名",
+    "password: must not contain the service's name": "密码：不能包含服务名称",
+    "password: must not be one character repeated": "密码：不能是同一个字符的重复",
+    "Too many codes sent. Try again later.": "发送的验证码太多。请稍后再试。",
 }  # fmt: skip
 
 

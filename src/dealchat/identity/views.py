@@ -45,6 +45,8 @@ _FORM = """<p>{purpose}</p>{notice}
 _CHAT = {
     "link": "This links your chat on {channel}, <strong>{handle}</strong>, to your account.",
     "stepup": "Asked for in your chat on {channel}, <strong>{handle}</strong>.",
+    "reset": "Asked for in your chat on {channel}, <strong>{handle}</strong>.",
+    "reset-set": "Asked for in your chat on {channel}, <strong>{handle}</strong>.",
 }
 _TICKET = """<section aria-label="ticket"><h2>{heading}</h2>
 <table class="ticket">{rows}</table></section>"""
@@ -126,7 +128,7 @@ def _rows_of(request: Request) -> TicketRows | None:
     return getattr(request.app.state, "ticket_rows", None)
 
 
-def _refused(request: Request, error: DealchatError) -> HTMLResponse:
+def refused(request: Request, error: DealchatError) -> HTMLResponse:
     """A link that cannot be used: no language to go by but the browser's."""
     language = page_text.from_browser(request.headers.get("accept-language", ""))
     return page(
@@ -142,7 +144,7 @@ def show_link(token: str, request: Request, platform: PlatformDep) -> HTMLRespon
         try:
             link = service.open_link(session, token, now=platform.desk.clock())
         except DealchatError as error:
-            return _refused(request, error)
+            return refused(request, error)
         context = context_html(session, link, _rows_of(request))
         return page(
             _form(link.purpose, context=context, language=link.language), 200, link.language
@@ -176,7 +178,7 @@ def submit_link(  # noqa: PLR0917 - FastAPI injects these by name
                 source_ip=source_ip(request),
             )
         except DealchatError as error:
-            return _refused(request, error)
+            return refused(request, error)
     if not result.ok:
         return page(_form(result.purpose, result.message, context, language), 401, language)
     done = approval.done if approval is not None and approval.done else result.message

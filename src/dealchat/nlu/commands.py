@@ -1,5 +1,5 @@
 """One-word commands: help, confirm, cancel, status, link, report, upload (maybe with an order
-ref)."""
+ref), and "forgot password" (the self-service reset)."""
 
 from __future__ import annotations
 
@@ -40,13 +40,24 @@ def command_intent(toks: list[Tok]) -> Intent | None:
     core = {w for w in words if w not in t.COMMAND_FILLERS and w != "?"}
     if not core:
         return None
-    doubt = _doubt(core, refs)
-    if doubt is not None:
-        return Intent(IntentKind.CLARIFY, reason=doubt, code="command")
+    special = _doubt_or_reset(core, refs)
+    if special is not None:
+        return special
     for vocabulary, kind in _SIMPLE:
         if core <= vocabulary and (not refs or kind in _TAKES_REF):
             return _with_ref(kind, refs)
     return _status_all(core, refs)
+
+
+def _doubt_or_reset(core: set[str], refs: list[Tok]) -> Intent | None:
+    """A doubt to ask about; or "forgot password", "I forgot my password", "忘记密码": the
+    self-service reset."""
+    doubt = _doubt(core, refs)
+    if doubt is not None:
+        return Intent(IntentKind.CLARIFY, reason=doubt, code="command")
+    if t.RESET_WORD in core and not refs and core - {t.RESET_WORD} <= t.RESET_BESIDE:
+        return Intent(IntentKind.RESET_PASSWORD)
+    return None
 
 
 def _status_all(core: set[str], refs: list[Tok]) -> Intent | None:

@@ -19,6 +19,7 @@ class IntentKind(StrEnum):
     LINK = "link"
     REPORT = "report"
     UPLOAD = "upload"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - an intent's name, not a secret
     CLARIFY = "clarify"
     UNKNOWN = "unknown"
 

@@ -100,6 +100,15 @@ PHRASES: dict[str, str] = {
     "offshore yuan": "cnh",
     "nothing done": "nd",
     "log in": "login",
+    "forgot password": "resetpassword",
+    "forgot my password": "resetpassword",
+    "forgotten password": "resetpassword",
+    "forgotten my password": "resetpassword",
+    "reset password": "resetpassword",
+    "reset my password": "resetpassword",
+    "password reset": "resetpassword",
+    "lost password": "resetpassword",
+    "lost my password": "resetpassword",
     "log on": "login",
     "logon": "login",
     "sign in": "login",
@@ -516,6 +525,11 @@ ALL_WORDS: frozenset[str] = frozenset({"all", "everything"})
 LINK_WORDS: frozenset[str] = frozenset({"login", "link"})
 REPORT_WORDS: frozenset[str] = frozenset({"report"})
 UPLOAD_WORDS: frozenset[str] = frozenset({"upload"})
+# "I forgot my password", "reset password please", "忘记密码": the self-service reset link.
+RESET_WORD = "resetpassword"
+RESET_BESIDE: frozenset[str] = frozenset(
+    {"i", "have", "need", "want", "to", "can", "you", "how", "do", "help", "a", "new", "please"}
+)
 # Words that may stand beside a one-word command without changing it ("confirm it", "cancel that").
 COMMAND_FILLERS: frozenset[str] = frozenset(
     {"it", "that", "this", "the", "order", "me", "my", "and", "there", "bot", "good"}

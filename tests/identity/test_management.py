@@ -5,15 +5,18 @@ asked), and then every session of the user ends. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.api.deps import Platform
+from dealchat.cli.main import app as cli
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError
 from dealchat.identity import accounts, login, management, passwords
@@ -21,19 +24,25 @@ from dealchat.identity.models import ChatIdentity, FactorReset, User
 from dealchat.identity.session_models import ApiToken
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
+from dealchat.settings import Settings
 from tests.conftest import Clock
 from tests.factories.access import token_for
-from tests.factories.identity import make_user
+from tests.factories.identity import TestUser, make_user
 
 
-def _admins(platform: Platform, *names: str) -> list[Actor]:
-    for name in names:
-        make_user(platform, name, kind="internal")
+def _staff(platform: Platform, *names: str) -> list[TestUser]:
+    """Internal users holding the default admin role."""
+    made = [make_user(platform, name, kind="internal") for name in names]
     system = access.system_actor()
     with unit_of_work(platform.sessions) as session:
         access.seed_defaults(session)
         for name in names:
             access.assign(session, actor=system, role="admin", username=name)
+    return made
+
+
+def _admins(platform: Platform, *names: str) -> list[Actor]:
+    _staff(platform, *names)
     with unit_of_work(platform.sessions) as session:
         found = [session.scalars(select(User).where(User.username == n)).one() for n in names]
         return [access.actor_for(session, user, factors=("password", "totp")) for user in found]
@@ -200,3 +209,43 @@ def test_a_refused_or_lapsed_reset_changes_nothing(platform: Platform, clock: Cl
     with unit_of_work(platform.sessions) as session:
         assert accounts.find_user(session, "erin").sms_phone == "+447700900123"
     assert "factor_reset:refused" in _events(platform)
+
+
+def test_the_api_and_the_cli_take_the_same_four_eyes(
+    platform: Platform,
+    client: TestClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, bea = _staff(platform, "ada", "bea")
+    make_user(platform, "fay", kind="external")
+    with unit_of_work(platform.sessions) as session:
+        ids = {u.username: u.id for u in session.scalars(select(User))}
+    ada, bea_token = token_for(platform, ids["ada"]), token_for(platform, ids["bea"])
+    asked = client.post(
+        "/api/v1/admin/users/fay/factor-resets",
+        json={"factor": "totp", "reason": "new phone"},
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+    assert asked.status_code == 201, asked.text
+    reset_id = asked.json()["id"]
+    listed = client.get(
+        "/api/v1/admin/factor-resets", headers={"Authorization": f"Bearer {bea_token}"}
+    )
+    assert [(r["username"], r["mine"]) for r in listed.json()] == [("fay", False)]
+    own = client.post(
+        f"/api/v1/admin/factor-resets/{reset_id}/approve",
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+    assert own.status_code == 403
+    assert "second administrator" in own.json()["title"]
+    monkeypatch.setenv("DEALCHAT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DEALCHAT_DATABASE_URL", settings.db_url)
+    typed = f"{bea.password}\n{bea.code(time.time())}\n"
+    ran = CliRunner().invoke(
+        cli, ["users", "approve-factor-reset", reset_id, "--token", bea_token], input=typed
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "is approved" in ran.output
+    with unit_of_work(platform.sessions) as session:
+        assert session.get_one(User, ids["fay"]).totp_secret_sealed is None

@@ -1,4 +1,5 @@
-"""`/api/v1/admin`: roles, grants, assignments, user attributes, API tokens and session revocation.
+"""`/api/v1/admin`: roles, grants, assignments, user attributes, API tokens, session revocation
+and second factor resets (four eyes).
 
 Reads need `role:manage` / `user:manage`; changes also need a login at most 15 minutes old
 (RFC 9470 `max_age`; `POST /api/v1/auth/stepup` refreshes it).
@@ -17,7 +18,7 @@ from dealchat.access import service as access
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SeqQuery, SessionDep, require
-from dealchat.identity import sessions
+from dealchat.identity import management, sessions
 from dealchat.identity.session_models import ApiToken
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -59,6 +60,11 @@ class TokenIn(Strict):
     username: str = Field(pattern=USERNAME)
     name: str = Field(min_length=1, max_length=64)
     days: int | None = Field(default=None, ge=1, le=365)
+
+
+class FactorResetIn(Strict):
+    factor: Literal["totp", "sms"]
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class RevokeIn(Strict):
@@ -125,6 +131,49 @@ def revoke_sessions(
     user = access.user_named(db, username)
     count = sessions.revoke_all(db, user_id=user.id, reason=body.reason, now=platform.desk.clock())
     return {"revoked": count}
+
+
+@router.get("/factor-resets")
+def factor_resets(actor: ReadUsers, db: SessionDep, platform: PlatformDep) -> list[dict[str, Any]]:
+    """Second factor resets waiting for a second administrator (`mine`: asked by the caller)."""
+    now = platform.desk.clock()
+    return [reset.__dict__ for reset in management.pending_resets(db, reader=actor, now=now)]
+
+
+@router.post("/users/{username}/factor-resets", status_code=201)
+def request_factor_reset(
+    username: str, body: FactorResetIn, actor: ChangeUsers, db: SessionDep, platform: PlatformDep
+) -> dict[str, Any]:
+    """Nothing changes until another holder of user:manage approves."""
+    row = management.request_reset(
+        db,
+        actor=actor,
+        username=username,
+        factor=body.factor,
+        reason=body.reason,
+        now=platform.desk.clock(),
+    )
+    return {"id": row.id, "state": row.state, "expires_at": row.expires_at}
+
+
+@router.post("/factor-resets/{reset_id}/{decision}")
+def decide_factor_reset(
+    reset_id: str,
+    decision: Literal["approve", "refuse"],
+    actor: ChangeUsers,
+    db: SessionDep,
+    platform: PlatformDep,
+) -> dict[str, str]:
+    """Approve (the factor is removed, every session of the user ends) or refuse; never by the
+    administrator who asked."""
+    row = management.decide_reset(
+        db,
+        actor=actor,
+        reset_id=reset_id,
+        approve=decision == "approve",
+        now=platform.desk.clock(),
+    )
+    return {"id": row.id, "state": row.state}
 
 
 def _token_view(row: ApiToken) -> dict[str, Any]:

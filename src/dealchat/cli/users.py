@@ -1,4 +1,5 @@
-"""`dealchat users add`: create a user with a password and an authenticator (TOTP)."""
+"""`dealchat users add`: create a user with a password and an authenticator (TOTP); account
+recovery on the host; second factor resets that a second administrator approves (a token)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import segno
 import typer
 from sqlalchemy.orm import Session
 
+from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.cli.common import platform
-from dealchat.cli.guard import host_operator
+from dealchat.cli.guard import TokenOption, acting, host_operator, requires, step_up
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
-from dealchat.identity import accounts, enrolment, factors, federation
+from dealchat.identity import accounts, enrolment, factors, federation, management
 from dealchat.identity.service import create_user, totp_secret
 
 app = typer.Typer(no_args_is_help=True, help="Users: create and manage accounts.")
@@ -195,3 +197,50 @@ def link_oidc(
     except DealchatError as error:
         raise _fail(error) from error
     typer.echo(f"linked {username} to {subject} at {chosen}")
+
+
+@app.command("request-factor-reset")
+@requires(Right.USER_MANAGE)
+def request_factor_reset(
+    username: Annotated[str, typer.Argument(help="the user")],
+    reason: Annotated[str, typer.Option(help="why (3-500 characters)")],
+    token: TokenOption,
+    factor: Annotated[str, typer.Option(help="totp (the authenticator) or sms")] = "totp",
+) -> None:
+    """Ask for a user's second factor to be removed; another administrator approves."""
+    with acting(token, Right.USER_MANAGE, "users request-factor-reset") as (built, session, actor):
+        row = management.request_reset(
+            session,
+            actor=actor,
+            username=username,
+            factor=factor,
+            reason=reason,
+            now=built.desk.clock(),
+        )
+        typer.echo(f"factor reset {row.id} requested; another administrator approves")
+
+
+def _decide_reset(reset_id: str, token: str, *, approve: bool) -> None:
+    operation = "users approve-factor-reset" if approve else "users refuse-factor-reset"
+    with acting(token, Right.USER_MANAGE, operation) as (built, session, actor):
+        found = management.find_reset(session, reset_id)
+        typer.echo(f"{found.state}: {found.username}")
+        content = management.reset_hash(session, found.id)
+        step_up(built, session, actor, content_hash=content, operation=operation)
+        row = management.decide_reset(
+            session, actor=actor, reset_id=found.id, approve=approve, now=built.desk.clock()
+        )
+        typer.echo(f"factor reset {row.id} is {row.state}")
+
+
+@app.command("approve-factor-reset")
+@requires(Right.USER_MANAGE)
+def approve_factor_reset(reset_id: str, token: TokenOption) -> None:
+    """Remove the factor (every session of the user ends); not by the one who asked; step-up."""
+    _decide_reset(reset_id, token, approve=True)
+
+
+@app.command("refuse-factor-reset")
+@requires(Right.USER_MANAGE)
+def refuse_factor_reset(reset_id: str, token: TokenOption) -> None:
+    _decide_reset(reset_id, token, approve=False)

@@ -6,6 +6,8 @@ Each change audited in the caller's transaction; the caller commits."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -257,6 +259,13 @@ def find_reset(session: Session, reset_id: str) -> FoundReset:
     if found is None:
         raise DealchatError(ErrorCode.NOT_FOUND, "no such factor reset", http_status=404)
     return FoundReset(*found)
+
+
+def reset_hash(session: Session, reset_id: str) -> str:
+    """What an approver's step-up is bound to: the request's id, user, factor and reason."""
+    row = session.get_one(FactorReset, reset_id)
+    text = json.dumps([row.id, row.user_id, row.factor, row.reason], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def decide_reset(

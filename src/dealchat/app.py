@@ -31,7 +31,7 @@ from dealchat.api.deps import Platform, public
 from dealchat.api.gate import RequestGate
 from dealchat.api.inputs import CleanInputs
 from dealchat.api.limits import BodyLimits
-from dealchat.channels import edge, webhooks
+from dealchat.channels import bus, edge, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
 from dealchat.channels.link import Link, load_certificate, load_or_create_identity
 from dealchat.channels.registry import build_adapters
@@ -268,6 +268,10 @@ def create_app(
     if role == "core":
         edge.install_core(app, edge_link(platform.settings, role="core"))
     else:
+        if platform.settings.bus.url:  # webhooks answer once the stream holds the message
+            publisher = bus.BusSink(platform.settings.bus, name="dealchat")
+            app.state.channels.sink = publisher
+            app.router.on_shutdown.append(publisher.close)
         app.include_router(webhooks.router)
     api_errors.install(app)
     app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
@@ -315,8 +319,12 @@ def create_edge_app(settings: Settings) -> FastAPI:
     link = edge_link(settings, role="edge")
     adapters = build_adapters(settings.channels, public_url=settings.public_url)
     adapters.pop("webchat")  # its page answers from the database: served by the core
-    sink = edge.RemoteSink(link, core_url, httpx.Client(timeout=30.0))
+    sink: InboundSink = edge.RemoteSink(link, core_url, httpx.Client(timeout=30.0))
+    if settings.bus.url:  # messages to the stream, which the core nodes consume
+        sink = bus.BusSink(settings.bus, name="dealchat-edge")
     app = FastAPI(title="dealchat-edge", version="0.1.0", docs_url=None, redoc_url=None)
+    if isinstance(sink, bus.BusSink):
+        app.router.on_shutdown.append(sink.close)
     app.state.channels = webhooks.ChannelRuntime(adapters, sink)
     app.state.link = link
     app.state.max_upload_bytes = settings.documents.max_upload_bytes  # refused here when over

@@ -507,6 +507,27 @@ class WitnessSettings(BaseModel):
         return self
 
 
+class BusSettings(BaseModel):
+    """NATS JetStream as the way in (channels/bus.py). Empty `url`: messages stay in process.
+    `ack_wait_seconds`: how long a core worker may take before a message is delivered again
+    (to any node); `duplicate_window_seconds`: how long the stream drops a platform's resend."""
+
+    url: str = Field(default="", max_length=500)
+    stream: str = Field(default="DEALCHAT_INBOUND", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    subject: str = Field(default="dealchat.inbound", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    durable: str = Field(default="core", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    batch: int = Field(default=32, ge=1, le=1000)
+    ack_wait_seconds: float = Field(default=30, ge=1, le=3600)
+    publish_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    duplicate_window_seconds: float = Field(default=600, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _nats_url(self) -> BusSettings:
+        if self.url and not self.url.startswith(("nats://", "tls://")):
+            raise ValueError("DEALCHAT_BUS__URL must be a nats:// or tls:// URL")
+        return self
+
+
 class RecordsSettings(BaseModel):
     """The audit log. `origin` names the log in its signed checkpoints (and names their key);
     a checkpoint is signed within `checkpoint_interval_seconds` of new entries and sent to every
@@ -596,6 +617,7 @@ class Settings(BaseSettings):
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
     controls: ControlsSettings = Field(default_factory=ControlsSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
 
     @field_validator("database_url", "public_url")

@@ -9,6 +9,8 @@ import typer
 
 from dealchat import logs
 from dealchat.app import create_app, create_edge_app
+from dealchat.channels.bus import BusWorker
+from dealchat.channels.sink import LocalSink
 from dealchat.cli.channels_runtime import running_channels
 from dealchat.cli.common import ending_on_signals, platform, serve_app
 from dealchat.cli.guard import host_operator
@@ -98,10 +100,16 @@ def run(settings: Settings, host: str, port: int, *, role: str = "all") -> None:
             directory_sync = directory.Syncer(built.sessions, settings.directory).start()
         if built.venue is not None:  # FIX sessions to the liquidity providers: logon now
             built.venue.start()
+        worker = None
+        if settings.bus.url:  # this node takes its share of the stream's messages
+            local = LocalSink(built.sessions, built.desk, on_committed=channels.dispatcher.wake)
+            worker = BusWorker(settings.bus, local).start()
         try:
             # uvicorn's own access log would print secure-link tokens; dealchat.access redacts them
             serve_app(app, host, port)
         finally:
+            if worker is not None:
+                worker.stop()  # what it took and did not finish is delivered again
             if built.venue is not None:
                 built.venue.stop()  # logs out: a clean end of the FIX sessions
             if directory_sync is not None:

@@ -24,8 +24,9 @@ from dealchat.identity.parties import record_user_created
 from dealchat.identity.service import USERNAME, AuthPolicy
 from dealchat.identity.session_models import AuthSession
 from dealchat.records.events import AuditEvent
+from dealchat.records.personal import record_sealed
 from dealchat.records.sealing import Sealer
-from dealchat.records.service import record, record_new
+from dealchat.records.service import record
 
 FACTORS = ("totp", "sms")
 REQUESTED, APPROVED, REFUSED = "requested", "approved", "refused"
@@ -196,13 +197,17 @@ def request_reset(
         requested_at=now,
         expires_at=now + RESET_TTL,
     )
-    record_new(
+    session.add(row)
+    session.flush()
+    record_sealed(  # the reason may name the person: sealed under their month, erasable
         session,
-        row,
         event=AuditEvent.FACTOR_RESET_REQUESTED,
         actor=actor.audit_name,
-        kind="factor-reset",
-        payload={"user": user.id, "factor": factor, "reason": reason, "expires_at": row.expires_at},
+        subject=f"factor-reset:{row.id}",
+        payload={"user": user.id, "factor": factor, "expires_at": row.expires_at},
+        person=user.id,
+        details={"reason": reason},
+        at=now,
     )
     return row
 

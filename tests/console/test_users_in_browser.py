@@ -1,5 +1,6 @@
 """The users pages as two administrators use them, in real headless Chromium against a real
-server on SQLite and PostgreSQL: ada creates a user with a role, tries to take away her own last
+server on SQLite and PostgreSQL: ada creates a user with a role (who enrols behind her
+link and logs in), tries to take away her own last
 admin role and reads the refusal, makes bea a second administrator and asks for a factor reset
 she cannot approve herself; bea approves it in her own browser."""
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
@@ -39,16 +41,37 @@ def _admins(platform: Platform, *names: str) -> list[TestUser]:
     return made
 
 
-def console(browser: Browser, url: str, user: TestUser) -> Page:  # noqa: F811 - the fixture
+def console(
+    browser: Browser,  # noqa: F811 - the fixture
+    url: str,
+    user: TestUser,
+    at: float | None = None,
+) -> Page:
     """`user` logged in to the console in a browser context of their own."""
     page = browser.new_context(base_url=url).new_page()
     page.goto("/console/login")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", user.password)
-    page.fill("input[name=otp]", user.code(time.time()))
+    page.fill("input[name=otp]", user.code(time.time() if at is None else at))
     page.click("button[type=submit]")
     expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=WAIT)
     return page
+
+
+def enrol_as_nina(browser: Browser, url: str, link: str) -> None:  # noqa: F811 - the fixture
+    """Nina opens her link, chooses a password, enrols her authenticator, logs in."""
+    page = browser.new_context(base_url=url).new_page()
+    page.goto(link)
+    secret = page.locator("figcaption code").inner_text()
+    chosen = "a sunny deck above the bay"
+    page.fill("input[name=password]", chosen)
+    page.fill("input[name=password_again]", chosen)
+    page.fill("input[name=otp]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    expect(page.locator("main")).to_contain_text("authenticator is enrolled", timeout=WAIT)
+    nina = TestUser("nina", chosen, secret, "")
+    console_page = console(browser, url, nina, at=time.time() + 30)
+    expect(console_page.get_by_role("link", name="Conversations")).to_be_visible()
 
 
 def _alert(page: Page) -> str:
@@ -79,6 +102,8 @@ def test_two_administrators_manage_users_in_chromium(
     row = page.get_by_role("row").filter(has_text="nina")
     expect(row).to_contain_text("dealer")
     expect(row).to_contain_text("none yet")
+
+    enrol_as_nina(browser, url, str(link.inner_text()))
 
     page.get_by_role("link", name="nina").click()
     page.select_option("select[name=role]", "compliance")

@@ -58,6 +58,9 @@ def test_forms_need_the_csrf_token_and_a_fresh_login(
     _logged_in(browser_client, ada, clock)
     page = browser_client.get("/console/users/carl")
     assert page.status_code == 200
+    told = browser_client.get("/console/users/carl?done=Call+us+at+555&role=x%20y")
+    assert "Call us" not in told.text, "the page says only its own words"
+    assert "Role ? assigned" in browser_client.get("/console/users/carl?done=assigned&role=A!").text
     forged = browser_client.post("/console/users/carl/unlock", data={"csrf_token": "0" * 64})
     assert forged.status_code == 403
     clock.advance(FRESH - 300)

@@ -127,17 +127,38 @@ def users_page(here: Reading, q: str = "") -> Response:
     return _list_page(here, q=q[:64])
 
 
+# What the page says after a change (`?done=KEY&role=NAME`): only these words, never text
+# taken from the address.
+DONE = {
+    "phone": "Mobile number set; the user's sessions ended.",
+    "unlocked": "Unlocked.",
+    "ended": "Every session and API token of the user ended.",
+    "assigned": "Role {role} assigned.",
+    "removed": "Role {role} removed.",
+    "requested": "Reset requested: a second administrator must approve it.",
+    "approved": "Reset approved: the factor is removed and every session of the user ended.",
+    "refused": "Reset refused.",
+}
+
+
+def _said(done: str, role: str) -> str:
+    shown = role if access.ROLE_NAME.fullmatch(role) else "?"
+    return DONE.get(done, "").format(role=shown)
+
+
 @router.get("/{username}")
-def user_page(username: str, here: Reading, done: str = "") -> Response:
-    return _user_page(here, username[:64], notice=done[:200])
+def user_page(username: str, here: Reading, done: str = "", role: str = "") -> Response:
+    return _user_page(here, username[:64], notice=_said(done, role[:64]))
 
 
-def _done(here: Here, action: Callable[[], Any], *, username: str, said: str) -> Response:
-    """Back to the user's page saying what was done, or saying why it was refused."""
+def _done(
+    here: Here, action: Callable[[], Any], *, username: str, said: str, role: str = ""
+) -> Response:
+    """Back to the user's page saying what was done (`DONE[said]`), or why it was refused."""
     return acted(
         action,
         here.db,
-        done=f"/console/users/{quote(username)}?done={quote(said)}",
+        done=f"/console/users/{quote(username)}?done={said}&role={quote(role)}",
         refused=lambda error: _user_page(
             here, username, notice=error.message, status=error.http_status
         ),
@@ -215,7 +236,7 @@ def set_phone(
         here,
         lambda: accounts.set_phone(here.db, username=username, phone=phone, actor=by, now=now),
         username=username,
-        said="Mobile number set; the user's sessions ended.",
+        said="phone",
     )
 
 
@@ -226,7 +247,7 @@ def unlock(username: str, here: Changing) -> Response:
         here,
         lambda: accounts.unlock(here.db, username=username, actor=by, now=now),
         username=username,
-        said="Unlocked.",
+        said="unlocked",
     )
 
 
@@ -237,7 +258,7 @@ def end_sessions(username: str, here: Changing) -> Response:
         here,
         lambda: accounts.end_sessions(here.db, username=username, actor=by, now=now),
         username=username,
-        said="Every session and API token of the user ended.",
+        said="ended",
     )
 
 
@@ -247,7 +268,8 @@ def assign_role(username: str, role: Name, here: Changing) -> Response:
         here,
         lambda: access.assign(here.db, actor=here.actor, role=role, username=username),
         username=username,
-        said=f"Role {role} assigned.",
+        said="assigned",
+        role=role,
     )
 
 
@@ -258,7 +280,8 @@ def remove_role(username: str, role: str, here: Changing) -> Response:
         here,
         lambda: access.unassign(here.db, actor=here.actor, role=role, username=username),
         username=username,
-        said=f"Role {role} removed.",
+        said="removed",
+        role=role,
     )
 
 
@@ -276,25 +299,20 @@ def request_reset(
             here.db, actor=here.actor, username=username, factor=factor, reason=reason, now=now
         ),
         username=username,
-        said="Reset requested: a second administrator must approve it.",
+        said="requested",
     )
 
 
 def _decide(here: Here, reset_id: str, *, approve: bool) -> Response:
     found = management.find_reset(here.db, reset_id)
     now = here.platform.desk.clock()
-    said = (
-        "Reset approved: the factor is removed and every session of the user ended."
-        if approve
-        else "Reset refused."
-    )
     return _done(
         here,
         lambda: management.decide_reset(
             here.db, actor=here.actor, reset_id=found.id, approve=approve, now=now
         ),
         username=found.username,
-        said=said,
+        said="approved" if approve else "refused",
     )
 
 

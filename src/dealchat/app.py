@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +26,7 @@ from dealchat.api import (
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
+from dealchat.api.front import ClientAddress, SecurityHeaders
 from dealchat.api.gate import RequestGate
 from dealchat.api.inputs import CleanInputs
 from dealchat.api.limits import BodyLimits
@@ -60,7 +59,6 @@ from dealchat.identity import (
     enrol_views,
     federated_login,
     oidc_views,
-    proxies,
     reset_views,
     saml_views,
 )
@@ -87,17 +85,7 @@ from dealchat.surveillance.service import categories as surveillance_categories
 if TYPE_CHECKING:  # the QuickFIX binding is imported only when orders go over FIX
     from dealchat.execution.fix.runtime import FixVenue
 
-access_log = logging.getLogger("dealchat.access")
-
 SQLITE_REQUESTS_AT_ONCE = 8  # well under the server's 40 worker threads (api/gate.py)
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-}
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -274,10 +262,7 @@ def create_app(
             app.router.on_shutdown.append(publisher.close)
         app.include_router(webhooks.router)
     api_errors.install(app)
-    app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
-    app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
-    app.middleware("http")(_security_headers)
-    app.middleware("http")(_client_address(platform.settings.auth.trusted_proxies))
+    _wrap(app, platform.settings)
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(RequestGate, limit=SQLITE_REQUESTS_AT_ONCE)  # api/gate.py
     for module in _ROUTED:
@@ -290,6 +275,15 @@ def create_app(
         dependencies=[Depends(public("health check for the load balancer, says nothing"))],
     )
     return app
+
+
+def _wrap(app: FastAPI, settings: Settings) -> None:
+    """The plain ASGI layers every request passes, innermost first (`add_middleware` puts each
+    outside the ones before it)."""
+    app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
+    app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
+    app.add_middleware(SecurityHeaders)  # and the access-log line (api.front)
+    app.add_middleware(ClientAddress, trusted_proxies=settings.auth.trusted_proxies)
 
 
 def edge_link(settings: Settings, *, role: str) -> Link:
@@ -330,10 +324,7 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app.state.max_upload_bytes = settings.documents.max_upload_bytes  # refused here when over
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
-    app.add_middleware(BodyLimits)
-    app.add_middleware(CleanInputs)
-    app.middleware("http")(_security_headers)
-    app.middleware("http")(_client_address(settings.auth.trusted_proxies))
+    _wrap(app, settings)
     app.include_router(webhooks.router)
     app.include_router(edge.edge_router)
     app.add_api_route(
@@ -344,54 +335,6 @@ def create_edge_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(public("health check for the load balancer, says nothing"))],
     )
     return app
-
-
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    access_log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": redacted_path(request.url.path),
-            "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-            "client": getattr(request.state, "client_ip", None),
-        },
-    )
-    for name, value in SECURITY_HEADERS.items():  # a route's stricter value stays (downloads)
-        response.headers.setdefault(name, value)
-    if request.url.path.startswith(("/link/", "/enrol/", "/api/")):
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def redacted_path(path: str) -> str:
-    """Secure-link, enrolment, report-link and receipt-link paths carry a token: never logged."""
-    for prefix in ("/link/", "/enrol/"):
-        if path.startswith(prefix):
-            return f"{prefix}<redacted>"
-    head, found, _token = path.partition("/links/")
-    return f"{head}/links/<redacted>" if found else path
-
-
-def _client_address(
-    trusted_proxies: list[str],
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """Sets `request.state.client_ip` from the peer and, behind our proxies, X-Forwarded-For."""
-    trusted = proxies.parse_networks(trusted_proxies)
-
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        peer = request.client.host if request.client else None
-        forwarded = request.headers.getlist("x-forwarded-for")
-        request.state.client_ip = proxies.client_address(peer, forwarded, trusted)
-        return await call_next(request)
-
-    return middleware
 
 
 def _health(platform: Platform) -> Callable[[], dict[str, str]]:

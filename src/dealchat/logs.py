@@ -18,7 +18,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        for name in vars(record).keys() - _STANDARD:  # the `extra` fields
+            out[name] = getattr(record, name)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
@@ -26,6 +27,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure(level: str = "INFO") -> None:
     """JSON lines on stderr for dealchat and the web server; idempotent."""
+    # A line names no source file, thread or process: not looked up for every record (the
+    # logging HOWTO's "Optimization"; the access log writes one line a request).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

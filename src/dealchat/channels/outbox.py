@@ -43,15 +43,30 @@ def enqueue(
     conversation_id: str,
     channel: str,
     now: dt.datetime | None = None,
+    delivered_by: str | None = None,
 ) -> OutboxItem:
-    """Queue one stored bot message for delivery, in the caller's transaction."""
+    """Queue one stored bot message for delivery, in the caller's transaction. `delivered_by`:
+    the message already reaches the client in the answer to her own request (the web chat's
+    replies), so it is stored as delivered, audited `delivery:succeeded` by that actor in this
+    same transaction, and nobody delivers it again."""
+    at = now or utcnow()
     item = OutboxItem(
+        id=new_id(),
         message_id=message_id,
         conversation_id=conversation_id,
         channel=channel,
-        next_attempt_at=now or utcnow(),
+        next_attempt_at=at,
         created_at=utcnow(),
     )
+    if delivered_by is not None:
+        item.state, item.attempts, item.finished_at = DELIVERED, 1, at
+        record(
+            session,
+            event=AuditEvent.DELIVERY_SUCCEEDED,
+            actor=delivered_by,
+            subject=f"conversation:{conversation_id}",
+            payload={"outbox": item.id, "channel": channel, "attempt": 1},
+        )
     session.add(item)
     return item
 

@@ -39,9 +39,11 @@ LEFT_TO_THE_PERSON = frozenset({IntentKind.HELP, IntentKind.UNKNOWN, IntentKind.
 
 
 def handle_inbound(
-    session: Session, *, message: InboundMessage, desk: Desk
+    session: Session, *, message: InboundMessage, desk: Desk, delivered_by: str | None = None
 ) -> list[OutboundMessage]:
-    """Answer one normalised message. A redelivered message id gets the stored replies again."""
+    """Answer one normalised message. A redelivered message id gets the stored replies again.
+    `delivered_by`: the caller hands the replies to the client itself, in the answer to her
+    request (the web chat): they are stored as delivered by it (`outbox.enqueue`)."""
     conversation = _conversation(session, message)
     inbound = _record_inbound(session, desk, conversation, message)
     if inbound is None:
@@ -54,7 +56,18 @@ def handle_inbound(
         return []  # a person has the conversation: theirs to answer (conversations/handling.py)
     answers = i18n.localise(flow.answer(turn, intent), message.text, intent)
     return [
-        replace(answer, seq=_record_outbound(session, desk, inbound, answer, position).seq)
+        replace(
+            answer,
+            seq=_store_outbound(
+                session,
+                desk,
+                conversation_id=inbound.conversation_id,
+                answer=answer,
+                reply_to=inbound.id,
+                position=position,
+                delivered_by=delivered_by,
+            ).seq,
+        )
         for position, answer in enumerate(answers)
     ]
 
@@ -143,23 +156,6 @@ def _find_inbound(session: Session, conversation: Conversation, message_id: str)
     )
 
 
-def _record_outbound(
-    session: Session,
-    desk: Desk,
-    inbound: Message,
-    answer: OutboundMessage,
-    position: int,
-) -> Message:
-    return _store_outbound(
-        session,
-        desk,
-        conversation_id=inbound.conversation_id,
-        answer=answer,
-        reply_to=inbound.id,
-        position=position,
-    )
-
-
 def notify(
     session: Session,
     *,
@@ -194,6 +190,7 @@ def _store_outbound(
     reply_to: str | None,
     position: int,
     author: User | None = None,
+    delivered_by: str | None = None,
 ) -> Message:
     out = Message(
         conversation_id=conversation_id,
@@ -217,6 +214,7 @@ def _store_outbound(
             conversation_id=conversation_id,
             channel=conversation.channel,
             now=desk.clock(),
+            delivered_by=delivered_by,
         )
     record(
         session,

@@ -1,12 +1,15 @@
 """A web chat page's feed: what the bank sent to the conversation after a number, the history
 after a reload, and the page's acknowledgement that it showed them.
 
-The web chat has no platform in between: a message has reached the client only when her page
-says it showed it (`acknowledge`), so only then is its outbox item delivered and audited as
-`delivery:succeeded`. Who may follow a conversation is settled by its two random ids, which only
-the client's browser holds (the conversation's and the sender's). A sender not yet linked to an
-account gets what was sent in the last minutes (a dropped connection resumed) and what her page
-has not shown yet; a linked one gets her whole history back.
+The web chat has no platform in between: the replies to her message reach the client in the
+answer to her own POST, so they are stored as delivered in that request's transaction
+(`delivery:succeeded` by `webchat-response`); anything sent later (a desk answer, a fill) has
+reached her only when her page says it showed it (`acknowledge`), so only then is its outbox
+item delivered and audited as `delivery:succeeded` by `webchat-page`. Who may follow a
+conversation is settled by its two random ids, which only the client's browser holds (the
+conversation's and the sender's). A sender not yet linked to an account gets what was sent in
+the last minutes (a dropped connection resumed) and what her page has not shown yet; a linked
+one gets her whole history back.
 """
 
 from __future__ import annotations
@@ -129,6 +132,23 @@ def _line(session: Session, desk: Desk, message: Message, *, pending: bool) -> L
         author=author,
         link=link,
         at=message.created_at,
+    )
+
+
+def pending(session: Session, who: Follower, seq: int) -> bool:
+    """Whether any message up to `seq` still waits for the page to show it."""
+    return (
+        session.scalar(
+            select(OutboxItem.id)
+            .join(Message, Message.id == OutboxItem.message_id)
+            .where(
+                OutboxItem.conversation_id == who.conversation_id,
+                OutboxItem.state == PENDING,
+                Message.seq <= seq,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

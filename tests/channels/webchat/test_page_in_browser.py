@@ -79,14 +79,14 @@ def test_a_client_trades_from_the_web_chat_page(
     assert "never asks for your password" in page.inner_text("header")
 
     assert "Please log in" in _say(page, "mkt eurusd 1m")
-    link = page.locator("#log li.bot a").last
+    link = page.locator("#log li.bot").last.locator("a")  # waits: the POST's answer brings it
     assert link.inner_text() == "Open the bank's secure page"
     assert "logged in" in _log_in(browser, str(link.get_attribute("href")), alice, time.time())
 
     assert _say(page, "mkt eurusd 1m").startswith("EUR/USD 1,000,000 EUR SPOT: 1.08489 / 1.08511")
     assert _say(page, "buy 1m eurusd").startswith("TO CONFIRM: YOU BUY 1,000,000 EUR vs USD SPOT")
     assert "approve it" in _say(page, "c")
-    approve = str(page.locator("#log li.bot a").last.get_attribute("href"))
+    approve = str(page.locator("#log li.bot").last.locator("a").get_attribute("href"))
     assert "Approved" in _log_in(browser, approve, alice, time.time() + 30)
     assert _say(page, "c").startswith("FILLED ORD-")
     assert page.locator("#log li.me").count() == 5

@@ -38,7 +38,7 @@ def live(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[tuple[str,
         yield found
 
 
-def _later(platform: Platform, text: str) -> None:
+def _later(platform: Platform, text: str, link: str | None = None) -> None:
     """A message the bank sends later (a hold released, a fill), from another transaction."""
     with unit_of_work(platform.sessions) as session:
         conversation = session.scalars(
@@ -48,13 +48,14 @@ def _later(platform: Platform, text: str) -> None:
             session,
             desk=platform.desk,
             conversation_id=conversation.id,
-            answer=OutboundMessage(text=text),
+            answer=OutboundMessage(text=text, link=link),
         )
 
 
 def _states(platform: Platform) -> list[str]:
     with unit_of_work(platform.sessions) as session:
-        return [item.state for item in session.scalars(select(OutboxItem)).all()]
+        items = session.scalars(select(OutboxItem).order_by(OutboxItem.created_at)).all()
+        return [item.state for item in items]
 
 
 def test_a_later_message_reaches_the_open_page_by_itself(
@@ -74,22 +75,27 @@ def test_a_later_message_reaches_the_open_page_by_itself(
             assert event.data["author"] is None
         finally:
             reader.close()
-        assert _states(platform) == [PENDING, PENDING]
+        # the reply came back in the answer to her POST: delivered there; the later one waits
+        assert _states(platform) == [DELIVERED, PENDING]
         # the dispatcher leaves web chat messages to the page: nothing is 'delivered' unseen
         Dispatcher(
             platform.sessions,
             build_adapters(platform.settings.channels, public_url=url),
             platform.desk,
         ).run_once()
-        assert _states(platform) == [PENDING, PENDING]
-        seen = http.post(
-            "/api/v1/webchat/seen",
-            json={"conversation_id": CONVERSATION, "sender_id": SENDER, "seq": 3},
-        )
-        assert seen.json() == {"delivered": 2}
+        assert _states(platform) == [DELIVERED, PENDING]
+        page = {"conversation_id": CONVERSATION, "sender_id": SENDER}
+        assert http.post("/api/v1/webchat/seen", json={**page, "seq": 2}).json() == {
+            "delivered": 0
+        }
+        seen = http.post("/api/v1/webchat/seen", json={**page, "seq": 3})
+        assert seen.json() == {"delivered": 1}
     assert _states(platform) == [DELIVERED, DELIVERED]
     delivered = entries(platform, "delivery:succeeded")
-    assert [(e["actor"], e["channel"]) for e in delivered] == [("webchat-page", "webchat")] * 2
+    assert [(e["actor"], e["channel"]) for e in delivered] == [
+        ("webchat-response", "webchat"),
+        ("webchat-page", "webchat"),
+    ]
 
 
 def test_a_message_another_process_sends_reaches_the_open_page(
@@ -162,14 +168,17 @@ def test_the_history_comes_back_after_a_reload_once_linked(
         chat.say("help")
         assert http.get(f"/api/v1/webchat/history?{PAGE}").json() == {"messages": []}
         chat.link_and_log_in(make_user(platform, "alice"))
-        last = chat.say("status")[-1]["seq"]
+        chat.say("status")
         before = http.get(f"/api/v1/webchat/history?{PAGE}").json()["messages"]
-        assert any(line["link"] for line in before)  # the login link her page has not shown
-        seen = {"conversation_id": CONVERSATION, "sender_id": SENDER, "seq": last}
+        assert all(line["link"] is None for line in before)  # the login link: in its answer
+        _later(platform, "Please log in again.", link=f"{url}/link/later-token")
+        before = http.get(f"/api/v1/webchat/history?{PAGE}").json()["messages"]
+        assert before[-1]["link"] == f"{url}/link/later-token"  # her page has not shown it
+        seen = {"conversation_id": CONVERSATION, "sender_id": SENDER, "seq": before[-1]["seq"]}
         assert http.post("/api/v1/webchat/seen", json=seen).status_code == 200
         lines = http.get(f"/api/v1/webchat/history?{PAGE}").json()["messages"]
     assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
     assert [line["direction"] for line in lines[:2]] == ["in", "out"]
     assert lines[0]["text"] == "help"
-    assert lines[-2]["text"] == "status"
+    assert lines[-3]["text"] == "status"
     assert all(line["link"] is None for line in lines)  # a link shown is never replayed

@@ -43,6 +43,8 @@ MESSAGES = "POST /api/v1/webchat/messages"
 # Anyone may write, so each source address and each conversation has a rate (api.ratelimits).
 PER_SOURCE = RateLimit("webchat-source", 60)
 PER_CONVERSATION = RateLimit("webchat-conversation", 20)
+# The replies travel back in the answer to the page's own POST: delivered by it, in its transaction.
+IN_THE_RESPONSE = "webchat-response"
 
 
 @router.post(
@@ -63,7 +65,9 @@ def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) 
     enforce(request, platform, PER_CONVERSATION, key=body.conversation_id, operation=MESSAGES)
     message = inbound(body)
     with unit_of_work(platform.sessions) as session:
-        answers = handle_inbound(session, message=message, desk=platform.desk)
+        answers = handle_inbound(
+            session, message=message, desk=platform.desk, delivered_by=IN_THE_RESPONSE
+        )
     return Replies(replies=[Reply(text=a.text, link=a.link, seq=a.seq) for a in answers])
 
 
@@ -91,7 +95,7 @@ PER_SOURCE_FEED = RateLimit("webchat-feed", 240)
 
 
 def _follower(platform: Platform, page: Page) -> feed.Follower:
-    with unit_of_work(platform.sessions) as session:
+    with reading(platform.sessions) as session:
         found = feed.follower(session, conversation=page.conversation_id, sender=page.sender_id)
     if found is None:
         raise DealchatError(ErrorCode.NOT_FOUND, "No such conversation", http_status=404)
@@ -133,8 +137,12 @@ async def stream(
 )
 @body_limit(4 * 1024)
 def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
-    """The page showed every message up to `seq`: they are delivered (`delivery:succeeded`)."""
+    """The page showed every message up to `seq`: they are delivered (`delivery:succeeded`).
+    Replies it got in the answer to its own POST are delivered already: then nothing is written."""
     who = _follower(platform, body)
+    with reading(platform.sessions) as session:
+        if not feed.pending(session, who, body.seq):
+            return {"delivered": 0}
     with unit_of_work(platform.sessions) as session:
         count = feed.acknowledge(session, who, body.seq, now=platform.desk.clock())
     return {"delivered": count}
@@ -148,7 +156,7 @@ def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
 def history(platform: PlatformDep, page: Annotated[Page, Query()]) -> History:
     """The conversation back after a reload, once the sender is linked to her account."""
     who = _follower(platform, page)
-    with unit_of_work(platform.sessions) as session:
+    with reading(platform.sessions) as session:
         lines = feed.history(session, platform.desk, who)
     return History(messages=[line.as_dict() for line in lines])
 

@@ -22,7 +22,7 @@
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
-  const shown = new Set();
+  const shown = new Map();  // seq -> its line
   let lastSeq = 0;
   let source = null;
   let acking = null;
@@ -38,27 +38,35 @@
       item.appendChild(document.createElement("br"));
     }
     item.appendChild(document.createTextNode(text));
-    if (link) {
-      const anchor = document.createElement("a");
-      anchor.href = link;
-      anchor.target = "_blank";
-      anchor.rel = "noopener noreferrer";
-      anchor.textContent = "Open the bank's secure page";
-      item.appendChild(document.createElement("br"));
-      item.appendChild(anchor);
-    }
+    if (link) { addLink(item, link); }
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
+    return item;
+  }
+
+  function addLink(item, link) {
+    const anchor = document.createElement("a");
+    anchor.href = link;
+    anchor.target = "_blank";
+    anchor.rel = "noopener noreferrer";
+    anchor.textContent = "Open the bank's secure page";
+    item.appendChild(document.createElement("br"));
+    item.appendChild(anchor);
   }
 
   // One numbered message from the bank (or, in the history, from the client): shown once.
   function received(message) {
     const who = message.direction === "in" ? "me" : (message.author ? "staff" : "bot");
     if (!message.seq) { show(who, message.text, message.link, message.author); return; }
-    if (shown.has(message.seq)) { return; }
-    shown.add(message.seq);
+    const earlier = shown.get(message.seq);
+    if (earlier) {
+      // The stream may bring a reply before the answer to our POST does, and it never carries
+      // a secure link that answer carries (delivered there): the link joins the line then.
+      if (message.link && !earlier.querySelector("a")) { addLink(earlier, message.link); }
+      return;
+    }
     lastSeq = Math.max(lastSeq, message.seq);
-    show(who, message.text, message.link, message.author);
+    shown.set(message.seq, show(who, message.text, message.link, message.author));
     acknowledge();
   }
 

@@ -438,6 +438,7 @@ def statements_per_message(env: dict[str, str], clients: int, rounds: int) -> di
             for client in people:
                 _link_sync(http, client)
             event.listen(built.engine, "before_cursor_execute", count)
+            cpu = time.process_time()
             for n in range(rounds * len(MIX) * len(people)):
                 client = people[n % len(people)]
                 text = client.next_text()
@@ -445,6 +446,7 @@ def statements_per_message(env: dict[str, str], clients: int, rounds: int) -> di
                 response = http.post("/api/v1/webchat/messages", json=body(client, text, f"s-{n}"))
                 response.raise_for_status()
                 per_kind.setdefault(KINDS[text], []).append(counted[0] - before)
+            cpu = time.process_time() - cpu
             event.remove(built.engine, "before_cursor_execute", count)
     finally:
         built.engine.dispose()
@@ -455,6 +457,8 @@ def statements_per_message(env: dict[str, str], clients: int, rounds: int) -> di
         "per_message_mean": round(sum(every) / len(every), 1),
         "per_kind_mean": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_kind.items())},
         "messages": len(every),
+        # the app and its in-process test client together, every thread of this process
+        "in_process_cpu_ms_per_message": round(cpu * 1000 / len(every), 2),
     }
 
 
@@ -532,7 +536,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short steps, few clients")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--workers", default="1", help="comma-separated, e.g. 1,2")
+    parser.add_argument("--workers", default="1,2", help="server processes, comma-separated")
     parser.add_argument("--step-seconds", type=float)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
     args = parser.parse_args()

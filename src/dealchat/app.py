@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from dealchat.access.counting import DatabaseCounter, MemoryCounter
 from dealchat.access.throttle import RateLimits, SourceThrottle
 from dealchat.api import (
     admin_views,
@@ -30,7 +31,7 @@ from dealchat.api.front import ClientAddress, SecurityHeaders
 from dealchat.api.gate import RequestGate
 from dealchat.api.inputs import CleanInputs
 from dealchat.api.limits import BodyLimits
-from dealchat.channels import bus, edge, webhooks
+from dealchat.channels import bus, edge, replays, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
 from dealchat.channels.link import Link, load_certificate, load_or_create_identity
 from dealchat.channels.registry import build_adapters
@@ -120,9 +121,10 @@ def build_platform(settings: Settings) -> Platform:
     record_hooks.install(sessions, activity.on_record)  # linked chats join their client
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
-    throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute)
+    counter = DatabaseCounter(sessions) if settings.shares_state else MemoryCounter()
+    throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute, counter=counter)
     scanner = scanner_from(settings.documents)
-    limits = RateLimits(settings.limits.per_minute)
+    limits = RateLimits(settings.limits.per_minute, counter=counter)
     hub = Hub()
     signals.install(sessions, hub.publish)  # pages following a conversation see it change
     return Platform(settings, engine, sessions, desk, scanner, throttle, limits, venue, hub)
@@ -253,8 +255,10 @@ def create_app(
         )
     sink: InboundSink = LocalSink(platform.sessions, platform.desk, on_committed=on_reply)
     app.state.channels = webhooks.ChannelRuntime(adapters, sink, platform.desk.clock)
-    if role == "core":
-        edge.install_core(app, edge_link(platform.settings, role="core"))
+    link = edge_link(platform.settings, role="core") if role == "core" else None
+    _share_replays(platform, adapters, link)
+    if link is not None:
+        edge.install_core(app, link)
     else:
         if platform.settings.bus.url:  # webhooks answer once the stream holds the message
             publisher = bus.BusSink(platform.settings.bus, name="dealchat")
@@ -284,6 +288,19 @@ def _wrap(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
     app.add_middleware(SecurityHeaders)  # and the access-log line (api.front)
     app.add_middleware(ClientAddress, trusted_proxies=settings.auth.trusted_proxies)
+
+
+def _share_replays(
+    platform: Platform, adapters: dict[str, ChannelAdapter], link: Link | None
+) -> None:
+    """When processes share state (`Settings.shares_state`), the adapters' replay guards and
+    the core's end of the edge link check the database: a request replayed to another worker
+    or node is refused there too."""
+    if platform.settings.shares_state:
+        store = replays.DatabaseReplays(platform.sessions)
+        replays.share(adapters, store)
+        if link is not None:
+            link.replays.share(store, "edge-link")
 
 
 def edge_link(settings: Settings, *, role: str) -> Link:

@@ -1,7 +1,9 @@
 """Every domain's tables, imported in one place so Base.metadata knows them all."""
 
+from dealchat.access.counting import RateWindow
 from dealchat.access.models import Role, RoleAssignment, RoleGrant
 from dealchat.channels.outbox import OutboxItem
+from dealchat.channels.replays import SeenProof
 from dealchat.controls.models import (
     ControlDecision,
     Hold,
@@ -83,6 +85,7 @@ __all__ = [
     "OrderFill",
     "OutboxItem",
     "Quote",
+    "RateWindow",
     "ReadMark",
     "ReconBreak",
     "ReconLine",
@@ -96,6 +99,7 @@ __all__ = [
     "RoleGrant",
     "RuleSetVersion",
     "SecureLink",
+    "SeenProof",
     "Settlement",
     "SmsChallenge",
     "StepUpProof",

@@ -368,6 +368,16 @@ class EnvelopeSettings(BaseModel):
     kek: Literal["file", "memory"] = "file"
 
 
+class ServeSettings(BaseModel):
+    """How `dealchat serve` runs: `workers` processes (`--workers`); `shared_state` says whether
+    rate limits, throttles and replay guards count in the database, where every process and node
+    on it sees them (None: yes on PostgreSQL and with several workers, no for one SQLite
+    process, where memory is cheaper and sees everything)."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    shared_state: bool | None = None
+
+
 class LimitSettings(BaseModel):
     """Rate limits routes declare (`api.ratelimits.RateLimit`), by name: each one's requests per
     minute, overriding its default. `DEALCHAT_LIMITS__PER_MINUTE='{"webchat-source": 60}'`."""
@@ -612,6 +622,7 @@ class Settings(BaseSettings):
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
@@ -640,6 +651,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dealchat.db').resolve()}"
+
+    @property
+    def shares_state(self) -> bool:
+        """Rate limits, throttles and replay guards in the database (ServeSettings)."""
+        if self.serve.shared_state is not None:
+            return self.serve.shared_state
+        return self.serve.workers > 1 or self.db_url.startswith("postgresql")
 
     @property
     def keys_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""The per-source throttle of requests without a valid session or token (pure)."""
+"""The per-source throttle of requests without a valid session or token, counted in memory
+(pure) and in the database, where two processes count together."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import datetime as dt
 
 import pytest
 
-from dealchat.access.throttle import SourceThrottle, source_key
+from dealchat.access.counting import DatabaseCounter, MemoryCounter
+from dealchat.access.throttle import RateLimit, RateLimits, SourceThrottle, source_key
+from dealchat.api.deps import Platform
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -25,12 +28,33 @@ def test_ipv6_counts_per_64_and_memory_is_bounded() -> None:
     assert source_key("2001:db8:1:2:3::9") == source_key("2001:db8:1:2:ffff::1")
     assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
     assert source_key(None) == "unknown"
-    throttle = SourceThrottle(limit=1, capacity=2)
+    counter = MemoryCounter(capacity=2)
+    throttle = SourceThrottle(limit=1, counter=counter)
     for n in range(10):
         throttle.check(f"198.51.100.{n}", T0)
-    assert len(throttle._counts) == 2
+    assert len(counter) == 2
 
 
 def test_nonsense_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         SourceThrottle(limit=0)
+
+
+def test_two_processes_on_one_database_count_together(platform: Platform) -> None:
+    """Each process has its own counter object; both count in the same rows."""
+    one, two = DatabaseCounter(platform.sessions), DatabaseCounter(platform.sessions)
+    limit = RateLimit("webchat-conversation", 3)
+    first, second = RateLimits(counter=one), RateLimits(counter=two)
+    start = T0 + dt.timedelta(seconds=10)  # windows are on the minute: this one ends at 12:01
+    seen = [
+        (first if n % 2 else second).check(limit, "conv-a", start + dt.timedelta(seconds=n))
+        for n in range(5)
+    ]
+    assert [v.allowed for v in seen] == [True, True, True, False, False]
+    assert [v.first_refusal for v in seen] == [False, False, False, True, False]
+    assert seen[3].retry_after == 60 - 13
+    assert first.check(limit, "conv-b", start).allowed  # another key
+    assert second.check(limit, "conv-a", T0 + dt.timedelta(minutes=1)).allowed  # the next window
+    anonymous = SourceThrottle(limit=1, counter=one)
+    assert anonymous.check("192.0.2.1", start).allowed
+    assert not SourceThrottle(limit=1, counter=two).check("192.0.2.1", start).allowed

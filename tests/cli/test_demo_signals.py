@@ -15,22 +15,7 @@ import pytest
 from dealchat.documents.local_clamd import clamd_binary
 from tests.channels.split import DEALCHAT, _free_port, _wait_healthy
 from tests.conftest import IN_CI
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(child) for child in text]
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+from tests.factories.processes import alive, children
 
 
 @pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
@@ -51,16 +36,16 @@ def test_the_demo_stops_its_clamd_on_every_signal(tmp_path: Path, ending: signal
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", demo, log)
         clamds += [
-            child for child in _children(demo.pid)
+            child for child in children(demo.pid)
             if "clamd" in Path(f"/proc/{child}/cmdline").read_text(errors="replace")
         ]  # fmt: skip
         assert len(clamds) == 1, log.read_text()[-2000:]
         demo.send_signal(ending)
         demo.wait(timeout=30)
         deadline = time.monotonic() + 15
-        while _alive(clamds[0]) and time.monotonic() < deadline:
+        while alive(clamds[0]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(clamds[0]), f"clamd {clamds[0]} still runs after {ending.name}"
+        assert not alive(clamds[0]), f"clamd {clamds[0]} still runs after {ending.name}"
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
     finally:
@@ -68,5 +53,5 @@ def test_the_demo_stops_its_clamd_on_every_signal(tmp_path: Path, ending: signal
             demo.kill()
             demo.wait(timeout=10)
         for pid in clamds:  # a failed run leaves no clamd behind either
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGTERM)

@@ -14,8 +14,9 @@ import datetime as dt
 import ipaddress
 import math
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from dealchat.access.counting import Counter, MemoryCounter
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,13 @@ class SourceThrottle:
         limit: int = 30,
         window: dt.timedelta = dt.timedelta(minutes=1),
         capacity: int = 100_000,
+        name: str = "anonymous",
+        counter: Counter | None = None,
     ) -> None:
         if limit < 1 or window <= dt.timedelta(0) or capacity < 1:
             raise ValueError("a throttle needs a positive limit, window and capacity")
-        self.limit, self.window, self.capacity = limit, window, capacity
-        self._counts: OrderedDict[str, tuple[dt.datetime, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.limit, self.window, self.name = limit, window, name
+        self._counter = counter if counter is not None else MemoryCounter(capacity)
 
     def check(self, source: str | None, now: dt.datetime) -> Verdict:
         """Count one unauthenticated request from `source` at `now`."""
@@ -46,15 +48,7 @@ class SourceThrottle:
     def count(self, key: str, now: dt.datetime) -> Verdict:
         """Count one request under `key` (an address as `source_key` gives it, or any other
         key a rate limit counts by) at `now`."""
-        with self._lock:
-            started, count = self._counts.get(key, (now, 0))
-            if now - started >= self.window or now < started:
-                started, count = now, 0
-            count += 1
-            self._counts[key] = (started, count)
-            self._counts.move_to_end(key)
-            while len(self._counts) > self.capacity:
-                self._counts.popitem(last=False)
+        started, count = self._counter.count(self.name, key, self.window, now)
         if count <= self.limit:
             return Verdict(allowed=True)
         left = (started + self.window - now).total_seconds()
@@ -82,10 +76,13 @@ class RateLimit:
 
 
 class RateLimits:
-    """The windows of every declared limit, per key, for one process."""
+    """The windows of every declared limit, per key, counted by one counter."""
 
-    def __init__(self, per_minute: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, per_minute: dict[str, int] | None = None, *, counter: Counter | None = None
+    ) -> None:
         self._overrides = dict(per_minute or {})
+        self._counter = counter if counter is not None else MemoryCounter()
         self._throttles: dict[str, SourceThrottle] = {}
         self._lock = threading.Lock()
 
@@ -96,6 +93,11 @@ class RateLimits:
         with self._lock:
             throttle = self._throttles.get(limit.name)
             if throttle is None:
-                throttle = SourceThrottle(limit=self.allowed(limit), window=limit.window)
+                throttle = SourceThrottle(
+                    limit=self.allowed(limit),
+                    window=limit.window,
+                    name=limit.name,
+                    counter=self._counter,
+                )
                 self._throttles[limit.name] = throttle
         return throttle.count(key, now)

@@ -13,8 +13,8 @@ they know the key:
 Past the limit the request gets 429 with `Retry-After` (seconds to the end of the window) and
 does nothing; only the first refusal of a window goes to the access log (so a flood cannot grow
 the audit log), sealed like every anonymous decision. `DEALCHAT_LIMITS__PER_MINUTE` overrides a
-limit by name. Counted in memory per process (`access.throttle`): it bounds what each process
-writes, which is what it protects; behind several processes multiply by their number.
+limit by name. Counted by `access.counting`: in memory for one SQLite process, in the database
+when several processes or nodes share it (`Settings.shares_state`), so they refuse what one would.
 """
 
 from __future__ import annotations

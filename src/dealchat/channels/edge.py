@@ -142,8 +142,8 @@ async def _opened(request: Request) -> dict[str, Any]:
         )
     except multipart.BodyTooLargeError as error:
         raise DealchatError(ErrorCode.BAD_REQUEST, "Too large", http_status=413) from error
-    try:
-        return link.open(body.decode("ascii"))
+    try:  # on a thread: a replay guard shared by several processes asks the database
+        return await run_in_threadpool(link.open, body.decode("ascii"))
     except (Rejected, UnicodeDecodeError) as error:
         log.warning("envelope refused", extra={"reason": str(error)})
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error

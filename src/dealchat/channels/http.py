@@ -9,7 +9,7 @@ import datetime as dt
 import email.utils
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -19,17 +19,39 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _MAX_RETRY_AFTER = 3600.0
 
 
+class ReplayStore(Protocol):
+    """Proofs seen by every process on one database (`channels.replays.DatabaseReplays`)."""
+
+    def remember(self, scope: str, proof: str, *, now: dt.datetime, keep: dt.timedelta) -> bool:
+        """False when `proof` was seen under `scope` within `keep`; else it is kept."""
+        ...
+
+    def forget(self, scope: str, proof: str) -> None: ...
+
+
 class ReplayGuard:
     """Remembers the proofs (signatures, nonces) it has seen within the freshness window, so the
-    same signed request presented twice is refused. One per adapter, per process."""
+    same signed request presented twice is refused. One per adapter: in this process's memory,
+    or, once `share`d, in the database every process and node on it checks (a request replayed
+    to another worker is refused there too)."""
 
     def __init__(self, window: dt.timedelta, capacity: int = 100_000) -> None:
         self._window = window
         self._capacity = capacity
         self._seen: OrderedDict[str, dt.datetime] = OrderedDict()
         self._lock = threading.Lock()
+        self._store: ReplayStore | None = None
+        self._scope = ""
+
+    def share(self, store: ReplayStore, scope: str) -> None:
+        """Check and remember proofs in `store` under `scope` (the adapter's name) from now on."""
+        self._store, self._scope = store, scope
 
     def check(self, proof: str, *, now: dt.datetime) -> None:
+        if self._store is not None:
+            if not self._store.remember(self._scope, proof, now=now, keep=self._window * 2):
+                raise Rejected("replayed request")
+            return
         with self._lock:
             while self._seen:
                 oldest, at = next(iter(self._seen.items()))
@@ -42,6 +64,9 @@ class ReplayGuard:
 
     def release(self, proof: str) -> None:
         """Forget a proof whose request we failed to process, so the platform's retry gets in."""
+        if self._store is not None:
+            self._store.forget(self._scope, proof)
+            return
         with self._lock:
             self._seen.pop(proof, None)
 

@@ -129,7 +129,7 @@ class Link:
         self._peer_key = ECKey.import_key(public)
         self._role, self._peer_role = role, peer_role
         self._window, self._clock = window, clock
-        self._replays = ReplayGuard(window)
+        self.replays = ReplayGuard(window)
         self.max_envelope = envelope_limit(max_data_bytes)
         # Registries given to joserfc carry the allowed algorithms (it ignores `algorithms` then).
         self._jws = JWSRegistry(algorithms=SIGN)
@@ -173,7 +173,7 @@ class Link:
         sent = dt.datetime.fromtimestamp(int(claims.get("iat", 0)), dt.UTC)
         if abs(now - sent) > self._window:
             raise Rejected("stale envelope")
-        self._replays.check(str(claims.get("jti", "")), now=now)
+        self.replays.check(str(claims.get("jti", "")), now=now)
         data = claims.get("data")
         if not isinstance(data, dict):
             raise Rejected("envelope without data")

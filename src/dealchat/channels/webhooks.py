@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -68,8 +69,8 @@ async def webhook(name: str, request: Request) -> Response:
 async def _handle(
     channels: ChannelRuntime, adapter: ChannelAdapter, incoming: WebhookRequest
 ) -> Response:
-    try:
-        adapter.verify(incoming, now=channels.clock())
+    try:  # on a thread: a replay guard shared by several processes asks the database
+        await run_in_threadpool(partial(adapter.verify, incoming, now=channels.clock()))
     except Rejected as error:
         log.warning("webhook rejected", extra={"channel": adapter.name, "reason": str(error)})
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
@@ -95,7 +96,8 @@ async def _handle(
         try:
             await run_in_threadpool(channels.sink.accept, messages)
         except Exception:
-            _release(adapter, incoming)  # not processed: the platform's retry must get in
+            # not processed: the platform's retry must get in
+            await run_in_threadpool(_release, adapter, incoming)
             raise
     answer = parsed.answer
     if answer is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from dealchat.api.deps import Platform
 from dealchat.channels.interfaces import ChannelAdapter
@@ -19,40 +18,60 @@ from dealchat.channels.registry import build_adapters, rate_limits
 from dealchat.channels.sink import LocalSink
 
 
-@dataclass(frozen=True)
 class RunningChannels:
-    adapters: dict[str, ChannelAdapter]
-    dispatcher: Dispatcher
-    matrix: MatrixRunner | None
+    """The adapters and the dispatcher; `start` runs the dispatcher thread and the Matrix bot
+    (in one process of several: the leader, `db.leader`)."""
+
+    def __init__(self, built: Platform) -> None:
+        settings = built.settings
+        self._built = built
+        self.adapters: dict[str, ChannelAdapter] = build_adapters(
+            settings.channels, public_url=settings.public_url
+        )
+        self.dispatcher = Dispatcher(
+            built.sessions,
+            self.adapters,
+            built.desk,
+            limiter=rate_limits(settings.channels),
+            clock=built.desk.clock,
+        )
+        self.matrix: MatrixRunner | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.dispatcher.run_forever,
+            args=(self._stop,),
+            name="outbox-dispatcher",
+            daemon=True,
+        )
+        self._thread.start()
+        if self._built.settings.matrix.enabled:
+            sink = LocalSink(self._built.sessions, self._built.desk, on_committed=self.wake)
+            self.matrix = MatrixRunner(self._built, sink).start()
+            self.adapters["matrix"] = self.matrix.adapter()
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+
+    def stop(self) -> None:
+        if self.matrix is not None:
+            self.matrix.stop()
+        self._stop.set()
+        self.dispatcher.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
 
 @contextmanager
-def running_channels(built: Platform) -> Iterator[RunningChannels]:
-    """Start the dispatcher thread and, if configured, the Matrix bot; stop both on exit."""
-    settings = built.settings
-    adapters = build_adapters(settings.channels, public_url=settings.public_url)
-    dispatcher = Dispatcher(
-        built.sessions,
-        adapters,
-        built.desk,
-        limiter=rate_limits(settings.channels),
-        clock=built.desk.clock,
-    )
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=dispatcher.run_forever, args=(stop,), name="outbox-dispatcher", daemon=True
-    )
-    thread.start()
-    matrix = None
+def running_channels(built: Platform, *, start: bool = True) -> Iterator[RunningChannels]:
+    """The dispatcher thread and, if configured, the Matrix bot, started now unless `start` is
+    False (then whoever leads calls `start`); both stopped on exit."""
+    channels = RunningChannels(built)
     try:
-        if settings.matrix.enabled:
-            sink = LocalSink(built.sessions, built.desk, on_committed=dispatcher.wake)
-            matrix = MatrixRunner(built, sink).start()
-            adapters["matrix"] = matrix.adapter()
-        yield RunningChannels(adapters, dispatcher, matrix)
+        if start:
+            channels.start()
+        yield channels
     finally:
-        if matrix is not None:
-            matrix.stop()
-        stop.set()
-        dispatcher.wake()
-        thread.join(timeout=30)
+        channels.stop()

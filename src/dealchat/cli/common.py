@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -47,16 +48,17 @@ def _end(signum: int, _frame: FrameType | None) -> None:
     raise Ended(128 + signum)
 
 
-def serve_app(app: Any, host: str, port: int) -> None:
+def serve_app(app: Any, host: str, port: int, sockets: list[socket.socket] | None = None) -> None:
     """Run `app` with uvicorn (no access log: dealchat.access writes a redacted one) until it is
-    stopped; a SIGHUP or SIGQUIT stops it gracefully, then unwinds the command as `Ended`."""
+    stopped; a SIGHUP or SIGQUIT stops it gracefully, then unwinds the command as `Ended`.
+    `sockets`: already listening (`dealchat serve --workers`), else it binds host and port."""
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, server_header=False, access_log=False
     )
     server = uvicorn.Server(config)
     _SERVING.append(server)
     try:
-        server.run()
+        server.run(sockets=sockets)
     finally:
         _SERVING.remove(server)
     if _ASKED:

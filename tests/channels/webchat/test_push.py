@@ -85,9 +85,7 @@ def test_a_later_message_reaches_the_open_page_by_itself(
         ).run_once()
         assert _states(platform) == [DELIVERED, PENDING]
         page = {"conversation_id": CONVERSATION, "sender_id": SENDER}
-        assert http.post("/api/v1/webchat/seen", json={**page, "seq": 2}).json() == {
-            "delivered": 0
-        }
+        assert http.post("/api/v1/webchat/seen", json={**page, "seq": 2}).json() == {"delivered": 0}
         seen = http.post("/api/v1/webchat/seen", json={**page, "seq": 3})
         assert seen.json() == {"delivered": 1}
     assert _states(platform) == [DELIVERED, DELIVERED]

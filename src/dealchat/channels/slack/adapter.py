@@ -51,7 +51,7 @@ class SlackAdapter:
         self._token = settings.secret("bot_token")
         self._api = settings.api_url.rstrip("/")
         self._window = dt.timedelta(seconds=settings.max_age_seconds)
-        self._replays = http.ReplayGuard(self._window)
+        self.replays = http.ReplayGuard(self._window)
         self._client = client or httpx.Client(timeout=http.TIMEOUT)
 
     def verify(self, request: WebhookRequest, *, now: dt.datetime) -> None:
@@ -62,10 +62,10 @@ class SlackAdapter:
         expected = "v0=" + hmac.new(self._secret, base, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), given.encode("ascii", "replace")):
             raise Rejected("bad slack signature")
-        self._replays.check(given, now=now)
+        self.replays.check(given, now=now)
 
     def release(self, request: WebhookRequest) -> None:
-        self._replays.release(request.header("x-slack-signature") or "")
+        self.replays.release(request.header("x-slack-signature") or "")
 
     def check(self) -> str:
         """`auth.test` with the bot token: which workspace and bot it is."""

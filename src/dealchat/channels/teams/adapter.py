@@ -50,7 +50,7 @@ class TeamsAdapter:
         self._settings = settings
         self._password = settings.secret("app_password")
         self._window = dt.timedelta(seconds=settings.max_age_seconds)
-        self._replays = http.ReplayGuard(self._window)
+        self.replays = http.ReplayGuard(self._window)
         self._client = client or httpx.Client(timeout=http.TIMEOUT)
         self._keys = _Jwks(self._client, settings.openid_url)
         self._token = _ClientCredentials(self._client, settings, self._password)
@@ -67,12 +67,12 @@ class TeamsAdapter:
         if not self._allowed(service_url):
             raise Rejected("serviceUrl not allowed")
         http.check_fresh(_timestamp(activity), now=now, window=self._window)
-        self._replays.check(_proof(raw.strip(), activity), now=now)
+        self.replays.check(_proof(raw.strip(), activity), now=now)
 
     def release(self, request: WebhookRequest) -> None:
         raw = (request.header("authorization") or "").partition(" ")[2].strip()
         try:
-            self._replays.release(_proof(raw, _json(request.body)))
+            self.replays.release(_proof(raw, _json(request.body)))
         except Rejected:
             return
 

@@ -50,7 +50,7 @@ class WeChatAdapter:
         self._key = crypto.aes_key(settings.secret("encoding_aes_key")) if has_key else None
         self._api = settings.api_url.rstrip("/")
         self._window = dt.timedelta(seconds=settings.max_age_seconds)
-        self._replays = http.ReplayGuard(self._window)
+        self.replays = http.ReplayGuard(self._window)
         self._client = client or httpx.Client(timeout=http.TIMEOUT)
         self._access: tuple[str, dt.datetime] | None = None
         self._lock = threading.Lock()
@@ -68,10 +68,10 @@ class WeChatAdapter:
             expected = crypto.signature(self._token, stamp, nonce, encrypted)
             if not crypto.same(expected, q.get("msg_signature", "")):
                 raise Rejected("bad wechat msg_signature")
-        self._replays.check(f"{stamp}:{nonce}", now=now)
+        self.replays.check(f"{stamp}:{nonce}", now=now)
 
     def release(self, request: WebhookRequest) -> None:
-        self._replays.release(f"{request.query.get('timestamp')}:{request.query.get('nonce')}")
+        self.replays.release(f"{request.query.get('timestamp')}:{request.query.get('nonce')}")
 
     def parse(self, request: WebhookRequest) -> Parsed:
         if request.method == "GET":

@@ -47,7 +47,7 @@ class WhatsAppAdapter:
         self._api = settings.api_url.rstrip("/")
         self._phone = settings.phone_number_id
         self._window = dt.timedelta(seconds=settings.max_age_seconds)
-        self._replays = http.ReplayGuard(self._window)
+        self.replays = http.ReplayGuard(self._window)
         self._client = client or httpx.Client(timeout=http.TIMEOUT)
 
     def verify(self, request: WebhookRequest, *, now: dt.datetime) -> None:
@@ -64,10 +64,10 @@ class WhatsAppAdapter:
             raise Rejected("bad whatsapp signature")
         for message in _messages(_json(request.body)):
             http.check_fresh(http.epoch(message.get("timestamp")), now=now, window=self._window)
-        self._replays.check(given_sig, now=now)
+        self.replays.check(given_sig, now=now)
 
     def release(self, request: WebhookRequest) -> None:
-        self._replays.release(request.header("x-hub-signature-256") or "")
+        self.replays.release(request.header("x-hub-signature-256") or "")
 
     def parse(self, request: WebhookRequest) -> Parsed:
         if request.method == "GET":

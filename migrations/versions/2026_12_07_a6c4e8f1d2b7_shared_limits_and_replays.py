@@ -2,7 +2,7 @@
 rate_window and seen_proof.
 
 Revision ID: a6c4e8f1d2b7
-Revises: 9e3b5d7f2a41
+Revises: a8c4e1f7d3b9
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import dealchat.db.base
 
 revision = "a6c4e8f1d2b7"
-down_revision = "9e3b5d7f2a41"
+down_revision = "a8c4e1f7d3b9"
 branch_labels = None
 depends_on = None
 

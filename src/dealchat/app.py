@@ -64,6 +64,7 @@ from dealchat.identity import (
     saml_views,
 )
 from dealchat.identity import views as identity_views
+from dealchat.identity.directory_login import DirectoryLogin
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.service import AuthPolicy
 from dealchat.live import signals
@@ -194,6 +195,7 @@ def auth_policy(settings: Settings) -> AuthPolicy:
             source_max_delay=dt.timedelta(seconds=auth.source_max_delay_seconds),
             source_window=dt.timedelta(minutes=auth.source_window_minutes),
         ),
+        directory=DirectoryLogin(settings.directory) if settings.directory.bind_login else None,
     )
 
 

@@ -310,11 +310,20 @@ class DirectorySettings(BaseModel):
     # (0: only the command syncs)
     interval_minutes: float = Field(default=15, ge=0, le=24 * 60)
     full_hours: float = Field(default=24, gt=0, le=24 * 7)
+    # Bind login (identity.directory_login): a synchronised internal user's console/API password
+    # is checked by a simple bind as their DN (from the last sync) over the same verified TLS,
+    # then our own second factor. No fallback to a local password: they have none. The
+    # directory's answer is on the login path (on SQLite inside the write lock): hence its own
+    # short timeout.
+    bind_login: bool = False
+    login_timeout_seconds: float = Field(default=5, gt=0, le=30)
 
     @model_validator(mode="after")
     def _tls_always(self) -> DirectorySettings:
         if self.url and not self.url.startswith("ldaps://") and not self.start_tls:
             raise ValueError("the directory needs TLS: an ldaps:// URL or start_tls")
+        if self.bind_login and not (self.enabled and self.url):
+            raise ValueError("bind login needs the directory: __ENABLED and __URL")
         return self
 
     def password(self) -> str:

@@ -80,6 +80,7 @@ def stepup(
         source_ip=source_ip(request),
         lockout=platform.desk.policy.lockout,
         purpose="stepup",
+        directory=platform.desk.policy.directory,
     )
     if user is None or user.id != actor.user_id:
         context = access.AccessContext("api", source_ip(request), "POST /api/v1/auth/stepup")

@@ -19,6 +19,7 @@ from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import directory
+from dealchat.identity.ldap_tls import DirectoryError
 from dealchat.identity.models import DirectoryMapping
 
 app = typer.Typer(no_args_is_help=True, help="Directory sync: users and roles from LDAP/AD.")
@@ -42,7 +43,7 @@ def sync(
         try:
             with unit_of_work(built.sessions) as session:
                 report = directory.sync(session, settings=settings, full=full, now=utcnow())
-        except directory.DirectoryError as error:
+        except DirectoryError as error:
             typer.echo(
                 f"error: the directory could not be read ({error}); nothing changed", err=True
             )

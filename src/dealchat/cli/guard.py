@@ -126,7 +126,8 @@ def step_up(
         password=typer.prompt("password", hide_input=True, err=True),
         otp=typer.prompt("authenticator code", err=True).strip(),
     )
-    door = sessions.Door(built.desk.sealer, "cli", cli_source(), built.desk.policy.lockout)
+    policy = built.desk.policy
+    door = sessions.Door(built.desk.sealer, "cli", cli_source(), policy.lockout, policy.directory)
     if not sessions.prove_now(
         session,
         actor=actor,

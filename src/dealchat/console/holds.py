@@ -119,8 +119,9 @@ def approve(
         raise DealchatError(ErrorCode.NOT_FOUND, "no such hold", http_status=404)
     order_hash = order.ticket_hash
     now = platform.desk.clock()
+    policy = platform.desk.policy
     door = sessions.Door(
-        platform.desk.sealer, "console", source_ip(request), platform.desk.policy.lockout
+        platform.desk.sealer, "console", source_ip(request), policy.lockout, policy.directory
     )
     factors = sessions.Factors(password=password, otp=otp)
     if not sessions.prove_now(

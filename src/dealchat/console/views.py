@@ -101,6 +101,7 @@ def login(
         attempt=attempt,
         policy=platform.desk.policy.lockout,
         now=now,
+        directory=platform.desk.policy.directory,
     )
     user = outcome.user
     if user is None or user.kind != "internal":
@@ -211,6 +212,7 @@ def stepup(
         source_ip=source_ip(request),
         lockout=platform.desk.policy.lockout,
         purpose="stepup",
+        directory=platform.desk.policy.directory,
     )
     row = sessions.resolve(
         db, token=request.cookies.get(sessions.COOKIE, ""), policy=platform.session_policy, now=now

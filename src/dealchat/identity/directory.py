@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import ssl
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -46,6 +45,7 @@ from dealchat.access.rights import Right
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import sessions
+from dealchat.identity.ldap_tls import DirectoryError, close, open_tls, server_for
 from dealchat.identity.models import DirectoryAccount, DirectoryMapping, DirectoryState, User
 from dealchat.identity.parties import record_user_created
 from dealchat.records.events import AuditEvent
@@ -59,10 +59,6 @@ ACTOR = "directory:sync"
 _STATE = "default"
 _PAGE = 500
 log = logging.getLogger(__name__)
-
-
-class DirectoryError(Exception):
-    """The directory could not be read (TLS, bind, search): nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -119,49 +115,26 @@ class Report:
 
 
 def connect(settings: DirectorySettings) -> ldap3.Connection:
-    """A bound connection over verified TLS, or DirectoryError."""
+    """A bound connection (the service account) over verified TLS, or DirectoryError."""
     if not (settings.url and settings.bind_dn):
         raise DirectoryError("set DEALCHAT_DIRECTORY__URL and __BIND_DN")
-    tls = ldap3.Tls(
-        validate=ssl.CERT_REQUIRED,
-        version=ssl.PROTOCOL_TLS_CLIENT,
-        ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
-    )
-    server = ldap3.Server(
-        settings.url,
-        use_ssl=settings.url.startswith("ldaps://"),
-        tls=tls,
-        connect_timeout=settings.timeout_seconds,
-    )
     connection = ldap3.Connection(
-        server,
+        server_for(settings, timeout=settings.timeout_seconds),
         settings.bind_dn,
         settings.password(),
         receive_timeout=settings.timeout_seconds,
         raise_exceptions=False,
     )
     try:
-        with warnings.catch_warnings():  # ldap3 checks the name with ssl.match_hostname (3.7-)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            connection.open()
-            if not settings.url.startswith("ldaps://") and not connection.start_tls():
-                raise DirectoryError("starttls-failed")
+        open_tls(connection)
         if not connection.bind():
             raise DirectoryError("bind-failed")
     except (LDAPException, DirectoryError) as error:
-        _close(connection)
+        close(connection)
         if isinstance(error, DirectoryError):
             raise
         raise DirectoryError(f"tls-or-connection:{type(error).__name__}") from error
     return connection
-
-
-def _close(connection: ldap3.Connection) -> None:
-    try:
-        connection.unbind()
-    except LDAPException:  # closed already or never opened: nothing to give back
-        if connection.socket is not None:
-            connection.socket.close()
 
 
 def _raw(entry: dict[str, Any], name: str) -> str | None:

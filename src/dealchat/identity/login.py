@@ -12,12 +12,13 @@ the same work.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from dealchat.identity import factors, lockout, networks, passwords, sms
+from dealchat.identity import directory_login, factors, lockout, networks, passwords, sms
+from dealchat.identity.directory_login import DirectoryLogin
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import LoginSource, User
 from dealchat.records.events import AuditEvent
@@ -56,8 +57,10 @@ def decide(
     attempt: Attempt,
     policy: LockoutPolicy,
     now: dt.datetime,
+    directory: DirectoryLogin | None = None,
 ) -> Outcome:
-    """Authenticate `attempt`; the throttles' counters and the audit entry go in the caller's tx."""
+    """Authenticate `attempt`; the throttles' counters and the audit entry go in the caller's tx.
+    With `directory` (bind login on), a synchronised internal user's password is the directory's."""
     source = lockout.lock_source(
         session, lockout.source_key(attempt.source_ip), policy=policy, now=now
     )
@@ -67,13 +70,18 @@ def decide(
     if refused is not None:
         passwords.burn_equal_work()
         return _audited(session, attempt, Outcome(None, refused), user, source, now)
-    outcome = _check_factors(session, sealer, attempt, user, now)
-    if not outcome.ok:
+    account = directory.account(session, user) if directory is not None else None
+    if directory is not None and account is not None and user is not None:
+        bound = directory.check(account, attempt.password)
+        outcome = _check_directory(session, sealer, attempt, user, bound=bound, now=now)
+    else:
+        outcome = _check_factors(session, sealer, attempt, user, now)
+    if outcome.ok and user is not None:
+        lockout.clear_account(user)
+    elif not (outcome.ok or directory_login.untested(outcome.rule)):  # a password was tested
         lockout.count_source_failure(session, source, policy=policy, now=now)
         if user is not None:
             lockout.count_account_failure(session, user, policy=policy, now=now)
-    elif user is not None:
-        lockout.clear_account(user)
     return _audited(session, attempt, outcome, user, source, now)
 
 
@@ -87,6 +95,13 @@ def _check_factors(
         return Outcome(None, "wrong-password")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(attempt.password)
+    return _second_factor(session, sealer, attempt, user, now)
+
+
+def _second_factor(
+    session: Session, sealer: Sealer, attempt: Attempt, user: User, now: dt.datetime
+) -> Outcome:
+    """After a right password: the SMS or authenticator code, or a trusted network's waiver."""
     if attempt.sms_challenge is not None:
         return _check_sms(session, sealer, attempt, user, now)
     if not (attempt.otp or "").strip():
@@ -94,6 +109,16 @@ def _check_factors(
         if waived is not None:
             return waived
     return _check_totp(session, sealer, attempt, user, now)
+
+
+def _check_directory(
+    session: Session, sealer: Sealer, attempt: Attempt, user: User, *, bound: str, now: dt.datetime
+) -> Outcome:
+    """The directory said `bound` about the password; then our second factor as for any login."""
+    if bound != directory_login.OK:
+        return Outcome(None, bound)
+    second = _second_factor(session, sealer, attempt, user, now)
+    return replace(second, rule=f"directory-{second.rule}")
 
 
 def _trusted_network(session: Session, attempt: Attempt, user: User) -> Outcome | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dealchat.db.base import new_id
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import factors, login, passwords
+from dealchat.identity.directory_login import DirectoryLogin
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import ChatIdentity, SecureLink, StepUpProof, User
 from dealchat.identity.parties import (
@@ -43,6 +44,8 @@ class AuthPolicy:
     session_idle: dt.timedelta
     session_absolute: dt.timedelta
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # DEALCHAT_DIRECTORY__BIND_LOGIN: synchronised internal users' passwords are the directory's
+    directory: DirectoryLogin | None = None
 
 
 def create_user(
@@ -101,6 +104,7 @@ def authenticate(
     source_ip: str | None,
     lockout: LockoutPolicy,
     purpose: str,
+    directory: DirectoryLogin | None = None,
 ) -> User | None:
     """Password and a fresh TOTP code; None on any failure (the caller says the same thing).
 
@@ -110,7 +114,9 @@ def authenticate(
     bucket, so one person's failures delayed everyone else's logins through that door.
     """
     attempt = login.Attempt(username, password, otp, channel, source_ip, purpose=purpose)
-    outcome = login.decide(session, sealer=sealer, attempt=attempt, policy=lockout, now=now)
+    outcome = login.decide(
+        session, sealer=sealer, attempt=attempt, policy=lockout, now=now, directory=directory
+    )
     return outcome.user
 
 
@@ -276,6 +282,7 @@ def complete_link(
         source_ip=source_ip,
         lockout=policy.lockout,
         purpose="stepup" if link.purpose == "stepup" else "login",
+        directory=policy.directory,
     )
     if user is not None and link.purpose == "stepup" and not _linked_to(session, link, user):
         user = None

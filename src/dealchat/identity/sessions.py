@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
 from dealchat.errors import DealchatError, ErrorCode
+from dealchat.identity.directory_login import DirectoryLogin
 from dealchat.identity.lockout import LockoutPolicy
 from dealchat.identity.models import StepUpProof, User
 from dealchat.identity.service import authenticate, store_stepup, use_stepup
@@ -352,6 +353,7 @@ def prove_now(
         source_ip=door.source_ip,
         lockout=door.lockout,
         purpose="stepup",
+        directory=door.directory,
     )
     if user is None or user.id != actor.user_id:
         return False
@@ -376,6 +378,7 @@ class Door:
     channel: str
     source_ip: str | None
     lockout: LockoutPolicy
+    directory: DirectoryLogin | None = None  # bind login: the directory checks the password
 
 
 def spend_proof(

@@ -33,6 +33,7 @@ from tests.factories.desk import csrf_of
 from tests.factories.identity import TestUser, make_user
 from tests.identity.test_directory import (
     DISABLED,
+    _console_session,
     add_person,
     modify,
     person_dn,
@@ -276,19 +277,9 @@ def test_the_password_is_never_logged_or_recorded(
 def test_console_stepup_takes_the_directory_password(
     bind_platform: Platform, dlee: TestUser, clock: Clock
 ) -> None:
-    with unit_of_work(bind_platform.sessions) as session:
-        user = session.get_one(User, dlee.id)
-        started = sessions.start(
-            session,
-            user=user,
-            factors=("password", "totp"),
-            source_ip="127.0.0.1",
-            channel="console",
-            policy=bind_platform.session_policy,
-            now=clock.now,
-        )
+    token = _console_session(bind_platform, "dlee")
     with _console(bind_platform) as client:
-        client.cookies.set(sessions.COOKIE, started.token)
+        client.cookies.set(sessions.COOKIE, token)
         page = client.get("/console/stepup")
         form = {
             "password": dlee.password,

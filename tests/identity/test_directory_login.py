@@ -52,8 +52,10 @@ def _with_directory(platform: Platform, configured: DirectorySettings) -> Platfo
 
 @pytest.fixture
 def bind_platform(settings: Settings, clock: Clock, slapd: Slapd) -> Iterator[Platform]:
+    """Built from settings with bind login on (app.auth_policy makes the DirectoryLogin)."""
     configured = settings.model_copy(update={"directory": settings_for(slapd, bind_login=True)})
     built = build_platform(configured)
+    assert built.desk.policy.directory is not None
     built = dataclasses.replace(built, desk=dataclasses.replace(built.desk, clock=clock))
     yield built
     built.engine.dispose()
@@ -61,6 +63,17 @@ def bind_platform(settings: Settings, clock: Clock, slapd: Slapd) -> Iterator[Pl
 
 @pytest.fixture
 def dlee(bind_platform: Platform, slapd: Slapd) -> TestUser:
+    return synced_user(bind_platform, slapd)
+
+
+def with_bind_login(platform: Platform, slapd: Slapd) -> Platform:
+    """The platform with the directory's settings for `slapd` and bind login on."""
+    configured = settings_for(slapd, bind_login=True)
+    settings = platform.settings.model_copy(update={"directory": configured})
+    return _with_directory(dataclasses.replace(platform, settings=settings), configured)
+
+
+def synced_user(bind_platform: Platform, slapd: Slapd) -> TestUser:
     """Dan Lee: in the directory with a password there, synchronised here (no local password),
     enrolled with our authenticator."""
     add_person(slapd, "dlee", "Dan Lee")

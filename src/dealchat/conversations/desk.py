@@ -25,6 +25,7 @@ from dealchat.channels.interfaces import InboundMessage, OutboundMessage
 from dealchat.conversations import activity, bodies, flow, i18n, transcript
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
+from dealchat.db.session import keep
 from dealchat.identity.models import User
 from dealchat.identity.parties import chat_party
 from dealchat.nlu import IntentKind
@@ -130,6 +131,7 @@ def _hand_over(
 ) -> None:
     """The new message as surveillance scans it when it is recorded: no re-read, no decrypt."""
     user = session.get(User, user_id) if user_id is not None else None
+    keep(session, user)  # the turn asks for its client again
     transcript.remember(
         session,
         StoredMessage(
@@ -201,11 +203,11 @@ def _store_outbound(
         position=position,
         seq=activity.number(session, conversation_id, desk.clock()),
     )
-    sealed = bodies.seal_into(session, desk, out, answer.text)
-    session.add(out)
-    session.flush()
+    sealed = bodies.seal_into(session, desk, out, answer.text)  # gives the message its id
     if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
         out.link = desk.sealer.seal(answer.link, context=f"message:{out.id}")
+    session.add(out)
+    session.flush()
     conversation = session.get(Conversation, conversation_id)
     if conversation is not None:  # delivered by the outbox dispatcher once this commits
         outbox.enqueue(

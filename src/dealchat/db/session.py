@@ -131,6 +131,22 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+def keep(session: Session, row: object) -> None:
+    """Hold `row` for the rest of the transaction: the session's identity map holds objects
+    weakly, so a row read early and dropped would be read again by the next `session.get`."""
+    if row is not None:
+        session.info.setdefault(_KEPT, []).append(row)
+
+
+def _drop_kept(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEPT, None)
+
+
+_KEPT = "dealchat_kept_rows"
+event.listen(Session, "after_transaction_end", _drop_kept)
+
+
 def after_commit(session: Session, hook: Callable[[], None]) -> None:
     """Run `hook` once the session's transaction commits; never if it rolls back."""
     session.info.setdefault(_HOOKS, []).append(hook)

@@ -19,8 +19,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dealchat.db.base import utcnow
 from dealchat.identity.models import ChatIdentity, User
@@ -53,11 +53,31 @@ def chat_party(session: Session, *, channel: str, external_id: str) -> ChatParty
 
 
 def find_identity(session: Session, channel: str, external_id: str) -> ChatIdentity | None:
-    return session.scalar(
+    """The chat identity of a sender; one found is kept for the rest of the transaction (a
+    message's turn asks for it several times), one not found is asked again (it may be linked)."""
+    known: dict[tuple[str, str], ChatIdentity] = session.info.setdefault(_FOUND, {})
+    found = known.get((channel, external_id))
+    if found is not None and found in session:
+        return found
+    found = session.scalar(
         select(ChatIdentity).where(
             ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
         )
     )
+    if found is not None:
+        known[(channel, external_id)] = found
+    return found
+
+
+_FOUND = "dealchat_chat_identities"  # session.info: identities found in this transaction
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FOUND, None)
+
+
+event.listen(Session, "after_transaction_end", _forget)
 
 
 def record_user_created(

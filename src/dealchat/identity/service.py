@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dealchat.db.base import new_id
+from dealchat.db.session import keep
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import factors, login, passwords
 from dealchat.identity.directory_login import DirectoryLogin
@@ -427,7 +428,9 @@ def chat_user(
     if now - identity.last_active_at > policy.session_idle:
         return None
     identity.last_active_at = now
-    return session.get(User, identity.user_id)
+    user = session.get(User, identity.user_id)
+    keep(session, user)  # asked for again in the same turn (identity map: weak references)
+    return user
 
 
 def use_stepup(

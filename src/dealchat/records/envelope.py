@@ -32,7 +32,15 @@ from dealchat.records.service import record, record_now
 _NONCE = 12
 DATA_KEY_BYTES = 32
 _DATA_KEY: Table = DataKey.__table__  # type: ignore[assignment]
-_TOUCHED = "dealchat_data_keys_touched"  # session.info: data keys marked used in this transaction
+_CHOSEN = "dealchat_data_keys_chosen"  # session.info: scope -> the key sealed under here
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    key_id: str
+    key: bytes
+    moment: dt.datetime
+    forget: Callable[[], None]  # drops the key from the process's cache
 
 
 class ContentErasedError(LookupError):
@@ -103,40 +111,25 @@ class Envelope:
     ) -> Sealed:
         """Encrypt under the scope's live data key (created and audited on first use).
 
-        A key sealed under lately comes from `self.keys` (keycache.py); its row is touched once
-        per transaction (the first seal marks it used and checks it is still live).
+        A transaction seals a scope under one key. Its row is touched once, at commit, after
+        everything else the transaction locked and in key order (`_touch_at_commit`): it is
+        marked used (retention reads `last_sealed_at`) and checked still live; a key destroyed
+        meanwhile fails the commit. No transaction ever waits on a key row while holding one
+        and wanting another row, so sealing never deadlocks. A key sealed under lately comes
+        from `self.keys` (keycache.py).
         """
         moment = now or utcnow()
-        key_id, key = self._cached_key(session, scope, moment) or self._key_for(
-            session, scope, moment
-        )
+        chosen: dict[str, _Chosen] = session.info.setdefault(_CHOSEN, {})
+        found = chosen.get(scope)
+        if found is None:
+            key_id, key = self.keys.get(scope) or self._key_for(session, scope)
+            found = chosen[scope] = _Chosen(key_id, key, moment, partial(self.keys.drop, scope))
         nonce = secrets.token_bytes(_NONCE)
-        return Sealed(key_id, nonce + AESGCM(key).encrypt(nonce, data, context.encode("utf-8")))
+        sealed = AESGCM(found.key).encrypt(nonce, data, context.encode("utf-8"))
+        return Sealed(found.key_id, nonce + sealed)
 
-    def _cached_key(
-        self, session: Session, scope: str, moment: dt.datetime
-    ) -> tuple[str, bytes] | None:
-        """The cached key, once its row says it is still live (and now sealed under at `moment`)."""
-        cached = self.keys.get(scope)
-        if cached is None:
-            return None
-        touched_here: set[str] = session.info.setdefault(_TOUCHED, set())
-        if cached[0] in touched_here:  # its row is ours until commit: nobody destroyed it since
-            return cached
-        touched = session.connection().execute(
-            update(_DATA_KEY)
-            .where(_DATA_KEY.c.id == cached[0], _DATA_KEY.c.wrapped.is_not(None))
-            .values(last_sealed_at=moment)
-        )
-        if touched.rowcount != 1:  # destroyed by another process
-            self.keys.drop(scope)
-            return None
-        touched_here.add(cached[0])
-        return cached
-
-    def _key_for(self, session: Session, scope: str, moment: dt.datetime) -> tuple[str, bytes]:
+    def _key_for(self, session: Session, scope: str) -> tuple[str, bytes]:
         row, key = self._live_key(session, scope)
-        row.last_sealed_at = moment
         after_commit(session, partial(self.keys.put, scope, row.id, key))
         return row.id, key
 
@@ -202,6 +195,7 @@ class Envelope:
             select(DataKey).where(DataKey.scope == scope, DataKey.wrapped.is_not(None))
         ).all()
         self.keys.drop(scope)
+        session.info.get(_CHOSEN, {}).pop(scope, None)  # nothing more sealed under them here
         if not rows:
             return Erasure(scope, (), None)
         for row in rows:
@@ -286,9 +280,32 @@ class Opener:
         return open_one
 
 
-def _forget_touched(session: Session, transaction: SessionTransaction) -> None:
+def _touch_at_commit(session: Session) -> None:
+    """Mark every key this transaction sealed under as used, in key order, last of all its
+    locks (before the audit entries are placed); a key destroyed since it was chosen fails the
+    commit: what was sealed under it could never be read."""
+    if session.in_nested_transaction():
+        return
+    chosen: dict[str, _Chosen] = session.info.pop(_CHOSEN, {})
+    if not chosen:
+        return
+    connection = session.connection()
+    for scope, found in sorted(chosen.items(), key=lambda item: item[1].key_id):
+        touched = connection.execute(
+            update(_DATA_KEY)
+            .where(_DATA_KEY.c.id == found.key_id, _DATA_KEY.c.wrapped.is_not(None))
+            .values(last_sealed_at=found.moment)
+        )
+        if touched.rowcount != 1:
+            found.forget()
+            raise ContentErasedError(f"the data key of {scope} was destroyed while sealing")
+
+
+def _forget_chosen(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended
-        session.info.pop(_TOUCHED, None)
+        session.info.pop(_CHOSEN, None)
 
 
-event.listen(Session, "after_transaction_end", _forget_touched)
+event.listen(Session, "after_transaction_end", _forget_chosen)
+# First of the commit's steps: records.service places the audit entries after it.
+event.listen(Session, "before_commit", _touch_at_commit, insert=True)

@@ -52,6 +52,8 @@ class Surveillance:
 
     def on_entry(self, session: Session, entry: Queued) -> None:
         if entry.event in MESSAGE_EVENTS:
+            if entry.actor == BOT:
+                return  # the bot's own words are the platform's templates, not a person's
             scan = self._scan_message
         elif entry.event in ORDER_EVENTS:
             scan = self._scan_order
@@ -66,8 +68,6 @@ class Surveillance:
             _record_failure(session, event=event, subject=subject, error=error)
 
     def _scan_message(self, session: Session, entry: Queued) -> None:
-        if entry.actor == BOT:
-            return  # the bot's own words are the platform's templates, not a person's
         message_id = json.loads(entry.payload).get("message")
         stored = self.messages.message(session, message_id) if message_id else None
         if stored is None or stored.sender_id == BOT:

@@ -6,7 +6,8 @@ A counter answers `count(name, key, window, now) -> (window start, requests in i
 this one included. The database counter keeps fixed windows aligned on the epoch (a minute
 window starts on the minute), one row per (limit, key, window), incremented with one
 `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` in its own short transaction; windows over an
-hour old are deleted now and then by whoever opens a new one.
+hour old are deleted now and then by whoever opens a new one. On PostgreSQL the count's
+transaction does not wait for its WAL flush (`synchronous_commit` off for it alone).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from collections import OrderedDict
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Integer, String, delete
+from sqlalchemy import BigInteger, Integer, String, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -26,6 +27,9 @@ from dealchat.db.session import unit_of_work
 
 KEEP = dt.timedelta(hours=1)  # windows older than this are deleted (longest window: minutes)
 PURGE_ONE_IN = 200  # new windows that also delete the old ones
+# PostgreSQL commits a count without waiting for its WAL flush (0.2-0.3 ms against 1.5-2.5 ms a
+# check on this machine's database): losing the last counts in a crash only lets a few more in.
+ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class Counter(Protocol):
@@ -86,7 +90,10 @@ class DatabaseCounter:
         seconds = max(int(window.total_seconds()), 1)
         started = int(now.timestamp()) // seconds * seconds
         with unit_of_work(self._sessions) as session:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            on_postgresql = session.get_bind().dialect.name == "postgresql"
+            if on_postgresql:  # a count lost in a crash lets one request more in: no fsync wait
+                session.execute(ASYNC_COMMIT)
+            dialect = postgresql if on_postgresql else sqlite
             table = RateWindow.__table__
             statement = dialect.insert(table).values(name=name, key=key, started=started, count=1)
             statement = statement.on_conflict_do_update(

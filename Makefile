@@ -16,6 +16,8 @@ CLAMD ?= /usr/sbin/clamd
 XMLSEC1 ?= /usr/bin/xmlsec1
 # OpenLDAP's slapd: the directory sync tests start their own (tests/ldap), never the system one
 SLAPD ?= /usr/sbin/slapd
+# Samba's AD domain controller: tests/ldap/samba.py provisions one in a temporary directory (root)
+SAMBA ?= /usr/sbin/samba
 # Synapse (the Matrix homeserver the tests start) in its own virtualenv: its pins may clash with ours
 SYNAPSE_VENV ?= .venv-synapse
 SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
@@ -86,12 +88,17 @@ saml: ## install Debian's xmlsec1 (root) for SAML single sign-on and its tests, 
 	  && echo "xmlsec1: $(XMLSEC1)"; \
 	else echo "xmlsec1 missing and not root: install xmlsec1; SAML login fails, its tests skip (fail under CI=true)"; fi
 
-ldap: ## install Debian's slapd (root) for the directory sync tests, if missing
+ldap: ## install Debian's slapd and samba (root) for the directory tests, if missing
 	@if [ -x $(SLAPD) ]; then echo "slapd: $(SLAPD)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd >/dev/null \
 	  && echo "slapd: $(SLAPD) (the tests start their own; the system slapd is not used)"; \
 	else echo "slapd missing and not root: install slapd; directory sync tests skip (fail under CI=true)"; fi
+	@if [ -x $(SAMBA) ]; then echo "samba: $(SAMBA)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq samba >/dev/null \
+	  && echo "samba: $(SAMBA) (the Samba AD tests provision and start their own domain controller)"; \
+	else echo "samba missing and not root: install samba; the Samba AD tests skip (fail under CI=true)"; fi
 
 $(EXECUTOR): Makefile
 	@set -e; if [ ! -f $(EXECUTOR_SRC)/executor.cpp ] || [ ! -f /usr/include/quickfix/Application.h ]; then \

@@ -1,8 +1,8 @@
 """Starts a real LDAP directory for the directory sync tests: Debian's OpenLDAP `slapd` (`make
 ldap`), on a free loopback port, with a configuration, a database and a TLS certificate of its own
 in a temporary directory (a test CA signs the server's certificate), and the Active Directory
-attributes the sync reads (`ad.schema`: userAccountControl, sAMAccountName). Not Samba's AD: a
-Samba domain controller needs a provisioned realm and system paths this fixture does not make."""
+attributes the sync reads (`ad.schema`: userAccountControl, sAMAccountName). Samba's AD domain
+controller, with fixed ports and so one at a time, is tests/ldap/samba.py."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def _pem(path: Path, data: bytes, mode: int = 0o644) -> Path:
     return path
 
 
-def _tls(folder: Path) -> tuple[Path, Path, Path]:
-    """A test CA and the server's certificate for 127.0.0.1 and localhost, signed by it."""
+def _tls(folder: Path, address: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A test CA and the server's certificate for `address` and localhost, signed by it."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dealchat test directory CA")])
@@ -73,7 +73,7 @@ def _tls(folder: Path) -> tuple[Path, Path, Path]:
 
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -81,7 +81,7 @@ def _tls(folder: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(address))]
             ),
             critical=False,
         )

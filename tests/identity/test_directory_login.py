@@ -326,3 +326,30 @@ def test_the_connection_verifies_the_certificate(tmp_path: Path) -> None:
         DirectorySettings(enabled=True, url="ldap://dc1.bank.test", start_tls=False)
     with pytest.raises(ValueError, match="bind login needs the directory"):
         DirectorySettings(bind_login=True)
+
+
+def test_api_stepup_takes_the_directory_password(
+    bind_platform: Platform, dlee: TestUser, clock: Clock
+) -> None:
+    with unit_of_work(bind_platform.sessions) as session:
+        _, secret = sessions.issue_token(
+            session,
+            user=session.get_one(User, dlee.id),
+            name="desk tool",
+            by="test",
+            policy=bind_platform.session_policy,
+            now=clock.now,
+        )
+    bearer = {"Authorization": f"Bearer {secret}"}
+    body = {"password": "not-the-password", "otp": dlee.code(clock.now.timestamp())}
+    body["content_hash"] = "0" * 64
+    with _console(bind_platform) as api:
+        refused = api.post("/api/v1/auth/stepup", json=body, headers=bearer)
+        assert refused.status_code == 401
+        assert "wrong-password" not in refused.text
+        body["password"] = dlee.password
+        granted = api.post("/api/v1/auth/stepup", json=body, headers=bearer)
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["proof"]
+    assert rules(bind_platform) == ["wrong-password", "directory-password+totp"]
+    assert [e["channel"] for e in entries(bind_platform, "authn:failed")] == ["api"]

@@ -31,6 +31,7 @@ with warnings.catch_warnings():  # ldap3 2.9 reads pyasn1's deprecated tagMap na
     import ldap3
     from ldap3.core.exceptions import LDAPException
 
+from dealchat.identity import passwords
 from dealchat.identity.ldap_tls import DirectoryError, close, open_tls, server_for
 from dealchat.identity.models import DirectoryAccount, User
 from dealchat.settings import DirectorySettings
@@ -58,11 +59,12 @@ class DirectoryLogin:
         return session.scalar(select(DirectoryAccount).where(DirectoryAccount.user_id == user.id))
 
     def check(self, account: DirectoryAccount, password: str) -> str:
-        """OK, or the refusal's rule (for the audit log only)."""
-        if account.disabled:
-            return DISABLED
-        if not password:
-            return EMPTY
+        """OK, or the refusal's rule (for the audit log only). A refusal without a bind costs
+        one password verification's work, like the other refusals of `login.decide`."""
+        refused = DISABLED if account.disabled else (EMPTY if not password else None)
+        if refused is not None:
+            passwords.burn_equal_work()
+            return refused
         return bind_as(self.settings, account.dn, password)
 
     def __repr__(self) -> str:

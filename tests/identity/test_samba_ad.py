@@ -3,7 +3,8 @@ controller (tests/ldap/samba.py), over LDAPS with its certificate verified, with
 attributes (objectGUID, uSNChanged, sAMAccountName, userAccountControl) and defaults. A user
 made with samba-tool is synchronised, logs in to the console through the real form with the
 directory's password and our code (a wrong one refused and counted), and is refused once
-disabled in AD. On SQLite and PostgreSQL."""
+disabled in AD; a group change moves a role on a delta run, a deleted user is disabled by a full
+run, a wrong service password is refused. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from collections.abc import Iterator
 
 import pyotp
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
 from dealchat.db.session import unit_of_work
@@ -22,7 +25,8 @@ from dealchat.identity import directory
 from dealchat.identity.models import DirectoryAccount, User
 from dealchat.settings import DirectorySettings, Settings
 from tests.conftest import Clock
-from tests.factories.audit import rules
+from tests.factories.audit import entries, rules
+from tests.identity.test_directory import approved_mapping, roles_of
 from tests.identity.test_directory_login import _console, _decide, _failures, _form_login
 from tests.ldap.samba import ADMIN, USERS, SambaDc, samba_dc
 
@@ -92,3 +96,36 @@ def test_sync_and_bind_login_against_samba_ad(
     code = pyotp.TOTP(secret).at(int(clock.now.timestamp()))
     outcome = _decide(ad_platform, name, PASSWORD, code)
     assert (outcome.ok, outcome.rule) == (False, "account-locked")
+
+
+def test_groups_move_roles_deletions_and_a_wrong_service_password_on_samba_ad(
+    ad_platform: Platform, samba_dc: SambaDc
+) -> None:
+    tag = secrets.token_hex(3)
+    name, dealers, compliance = f"ad{tag}", f"dealers-{tag}", f"compliance-{tag}"
+    samba_dc.tool("user", "create", name, PASSWORD, "--use-username-as-cn")
+    for group in (dealers, compliance):
+        samba_dc.tool("group", "add", group)
+    samba_dc.tool("group", "addmembers", dealers, name)
+    with unit_of_work(ad_platform.sessions) as session:
+        access.seed_defaults(session)
+    approved_mapping(
+        ad_platform, {f"CN={dealers},{USERS}": "dealer", f"CN={compliance},{USERS}": "compliance"}
+    )
+    _sync(ad_platform, full=True)
+    assert roles_of(ad_platform, name) == {"dealer"}
+    samba_dc.tool("group", "removemembers", dealers, name)
+    samba_dc.tool("group", "addmembers", compliance, name)
+    moved = _sync(ad_platform, full=False)
+    assert not moved.full
+    assert roles_of(ad_platform, name) == {"compliance"}, "a group change moves the role"
+    samba_dc.tool("user", "delete", name)
+    assert _sync(ad_platform, full=False).disabled == [], "a delta run cannot see a deletion"
+    gone = _sync(ad_platform, full=True)
+    assert len(gone.disabled) == 1
+    assert entries(ad_platform, "user:disabled")[-1]["reason"] == "left the directory's scope"
+    wrong = ad_platform.settings.directory.model_copy(
+        update={"bind_password": SecretStr("Not-The-Admin-Password-1")}
+    )
+    with pytest.raises(directory.DirectoryError, match="bind-failed"):
+        directory.read(wrong, high_water=None, full=True)

@@ -8,9 +8,12 @@ complete stored (`audit_node`) and the tree's new size, root and right edge writ
 the transaction that holds the placer's lock. On SQLite that is every writer (BEGIN IMMEDIATE
 already serialises them). On PostgreSQL it is a transaction-scoped advisory lock, tried without
 waiting: the winner places its own entries and every entry others queued; a transaction that
-finds it taken writes its entries to `audit_queue` in its own commit, and the next placer (the
-next winner, or the `Integrator` thread of any node within `Integrator.interval`) takes them in
-queue order. Either way an entry commits in the same transaction as the change it records.
+finds it taken writes its entries to `audit_queue` in its own commit and, once its connection is
+back in the pool, places the queue in a short transaction that waits for the lock (so a request's
+entries are in the tree before it answers). What a process that died in between left queued is
+placed by the next placer or by the checkpointer's round (`records.checkpoints`, at least every
+`checkpoint_interval_seconds`). Either way an entry commits in the same transaction as the change
+it records.
 
 Entries of one subject keep their order: transactions that change the same thing lock the same
 row, so the later one queues (or places) after the earlier one committed.

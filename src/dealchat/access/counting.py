@@ -77,6 +77,14 @@ class RateWindow(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+def purge(session: Session, now: dt.datetime) -> int:
+    """Delete the windows over `KEEP` old (their keys are source addresses and conversation
+    ids): `retention run`'s sweep, besides the tidying a new window does now and then."""
+    old = int((now - KEEP).timestamp())
+    result = session.execute(delete(RateWindow).where(RateWindow.started < old))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class DatabaseCounter:
     """Shared by every process on the database: fixed windows aligned on the epoch."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from dealchat.access import counting
 from dealchat.cli.common import platform
 from dealchat.cli.guard import host_operator
 from dealchat.conversations import erasure
@@ -58,6 +59,7 @@ def sweeps(settings: Settings, lockout_policy: LockoutPolicy) -> dict[str, reten
         ),
         **spent.sweeps(grace),
         "report_links": lambda session, now: reports_links.purge(session, grace=grace, now=now),
+        "rate_windows": counting.purge,
         **erasure.sweeps(settings.retention.chat_years),
     }
 

@@ -122,11 +122,31 @@ class Envelope:
         chosen: dict[str, _Chosen] = session.info.setdefault(_CHOSEN, {})
         found = chosen.get(scope)
         if found is None:
-            key_id, key = self.keys.get(scope) or self._key_for(session, scope)
+            key_id, key = self._cached_live(session, scope) or self._key_for(session, scope)
             found = chosen[scope] = _Chosen(key_id, key, moment, partial(self.keys.drop, scope))
         nonce = secrets.token_bytes(_NONCE)
         sealed = AESGCM(found.key).encrypt(nonce, data, context.encode("utf-8"))
         return Sealed(found.key_id, nonce + sealed)
+
+    def _cached_live(self, session: Session, scope: str) -> tuple[str, bytes] | None:
+        """The cached key of `scope` if its row is still live (a plain read, no lock: the
+        touch at commit checks again); dropped from the cache if another process destroyed it."""
+        cached = self.keys.get(scope)
+        if cached is None:
+            return None
+        live = (
+            session.connection()
+            .execute(
+                select(_DATA_KEY.c.id).where(
+                    _DATA_KEY.c.id == cached[0], _DATA_KEY.c.wrapped.is_not(None)
+                )
+            )
+            .first()
+        )
+        if live is None:
+            self.keys.drop(scope)
+            return None
+        return cached
 
     def _key_for(self, session: Session, scope: str) -> tuple[str, bytes]:
         row, key = self._live_key(session, scope)

@@ -111,12 +111,12 @@ class Envelope:
     ) -> Sealed:
         """Encrypt under the scope's live data key (created and audited on first use).
 
-        A transaction seals a scope under one key. Its row is touched once, at commit, after
-        everything else the transaction locked and in key order (`_touch_at_commit`): it is
-        marked used (retention reads `last_sealed_at`) and checked still live; a key destroyed
-        meanwhile fails the commit. No transaction ever waits on a key row while holding one
-        and wanting another row, so sealing never deadlocks. A key sealed under lately comes
-        from `self.keys` (keycache.py).
+        A transaction seals a scope under one key: a key sealed under lately comes from
+        `self.keys` (keycache.py), read back once (a plain read) to see it is still live. Its
+        row is written once, at commit, after everything else the transaction locked and in key
+        order (`_touch_at_commit`): marked used (retention reads `last_sealed_at`) and checked
+        live again; a key destroyed in between fails the commit. No transaction ever waits on a
+        key row while holding one and wanting another row, so sealing never deadlocks.
         """
         moment = now or utcnow()
         chosen: dict[str, _Chosen] = session.info.setdefault(_CHOSEN, {})

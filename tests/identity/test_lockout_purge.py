@@ -36,6 +36,7 @@ PURGED = (  # what `retention run` reports under "purged", by table or identifie
     "saml_sessions",
     "console_sessions",
     "report_links",
+    "rate_windows",
     "message_senders",
     "conversation_addresses",
     "chat_identities",

@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, event, or_, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session
 
 from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
 from dealchat.conversations.models import Conversation, Message
+from dealchat.db.session import per_transaction
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.surveillance.interfaces import StoredMessage
 
@@ -97,13 +98,7 @@ def remember(session: Session, message: StoredMessage) -> None:
     session.info.setdefault(_JUST_STORED, {})[message.id] = message
 
 
-def _forget(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended
-        session.info.pop(_JUST_STORED, None)
-
-
-_JUST_STORED = "dealchat_messages_stored"  # session.info: id -> StoredMessage, this transaction
-event.listen(Session, "after_transaction_end", _forget)
+_JUST_STORED = per_transaction("dealchat_messages_stored")  # id -> StoredMessage
 
 
 def _before(anchor: Message) -> ColumnElement[bool]:

@@ -131,6 +131,25 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+_PER_TRANSACTION: set[str] = set()
+
+
+def per_transaction(key: str) -> str:
+    """Declare a `session.info` key whose value lives as long as the outermost transaction
+    (dropped when it ends, committed or not; savepoints do not end it). Returns the key."""
+    _PER_TRANSACTION.add(key)
+    return key
+
+
+def _drop_per_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        for key in _PER_TRANSACTION:
+            session.info.pop(key, None)
+
+
+event.listen(Session, "after_transaction_end", _drop_per_transaction)
+
+
 def keep(session: Session, row: object) -> None:
     """Hold `row` for the rest of the transaction: the session's identity map holds objects
     weakly, so a row read early and dropped would be read again by the next `session.get`."""
@@ -138,13 +157,7 @@ def keep(session: Session, row: object) -> None:
         session.info.setdefault(_KEPT, []).append(row)
 
 
-def _drop_kept(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(_KEPT, None)
-
-
-_KEPT = "dealchat_kept_rows"
-event.listen(Session, "after_transaction_end", _drop_kept)
+_KEPT = per_transaction("dealchat_kept_rows")
 
 
 def after_commit(session: Session, hook: Callable[[], None]) -> None:

@@ -19,10 +19,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dealchat.db.base import utcnow
+from dealchat.db.session import per_transaction
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
@@ -69,15 +70,7 @@ def find_identity(session: Session, channel: str, external_id: str) -> ChatIdent
     return found
 
 
-_FOUND = "dealchat_chat_identities"  # session.info: identities found in this transaction
-
-
-def _forget(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_FOUND, None)
-
-
-event.listen(Session, "after_transaction_end", _forget)
+_FOUND = per_transaction("dealchat_chat_identities")  # identities found in this transaction
 
 
 def record_user_created(

@@ -19,10 +19,10 @@ from functools import partial
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Table, event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from dealchat.db.base import new_id, utcnow
-from dealchat.db.session import after_commit
+from dealchat.db.session import after_commit, per_transaction
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
 from dealchat.records.interfaces import KeyEncryptionKey
@@ -32,7 +32,7 @@ from dealchat.records.service import record, record_now
 _NONCE = 12
 DATA_KEY_BYTES = 32
 _DATA_KEY: Table = DataKey.__table__  # type: ignore[assignment]
-_CHOSEN = "dealchat_data_keys_chosen"  # session.info: scope -> the key sealed under here
+_CHOSEN = per_transaction("dealchat_data_keys_chosen")  # scope -> the key sealed under here
 
 
 @dataclass(frozen=True)
@@ -321,11 +321,5 @@ def _touch_at_commit(session: Session) -> None:
             raise ContentErasedError(f"the data key of {scope} was destroyed while sealing")
 
 
-def _forget_chosen(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended
-        session.info.pop(_CHOSEN, None)
-
-
-event.listen(Session, "after_transaction_end", _forget_chosen)
 # First of the commit's steps: records.service places the audit entries after it.
 event.listen(Session, "before_commit", _touch_at_commit, insert=True)

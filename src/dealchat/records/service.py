@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, se
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from dealchat.db.base import from_micros, to_micros, utcnow
+from dealchat.db.session import per_transaction
 from dealchat.records import merkle
 from dealchat.records.chain import canonical_json
 from dealchat.records.events import AuditEvent
@@ -212,7 +213,7 @@ def _read_head(connection: Connection) -> tuple[int, list[bytes]]:
 # two installations in one database (schemas) never wait on each other.
 PLACER_LOCK = "{}(1684824936, hashtext(current_schema()))"  # 1684824936 = b"dlch"
 QUEUE_BATCH = 5000  # queued entries placed per transaction at most
-_LOCKED = "dealchat_audit_placer"  # session.info: this transaction holds the placer's lock
+_LOCKED = per_transaction("dealchat_audit_placer")  # this transaction holds the placer's lock
 
 
 def _take_lock(session: Session, *, wait: bool) -> bool:
@@ -290,7 +291,7 @@ def _place_queue_after(session: Session) -> None:
 _QUEUED_HERE = "dealchat_audit_queued"  # session.info: this commit left entries in the queue
 
 
-_PENDING = "dealchat_audit_pending"  # session.info: entries recorded, not yet placed
+_PENDING = per_transaction("dealchat_audit_pending")  # entries recorded, not yet placed
 _SAVEPOINT_MARKS: weakref.WeakKeyDictionary[SessionTransaction, int] = weakref.WeakKeyDictionary()
 
 
@@ -534,15 +535,12 @@ class _NodeCache:
                 self.nodes.popitem(last=False)
 
 
-_APPENDED = "dealchat_audit_appended"  # session.info: this transaction appended to the log
+_APPENDED = per_transaction("dealchat_audit_appended")  # this transaction placed entries
 
 
 def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:  # a savepoint ended: the transaction goes on
         return
-    session.info.pop(_APPENDED, None)
-    session.info.pop(_LOCKED, None)
-    session.info.pop(_PENDING, None)
     if session.info.pop(_QUEUED_HERE, False):
         _place_queue_after(session)
 

@@ -13,12 +13,13 @@ import hashlib
 from collections import OrderedDict
 from functools import cache
 
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.db.base import utcnow
+from dealchat.db.session import per_transaction
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record, record_new
 from dealchat.surveillance import guard, policies
@@ -185,12 +186,4 @@ def _compile(session: Session, key: tuple[str, ...]) -> Lexicon:
     return compiled
 
 
-_IN_FORCE = "dealchat_lexicon_in_force"  # session.info: the lexicon this transaction read
-
-
-def _forget_lexicon(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_IN_FORCE, None)
-
-
-event.listen(Session, "after_transaction_end", _forget_lexicon)
+_IN_FORCE = per_transaction("dealchat_lexicon_in_force")  # the lexicon this transaction read

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
 from dealchat.records import hooks, merkle, service
 from dealchat.records.events import AuditEvent
@@ -30,19 +29,6 @@ from dealchat.records.service import (
     tree_size,
     verify,
 )
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
 
 
 def _fill(sessions: sessionmaker[Session], count: int, *, subjects: int = 3) -> None:

@@ -15,14 +15,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dealchat.db import migrate
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry, AuditQueue
@@ -37,19 +35,6 @@ from dealchat.records.service import (
 )
 
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
 
 
 def _note(session: Session, subject: str, number: int) -> None:

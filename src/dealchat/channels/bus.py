@@ -34,7 +34,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from dealchat.channels.interfaces import InboundMessage, InboundSink, inbound_problem
+from dealchat.channels.interfaces import InboundMessage, InboundSink
 from dealchat.settings import BusSettings
 
 log = logging.getLogger("dealchat.channels.bus")
@@ -248,11 +248,7 @@ class BusWorker:
         if isinstance(decoded, str):
             self._sink.drop(subject.rpartition(".")[2], decoded)
             return
-        problem = inbound_problem(decoded)
-        if problem is not None:
-            self._sink.drop(decoded.channel, f"message dropped: {problem}")
-            return
-        self._sink.accept([decoded])
+        self._sink.accept([decoded])  # the core sink checks it again (`inbound_problem`)
 
 
 async def _quietly(step: Awaitable[None]) -> None:

@@ -526,24 +526,47 @@ class WitnessSettings(BaseModel):
         return self
 
 
+_STREAM_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+_SUBJECT = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+
+
 class BusSettings(BaseModel):
     """NATS JetStream as the way in (channels/bus.py). Empty `url`: messages stay in process.
     `ack_wait_seconds`: how long a core worker may take before a message is delivered again
-    (to any node); `duplicate_window_seconds`: how long the stream drops a platform's resend."""
+    (to any node); `duplicate_window_seconds`: how long the stream drops a platform's resend.
+    `outbound`: each committed delivery is announced on `outbound_stream` (its outbox id only)
+    and sent by whichever node's delivery worker takes the notice (channels/bus_deliveries.py);
+    false leaves deliveries to the leader's dispatcher alone."""
 
     url: str = Field(default="", max_length=500)
-    stream: str = Field(default="DEALCHAT_INBOUND", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    subject: str = Field(default="dealchat.inbound", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-    durable: str = Field(default="core", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    stream: str = Field(default="DEALCHAT_INBOUND", pattern=_STREAM_NAME)
+    subject: str = Field(default="dealchat.inbound", pattern=_SUBJECT)
+    durable: str = Field(default="core", pattern=_STREAM_NAME)
     batch: int = Field(default=32, ge=1, le=1000)
     ack_wait_seconds: float = Field(default=30, ge=1, le=3600)
     publish_timeout_seconds: float = Field(default=5, gt=0, le=60)
     duplicate_window_seconds: float = Field(default=600, ge=1, le=86400)
+    outbound: bool = True
+    outbound_stream: str = Field(default="DEALCHAT_OUTBOUND", pattern=_STREAM_NAME)
+    outbound_subject: str = Field(default="dealchat.outbound", pattern=_SUBJECT)
+    outbound_durable: str = Field(default="delivery", pattern=_STREAM_NAME)
 
     @model_validator(mode="after")
     def _nats_url(self) -> BusSettings:
         if self.url and not self.url.startswith(("nats://", "tls://")):
             raise ValueError("DEALCHAT_BUS__URL must be a nats:// or tls:// URL")
+        return self
+
+    @model_validator(mode="after")
+    def _apart(self) -> BusSettings:
+        """Two streams, neither's subjects inside the other's (NATS refuses overlapping ones)."""
+        if self.outbound_stream == self.stream:
+            raise ValueError("DEALCHAT_BUS__OUTBOUND_STREAM must differ from DEALCHAT_BUS__STREAM")
+        inbound, outbound = f"{self.subject}.", f"{self.outbound_subject}."
+        if inbound.startswith(outbound) or outbound.startswith(inbound):
+            raise ValueError(
+                "DEALCHAT_BUS__SUBJECT and DEALCHAT_BUS__OUTBOUND_SUBJECT must not overlap"
+            )
         return self
 
 

@@ -9,21 +9,15 @@ every message a platform got a 2xx for is recorded and answered exactly once, wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
-import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -40,40 +34,10 @@ from dealchat.conversations.models import Message
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
 from dealchat.settings import BusSettings
+from tests.channels.bus_support import PrivateNats, bus_settings, private_nats, wait
 from tests.channels.fakes import FakeAdapter
 
-NATS_URL = os.environ.get("DEALCHAT_TEST_NATS_URL", "nats://127.0.0.1:4222")
-IN_CI = os.environ.get("CI") == "true"
-
-
-def _reachable(url: str) -> bool:
-    host, _, port = url.removeprefix("nats://").partition(":")
-    try:
-        socket.create_connection((host, int(port or 4222)), timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def bus_settings() -> Iterator[BusSettings]:
-    if not _reachable(NATS_URL):
-        message = f"NATS with JetStream is not reachable at {NATS_URL}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    tag = secrets.token_hex(4)
-    settings = BusSettings(url=NATS_URL, stream=f"T{tag}", subject=f"t{tag}.inbound",
-                           ack_wait_seconds=2, batch=8)  # fmt: skip
-    yield settings
-    asyncio.run(_delete_stream(settings))
-
-
-async def _delete_stream(settings: BusSettings) -> None:
-    client = await nats.connect(settings.url)
-    with contextlib.suppress(Exception):
-        await client.jetstream().delete_stream(settings.stream)
-    await client.close()
+__all__ = ["bus_settings", "private_nats"]  # fixtures
 
 
 def _stored(settings: BusSettings) -> int:
@@ -104,15 +68,6 @@ def _received(platform: Platform) -> int:
     return _count(platform, AuditEntry.event == "message:received", model=AuditEntry)
 
 
-def _wait(until: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if until():
-            return True
-        time.sleep(0.1)
-    return until()
-
-
 def _with_bus(platform: Platform, settings: BusSettings) -> Platform:
     return dataclasses.replace(
         platform, settings=platform.settings.model_copy(update={"bus": settings})
@@ -137,8 +92,8 @@ def test_a_webhook_is_answered_once_the_stream_holds_it_and_a_worker_takes_it(
     assert _count(platform) == 0  # nothing processed before a worker takes it
     worker = BusWorker(bus_settings, LocalSink(platform.sessions, platform.desk)).start()
     try:
-        assert _wait(lambda: _count(platform, Message.direction == "in") == 12)
-        assert _wait(lambda: _stored(bus_settings) == 0)  # each acknowledged after its commit
+        assert wait(lambda: _count(platform, Message.direction == "in") == 12)
+        assert wait(lambda: _stored(bus_settings) == 0)  # each acknowledged after its commit
     finally:
         worker.stop()
     assert _received(platform) == 12
@@ -191,12 +146,12 @@ def test_a_worker_killed_mid_run_loses_nothing_and_two_workers_share_the_load(
     assert killed.stdout.readline().strip() == "started"
     other = BusWorker(bus_settings, LocalSink(platform.sessions, platform.desk)).start()
     try:
-        assert _wait(lambda: _count(platform, Message.direction == "in") >= 15)
+        assert wait(lambda: _count(platform, Message.direction == "in") >= 15)
         os.kill(killed.pid, signal.SIGKILL)  # mid-batch: what it took unacknowledged comes back
         killed.wait(10)
         killed.stdout.close()
-        assert _wait(lambda: _count(platform, Message.direction == "in") == total, 60)
-        assert _wait(lambda: _stored(bus_settings) == 0, 30)
+        assert wait(lambda: _count(platform, Message.direction == "in") == total, 60)
+        assert wait(lambda: _stored(bus_settings) == 0, 30)
     finally:
         other.stop()
         sink.close()
@@ -204,50 +159,6 @@ def test_a_worker_killed_mid_run_loses_nothing_and_two_workers_share_the_load(
     assert other.handled < total + 8  # the killed one did its share (8: one batch redelivered)
     assert _received(platform) == total  # recorded exactly once
     assert _count(platform, Message.direction == "out") == total  # answered exactly once
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateNats:
-    """A nats-server of the test's own (JetStream on, its store in a temp dir), restartable."""
-
-    def __init__(self, store: Path) -> None:
-        self.port = _free_port()
-        self.store = store
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        self.process = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert _wait(lambda: _reachable(self.url), 10)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-
-@pytest.fixture
-def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    if shutil.which("nats-server") is None and not Path("/usr/sbin/nats-server").exists():
-        if IN_CI:
-            pytest.fail("nats-server is not installed (Debian's nats-server)")
-        pytest.skip("nats-server is not installed")
-    server = PrivateNats(tmp_path / "jetstream")
-    server.start()
-    yield server
-    server.kill()
 
 
 def test_nats_restarted_mid_run_loses_nothing_acknowledged(
@@ -276,13 +187,13 @@ def test_nats_restarted_mid_run_loses_nothing_acknowledged(
     sender.start()
     worker = BusWorker(settings, LocalSink(platform.sessions, platform.desk)).start()
     try:
-        assert _wait(lambda: len(acknowledged) >= 20)
+        assert wait(lambda: len(acknowledged) >= 20)
         private_nats.kill()
         time.sleep(0.5)
         private_nats.start()  # the same store: what it acknowledged is still there
         sender.join(90)
         assert len(acknowledged) == 60
-        assert _wait(lambda: _count(platform, Message.direction == "in") == 60, 60)
+        assert wait(lambda: _count(platform, Message.direction == "in") == 60, 60)
     finally:
         stop.set()
         sender.join(10)

@@ -24,8 +24,9 @@ import concurrent.futures
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -87,7 +88,11 @@ class _Loop:
         self._thread.start()
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        return self.submit(coroutine).result(timeout)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run `coroutine` there without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -106,20 +111,78 @@ async def _connect(settings: BusSettings, name: str) -> Client:
     )
 
 
-async def ensure_stream(js: JetStreamContext, settings: BusSettings) -> None:
-    """The stream (file storage, work-queue retention: a message leaves once acknowledged)."""
+async def ensure_stream(
+    js: JetStreamContext, name: str, subject: str, settings: BusSettings, *, max_age: float = 0
+) -> None:
+    """A stream for `<subject>.>` (file storage, work-queue retention: a message leaves once
+    acknowledged; `max_age` seconds, when set, drops what nobody took by then)."""
     try:
-        await js.stream_info(settings.stream)
+        await js.stream_info(name)
     except NotFoundError:
         await js.add_stream(
             StreamConfig(
-                name=settings.stream,
-                subjects=[f"{settings.subject}.>"],
+                name=name,
+                subjects=[f"{subject}.>"],
                 storage=StorageType.FILE,
                 retention=RetentionPolicy.WORK_QUEUE,
                 duplicate_window=settings.duplicate_window_seconds,
+                max_age=max_age or None,
             )
         )
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One stream and the durable consumer every node shares on it (a work queue)."""
+
+    stream: str
+    subject: str
+    durable: str
+    max_age: float = 0
+
+
+def inbound(settings: BusSettings) -> Queue:
+    return Queue(settings.stream, settings.subject, settings.durable)
+
+
+class Publisher:
+    """One connection to NATS on a loop of its own; the queue's stream made on first use."""
+
+    def __init__(self, settings: BusSettings, queue: Queue, *, name: str) -> None:
+        self.settings = settings
+        self.loop = _Loop("bus-publisher")
+        self._queue = queue
+        self._name = name
+        self._js: JetStreamContext | None = None
+        self._client: Client | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    async def publish(self, items: list[Publication], timeout: float) -> None:
+        js = await self._jetstream()
+        for subject, data, dedupe in items:
+            headers = {"Nats-Msg-Id": dedupe} if dedupe else None
+            await js.publish(subject, data, timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self.loop.call(self._client.close(), self.settings.publish_timeout_seconds)
+            except Exception:  # ending anyway: every publish was already acknowledged or failed
+                log.warning("bus connection did not close cleanly", exc_info=True)
+        self.loop.close()
+
+    async def _jetstream(self) -> JetStreamContext:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:  # one connection, however many publish at once
+            if self._js is None:
+                client = await _connect(self.settings, self._name)
+                js = client.jetstream()
+                queue = self._queue
+                await ensure_stream(js, queue.stream, queue.subject, self.settings,
+                                    max_age=queue.max_age)  # fmt: skip
+                self._client, self._js = client, js
+            return self._js
 
 
 class BusSink:
@@ -127,11 +190,7 @@ class BusSink:
 
     def __init__(self, settings: BusSettings, *, name: str = "dealchat-edge") -> None:
         self._settings = settings
-        self._loop = _Loop("bus-publisher")
-        self._name = name
-        self._js: JetStreamContext | None = None
-        self._client: Client | None = None
-        self._lock = threading.Lock()
+        self._publisher = Publisher(settings, inbound(settings), name=name)
 
     def accept(self, messages: list[InboundMessage]) -> None:
         self._publish([(subject_of(self._settings, m.channel), encode(m), message_id(m))
@@ -142,52 +201,41 @@ class BusSink:
         self._publish([(subject_of(self._settings, channel), note, None)])
 
     def close(self) -> None:
-        if self._client is not None:
-            try:
-                self._loop.call(self._client.close(), self._settings.publish_timeout_seconds)
-            except Exception:  # ending anyway: every publish was already acknowledged or failed
-                log.warning("bus connection did not close cleanly", exc_info=True)
-        self._loop.close()
+        self._publisher.close()
 
     def _publish(self, items: list[Publication]) -> None:
         timeout = self._settings.publish_timeout_seconds
         try:
-            self._loop.call(self._publish_all(items, timeout), timeout * 2)
+            self._publisher.loop.call(self._publisher.publish(items, timeout), timeout * 2)
         except Exception as error:
             log.warning("bus publish failed", extra={"error": type(error).__name__})
             raise BusUnavailableError("the stream did not acknowledge the message") from error
 
-    async def _publish_all(
-        self, items: list[tuple[str, bytes, str | None]], timeout: float
+
+class PullWorker:
+    """A node's share of a queue: takes messages from the shared durable consumer, hands each
+    to `handle(data, subject)` on a thread, acknowledges it after that returned and `nak`s it
+    when it raised (delivered again, to any node)."""
+
+    def __init__(
+        self,
+        settings: BusSettings,
+        queue: Queue,
+        handle: Callable[[bytes, str], None],
+        *,
+        name: str,
     ) -> None:
-        js = await self._jetstream()
-        for subject, data, dedupe in items:
-            headers = {"Nats-Msg-Id": dedupe} if dedupe else None
-            await js.publish(subject, data, timeout=timeout, headers=headers)
-
-    async def _jetstream(self) -> JetStreamContext:
-        if self._js is None:
-            self._client = await _connect(self._settings, self._name)
-            self._js = self._client.jetstream()
-            await ensure_stream(self._js, self._settings)
-        return self._js
-
-
-class BusWorker:
-    """A core node's consumer: takes messages from the shared durable consumer, hands each to
-    `sink` (committed there) and acknowledges it after; `nak`s it on failure (redelivered)."""
-
-    def __init__(self, settings: BusSettings, sink: InboundSink, *, name: str = "dealchat-core"):
         self._settings = settings
-        self._sink = sink
+        self._queue = queue
+        self._handle_one = handle
         self._name = name
         self._stop = threading.Event()
         self._loop: _Loop | None = None
         self._task: concurrent.futures.Future[None] | None = None
         self.handled = 0  # messages processed and acknowledged by this worker
 
-    def start(self) -> BusWorker:
-        self._loop = _Loop("bus-worker")
+    def start(self) -> Self:
+        self._loop = _Loop(f"bus-worker-{self._queue.durable}")
         self._task = asyncio.run_coroutine_threadsafe(self._run(), self._loop.loop)
         return self
 
@@ -205,11 +253,13 @@ class BusWorker:
         client = await _connect(self._settings, self._name)
         try:
             js = client.jetstream()
-            await ensure_stream(js, self._settings)
+            queue = self._queue
+            await ensure_stream(js, queue.stream, queue.subject, self._settings,
+                                max_age=queue.max_age)  # fmt: skip
             subscription = await js.pull_subscribe(
-                f"{self._settings.subject}.>",
-                durable=self._settings.durable,
-                stream=self._settings.stream,
+                f"{queue.subject}.>",
+                durable=queue.durable,
+                stream=queue.stream,
                 config=ConsumerConfig(
                     ack_wait=self._settings.ack_wait_seconds,
                     max_ack_pending=self._settings.batch * 64,
@@ -234,9 +284,8 @@ class BusWorker:
             await self._handle(loop, message)
 
     async def _handle(self, loop: asyncio.AbstractEventLoop, message: Any) -> None:
-        decoded = decode(message.data)
         try:
-            await loop.run_in_executor(None, self._deliver, decoded, message.subject)
+            await loop.run_in_executor(None, self._handle_one, message.data, message.subject)
         except Exception:
             log.exception("bus message not processed; it will be delivered again")
             await _quietly(message.nak(delay=1))
@@ -244,7 +293,16 @@ class BusWorker:
         await _quietly(message.ack())
         self.handled += 1
 
-    def _deliver(self, decoded: InboundMessage | str, subject: str) -> None:
+
+class BusWorker(PullWorker):
+    """A core node's consumer of inbound messages: each handed to `sink` (committed there)."""
+
+    def __init__(self, settings: BusSettings, sink: InboundSink, *, name: str = "dealchat-core"):
+        super().__init__(settings, inbound(settings), self._deliver, name=name)
+        self._sink = sink
+
+    def _deliver(self, data: bytes, subject: str) -> None:
+        decoded = decode(data)
         if isinstance(decoded, str):
             self._sink.drop(subject.rpartition(".")[2], decoded)
             return

@@ -1,16 +1,21 @@
 """The outbox: every bot message to a chat is queued here in the transaction that stores it, and
 delivered afterwards by the dispatcher (`outbox_dispatch`). Nothing is sent before commit, and
 nothing committed is lost if the process dies before sending (at-least-once, in order per
-conversation)."""
+conversation). With a bus, each queued delivery is also announced once its transaction commits
+(`announce_with`: the bus's outbound notice, channels/bus_deliveries.py), so any node sends it
+at once; the row stays the truth, and the dispatcher's sweep finds whatever no notice brought."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
+from dealchat.db.session import after_commit
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 
@@ -18,6 +23,8 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 # Channels whose client fetches its messages itself (the web chat page follows its conversation
 # and acknowledges what it showed, conversations/feed.py): the dispatcher leaves them alone.
 PULLED = frozenset({"webchat"})
+Announce = Callable[[str, str], None]  # (outbox id, channel), after commit
+_ANNOUNCE = "dealchat_outbox_announce"
 
 
 class OutboxItem(Base):
@@ -67,8 +74,25 @@ def enqueue(
             subject=f"conversation:{conversation_id}",
             payload={"outbox": item.id, "channel": channel, "attempt": 1},
         )
+    elif channel not in PULLED:
+        _announce_after_commit(session, item)
     session.add(item)
     return item
+
+
+def announce_with(sessions: sessionmaker[Session], announce: Announce | None) -> None:
+    """Every session of `sessions` calls `announce(item id, channel)` for each delivery it
+    queued, once its transaction has committed (never on rollback); None stops it."""
+    info = {key: value for key, value in sessions.kw.get("info", {}).items() if key != _ANNOUNCE}
+    if announce is not None:
+        info[_ANNOUNCE] = announce
+    sessions.configure(info=info)
+
+
+def _announce_after_commit(session: Session, item: OutboxItem) -> None:
+    announce: Announce | None = session.info.get(_ANNOUNCE)
+    if announce is not None:
+        after_commit(session, partial(announce, item.id, item.channel))
 
 
 def requeue(session: Session, *, item_id: str, actor: str, now: dt.datetime) -> OutboxItem:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from dealchat.channels.interfaces import ChannelAdapter, DeliveryFailed, OutboundMessage
@@ -88,6 +88,20 @@ class Dispatcher:
             self._deliver(item)
         return len(claimed)
 
+    def deliver_noticed(self, item_id: str) -> int:
+        """A bus notice's delivery (channels/bus_deliveries.py): the item claimed as a round
+        claims (nothing if it is not due, has an older pending one, was claimed by another or
+        has no adapter here), sent, its outcome recorded; then the items of its conversation
+        that it held back, in order. Returns attempts made; the sweep finds whatever is left."""
+        claimed = self._claim(OutboxItem.id == item_id, limit=1)
+        attempts = 0
+        while claimed:
+            attempts += 1
+            if not self._deliver(claimed[0]):
+                break  # failed: its retry holds the conversation back
+            claimed = self._claim(OutboxItem.conversation_id == claimed[0].conversation_id, limit=1)
+        return attempts
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -102,11 +116,14 @@ class Dispatcher:
                 self._wake.wait(idle_seconds)
                 self._wake.clear()
 
-    def _claim(self) -> list[Claimed]:
+    def _claim(self, *only: ColumnElement[bool], limit: int | None = None) -> list[Claimed]:
         now = self._clock()
         claimed: list[Claimed] = []
+        if only:  # a notice's: only what this process has an adapter for
+            only = (*only, OutboxItem.channel.in_(list(self._adapters)))
+        due = _due(now, limit or self._batch, *only)
         with unit_of_work(self._sessions) as session:
-            for item, message, conversation in session.execute(_due(now, self._batch)).all():
+            for item, message, conversation in session.execute(due).all():
                 wait = self.limiter.wait(item.channel, now)
                 if wait > 0:  # over the platform's rate: try later, no attempt spent
                     item.next_attempt_at = now + dt.timedelta(seconds=wait)
@@ -136,7 +153,8 @@ class Dispatcher:
             ),
         )
 
-    def _deliver(self, claimed: Claimed) -> None:
+    def _deliver(self, claimed: Claimed) -> bool:
+        """Send one claimed item and record the outcome; True when it was delivered."""
         adapter = self._adapters.get(claimed.channel)
         try:
             if adapter is None:
@@ -149,6 +167,8 @@ class Dispatcher:
             self._failed(claimed, DeliveryFailed(f"adapter error: {type(error).__name__}"))
         else:
             self._succeeded(claimed)
+            return True
+        return False
 
     def _succeeded(self, claimed: Claimed) -> None:
         now = self._clock()
@@ -187,7 +207,9 @@ def _signed(session: Session, message: Message, text: str) -> str:
     return text if author is None else f"{author.shown_name}: {text}"
 
 
-def _due(now: dt.datetime, batch: int) -> Select[OutboxItem, Message, Conversation]:
+def _due(
+    now: dt.datetime, batch: int, *only: ColumnElement[bool]
+) -> Select[OutboxItem, Message, Conversation]:
     """Pending items that are due and have no older pending item in their conversation."""
     earlier = aliased(OutboxItem)
     older_pending = exists().where(
@@ -206,6 +228,7 @@ def _due(now: dt.datetime, batch: int) -> Select[OutboxItem, Message, Conversati
             OutboxItem.next_attempt_at <= now,
             OutboxItem.channel.not_in(PULLED),
             ~older_pending,
+            *only,
         )
         .order_by(OutboxItem.created_at)
         .limit(batch)

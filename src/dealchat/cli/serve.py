@@ -13,6 +13,7 @@ from dealchat import logs
 from dealchat.api.deps import Platform
 from dealchat.app import create_app, create_edge_app, edge_link
 from dealchat.channels.bus import BusWorker
+from dealchat.channels.bus_deliveries import deliveries_by_bus
 from dealchat.channels.sink import LocalSink
 from dealchat.cli.channels_runtime import RunningChannels, running_channels
 from dealchat.cli.common import ending_on_signals, platform, serve_app
@@ -118,7 +119,11 @@ def run(
     sockets: list[socket.socket] | None = None,
 ) -> None:
     logs.configure(settings.log_level)
-    with platform(settings) as built, running_channels(built, start=False) as channels:
+    with (
+        platform(settings) as built,
+        running_channels(built, start=False) as channels,
+        deliveries_by_bus(settings.bus, built.sessions, channels.dispatcher),
+    ):
         app = create_app(
             platform=built, adapters=channels.adapters, on_reply=channels.wake, role=role
         )

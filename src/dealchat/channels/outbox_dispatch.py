@@ -5,7 +5,9 @@ leases them, commits, sends outside any transaction, then records the outcome wi
 entry: `delivery:succeeded`, `delivery:failed` (retry after exponential backoff with jitter, or
 the platform's Retry-After), or `delivery:dead_lettered` (permanent error or out of tries).
 Per-platform token buckets keep us under each platform's rate limit; a 429 pauses the platform.
-Runs as a thread in `dealchat serve` (core/all); tests call `run_once()`.
+Runs as a thread in `dealchat serve` (core/all); tests call `run_once()`. With a bus, every
+node's delivery worker also sends the rows it is told of (`deliver_noticed`), through the same
+claim, so a row goes to one sender at a time whoever sees it.
 """
 
 from __future__ import annotations

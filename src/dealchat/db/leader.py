@@ -2,7 +2,8 @@
 
 The checkpointer and the witnesses (one signer of the log's checkpoints), the RFQ sweeper, the
 directory sync, the FIX sessions (a counterparty takes one logon per CompID pair), the outbox
-dispatcher (whose per-platform token buckets are then the only ones) and the Matrix bot run in
+dispatcher (whose per-platform token buckets are then the only ones, unless a bus lets every
+node send, channels/bus_deliveries.py) and the Matrix bot run in
 the leader only. Leadership is a lock the database or the host releases when its holder dies:
 
 - PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`, keyed by the database

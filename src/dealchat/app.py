@@ -122,7 +122,7 @@ def build_platform(settings: Settings) -> Platform:
     record_hooks.install(sessions, activity.on_record)  # linked chats join their client
     if settings.surveillance.enabled:
         record_hooks.install(sessions, surveillance_of(settings, desk).on_record)
-    counter = DatabaseCounter(sessions) if settings.shares_state else MemoryCounter()
+    counter = DatabaseCounter(engine) if settings.shares_state else MemoryCounter()
     throttle = SourceThrottle(limit=settings.auth.anonymous_per_minute, counter=counter)
     scanner = scanner_from(settings.documents)
     limits = RateLimits(settings.limits.per_minute, counter=counter)

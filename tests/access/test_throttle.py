@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import text
 
 from dealchat.access.counting import DatabaseCounter, MemoryCounter
 from dealchat.access.throttle import RateLimit, RateLimits, SourceThrottle, source_key
@@ -42,7 +43,7 @@ def test_nonsense_settings_are_refused() -> None:
 
 def test_two_processes_on_one_database_count_together(platform: Platform) -> None:
     """Each process has its own counter object; both count in the same rows."""
-    one, two = DatabaseCounter(platform.sessions), DatabaseCounter(platform.sessions)
+    one, two = DatabaseCounter(platform.engine), DatabaseCounter(platform.engine)
     limit = RateLimit("webchat-conversation", 3)
     first, second = RateLimits(counter=one), RateLimits(counter=two)
     start = T0 + dt.timedelta(seconds=10)  # windows are on the minute: this one ends at 12:01
@@ -58,3 +59,21 @@ def test_two_processes_on_one_database_count_together(platform: Platform) -> Non
     anonymous = SourceThrottle(limit=1, counter=one)
     assert anonymous.check("192.0.2.1", start).allowed
     assert not SourceThrottle(limit=1, counter=two).check("192.0.2.1", start).allowed
+
+
+def test_a_count_survives_the_database_dropping_its_connection(platform: Platform) -> None:
+    """PostgreSQL counts on a pool of their own with no ping first: a connection the database
+    closed (a restart) fails, and the count is made once more on a new one."""
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite counts in the engine's own transactions")
+    counter = DatabaseCounter(platform.engine)
+    limits = RateLimits(counter=counter)
+    limit = RateLimit("webchat-conversation", 3)
+    assert limits.check(limit, "conv-a", T0).allowed
+    pooled = counter._engine.raw_connection()  # the connection the first count used
+    (pid,) = pooled.cursor().execute("SELECT pg_backend_pid()").fetchone()
+    pooled.close()
+    with platform.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    seen = [limits.check(limit, "conv-a", T0) for _ in range(3)]
+    assert [v.allowed for v in seen] == [True, True, False]

@@ -5,9 +5,11 @@ behind a load balancer: two processes then refuse exactly what one would).
 A counter answers `count(name, key, window, now) -> (window start, requests in it so far)`,
 this one included. The database counter keeps fixed windows aligned on the epoch (a minute
 window starts on the minute), one row per (limit, key, window), incremented with one
-`INSERT ... ON CONFLICT DO UPDATE ... RETURNING` in its own short transaction; windows over an
-hour old are deleted now and then by whoever opens a new one. On PostgreSQL the count's
-transaction does not wait for its WAL flush (`synchronous_commit` off for it alone).
+`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, a transaction of its own: no ORM session, no
+BEGIN and COMMIT around it. Windows over an hour old are deleted now and then by whoever opens
+a new one. On PostgreSQL the counts go through a small pool of their own, in autocommit and
+without waiting for the WAL flush (`synchronous_commit` off on those connections alone): one
+round trip a count. On SQLite they take the engine's own writer queue (`db.session`).
 """
 
 from __future__ import annotations
@@ -16,20 +18,24 @@ import datetime as dt
 import random
 import threading
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Integer, String, delete, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import BigInteger, Engine, Integer, String, create_engine, delete, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dealchat.db.base import Base
-from dealchat.db.session import unit_of_work
 
 KEEP = dt.timedelta(hours=1)  # windows older than this are deleted (longest window: minutes)
 PURGE_ONE_IN = 200  # new windows that also delete the old ones
 # PostgreSQL commits a count without waiting for its WAL flush (0.2-0.3 ms against 1.5-2.5 ms a
 # check on this machine's database): losing the last counts in a crash only lets a few more in.
-ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+ASYNC_COMMIT = "SET synchronous_commit TO OFF"
+POOL_SIZE, POOL_OVERFLOW = 4, 16  # a count holds its connection for one round trip
+UPSERT = text(
+    "INSERT INTO rate_window (name, key, started, count) VALUES (:name, :key, :started, 1)"
+    " ON CONFLICT (name, key, started) DO UPDATE SET count = rate_window.count + 1"
+    " RETURNING count"
+)
 
 
 class Counter(Protocol):
@@ -88,8 +94,10 @@ def purge(session: Session, now: dt.datetime) -> int:
 class DatabaseCounter:
     """Shared by every process on the database: fixed windows aligned on the epoch."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = counting_engine(engine)
+        self._on_postgresql = engine.dialect.name == "postgresql"
+        self._upsert = str(UPSERT.compile(dialect=engine.dialect))  # the driver's own form
         self._rng = random.Random()  # noqa: S311 - when to tidy up, not a secret
 
     def count(
@@ -97,19 +105,68 @@ class DatabaseCounter:
     ) -> tuple[dt.datetime, int]:
         seconds = max(int(window.total_seconds()), 1)
         started = int(now.timestamp()) // seconds * seconds
-        with unit_of_work(self._sessions) as session:
-            on_postgresql = session.get_bind().dialect.name == "postgresql"
-            if on_postgresql:  # a count lost in a crash lets one request more in: no fsync wait
-                session.execute(ASYNC_COMMIT)
-            dialect = postgresql if on_postgresql else sqlite
-            table = RateWindow.__table__
-            statement = dialect.insert(table).values(name=name, key=key, started=started, count=1)
-            statement = statement.on_conflict_do_update(
-                index_elements=[table.c.name, table.c.key, table.c.started],
-                set_={"count": table.c.count + 1},
-            ).returning(table.c.count)
-            count = int(session.execute(statement).scalar_one())
-            if count == 1 and self._rng.randrange(PURGE_ONE_IN) == 0:
-                old = int((now - KEEP).timestamp())
-                session.execute(delete(RateWindow).where(RateWindow.started < old))
+        values = {"name": name, "key": key, "started": started}
+        count = self._on_driver(values) if self._on_postgresql else self._in_transaction(values)
+        if count == 1 and self._rng.randrange(PURGE_ONE_IN) == 0:
+            old = int((now - KEEP).timestamp())
+            with self._engine.begin() as connection:
+                connection.execute(delete(RateWindow).where(RateWindow.started < old))
         return dt.datetime.fromtimestamp(started, dt.UTC), count
+
+    def _in_transaction(self, values: dict[str, Any]) -> int:
+        with self._engine.begin() as connection:
+            return int(connection.execute(UPSERT, values).scalar_one())
+
+    def _on_driver(self, values: dict[str, Any]) -> int:
+        """The statement straight on a pooled driver connection in autocommit. When the database
+        dropped the connection (a restart), a new pool (the others went with it) and once more."""
+        try:
+            return self._upsert_once(values)
+        except _DroppedError:
+            self._engine.dispose()
+            return self._upsert_once(values)
+
+    def _upsert_once(self, values: dict[str, Any]) -> int:
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._upsert, values)
+            [(count,)] = cursor.fetchall()
+            cursor.close()
+        except self._engine.dialect.loaded_dbapi.Error as error:
+            dialect, dbapi_connection = self._engine.dialect, connection.dbapi_connection
+            dropped = dialect.is_disconnect(error, dbapi_connection, None)
+            connection.invalidate()  # never back in the pool in a state nobody knows
+            if dropped:
+                raise _DroppedError from error
+            raise
+        finally:
+            connection.close()
+        return int(count)
+
+
+class _DroppedError(Exception):
+    """The database closed the connection a count was using."""
+
+
+def counting_engine(engine: Engine) -> Engine:
+    """SQLite: the engine itself (its writers queue in turn). PostgreSQL: a small pool of its
+    own in autocommit, never waiting for the WAL flush, disposed with the engine."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    counting = create_engine(
+        engine.url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+    )
+    event.listen(counting, "connect", _async_commit)
+    event.listen(engine, "engine_disposed", lambda _engine: counting.dispose())
+    return counting
+
+
+def _async_commit(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(ASYNC_COMMIT)
+    cursor.close()
+    dbapi_connection.commit()

@@ -10,11 +10,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import psycopg
 
 T = TypeVar("T")
 
@@ -93,3 +95,19 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def load_per_cpu() -> float:
     return round(os.getloadavg()[0] / (os.cpu_count() or 1), 2)
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def pg_database(name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database at 127.0.0.1:5432 (its URL), dropped after."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -50,11 +50,10 @@ import httpx
 import psycopg
 import pyotp
 
-from _serving import demo, free_port, load_per_cpu, serve, summary
+from _serving import demo, free_port, load_per_cpu, pg_database, serve, summary
 
 HERE = Path(__file__).resolve().parent
 LOGS = Path(tempfile.gettempdir())  # dealchat-bench-ingest-<database>-<workers>.log: the server's
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MIX = ("help", "eurusd?", "help", "usdjpy?", "buy 1m eurusd", "c")
 KINDS = {"help": "help", "eurusd?": "quote", "usdjpy?": "quote", "buy 1m eurusd": "order"}
 KINDS["c"] = "confirm"
@@ -84,15 +83,8 @@ def database(kind: str, suffix: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    name = f"dealchat_bench_ingest_{os.getpid()}_{suffix}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database(f"dealchat_bench_ingest_{os.getpid()}_{suffix}") as url:
+        yield url
 
 
 def environment(data_dir: Path, port: int, url: str | None) -> dict[str, str]:

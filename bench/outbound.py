@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform as host
@@ -25,15 +24,12 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import nats
-import psycopg
 
-from _serving import load_per_cpu, summary
+from _serving import load_per_cpu, pg_database, summary
 from dealchat.api.deps import Platform
 from dealchat.app import build_platform
 from dealchat.channels import outbox
@@ -58,19 +54,6 @@ class FakePlatform:
     def send(self, conversation_id: str, messages: list[OutboundMessage]) -> None:
         for message in messages:
             self.at.setdefault(str(message.key), time.perf_counter())
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    name = f"dealchat_bench_outbound_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def one_round(
@@ -128,11 +111,11 @@ def one_round(
     }
 
 
-async def _delete_streams(settings: BusSettings) -> None:
+async def _drop_streams(settings: BusSettings) -> None:
     client = await nats.connect(settings.url)
-    for stream in (settings.stream, settings.outbound_stream):
-        with contextlib.suppress(Exception):
-            await client.jetstream().delete_stream(stream)
+    js = client.jetstream()
+    names = (settings.stream, settings.outbound_stream)
+    await asyncio.gather(*(js.delete_stream(name) for name in names), return_exceptions=True)
     await client.close()
 
 
@@ -151,7 +134,10 @@ def main() -> None:
         outbound_subject=f"bench{tag}.outbound",
     )
     rounds = []
-    with tempfile.TemporaryDirectory() as tmp, database() as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        pg_database(f"dealchat_bench_outbound_{os.getpid()}") as url,
+    ):
         built = build_platform(Settings(data_dir=Path(tmp), database_url=url))
         try:
             for number in range(args.rounds):
@@ -163,7 +149,7 @@ def main() -> None:
                     rounds.append(result)
         finally:
             built.engine.dispose()
-            asyncio.run(_delete_streams(bus))
+            asyncio.run(_drop_streams(bus))
     out = Path(__file__).parent / "results" / "outbound.json"
     out.write_text(json.dumps({"machine": host.platform(), "cpus": os.cpu_count(),
                                "rounds": rounds}, indent=2) + "\n")  # fmt: skip

@@ -30,7 +30,6 @@ from typing import Any, Self, TypeVar
 
 import nats
 from nats.aio.client import Client
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -273,7 +272,7 @@ class PullWorker:
     async def _take(self, subscription: Any) -> None:
         try:
             batch = await subscription.fetch(self._settings.batch, timeout=1)
-        except NatsTimeout:
+        except TimeoutError:  # nothing to take (nats-py's own and asyncio's both are TimeoutError)
             return
         except Exception:  # a server away: nats-py reconnects; try again shortly
             log.warning("bus fetch failed; retrying", exc_info=True)

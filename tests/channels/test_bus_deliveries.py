@@ -187,20 +187,24 @@ def test_a_delivery_worker_killed_mid_send_leaves_it_to_be_sent_again_with_its_k
     adapter = FakeAdapter()
     dispatcher = _dispatcher(platform, adapter, lease=3)
     stop = threading.Event()
+    worker = DeliveryWorker(bus_settings, dispatcher)
     try:
         _say(platform, 1, "kill")
         assert wait(sending.exists)  # claimed (attempt 1, leased for 3 s) and being sent
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait(10)
         killed.stdout.close()
-        worker = DeliveryWorker(bus_settings, dispatcher).start()  # the notice comes back here
+        worker.start()  # the notice comes back here
         sweep = threading.Thread(target=dispatcher.run_forever, args=(stop,))  # the leader's
         sweep.start()
         assert wait(lambda: _all_delivered(platform, 1))
         assert wait(lambda: worker.handled == 1)  # the notice acknowledged, once
-        worker.stop()
     finally:
+        worker.stop()
         stop.set()
+        if killed.poll() is None:  # an assertion failed before the kill
+            killed.kill()
+            killed.wait(10)
         outbox.announce_with(platform.sessions, None)
         announcer.close()
     (item,) = _items(platform)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from dealchat.access.counting import DatabaseCounter, MemoryCounter
 from dealchat.access.throttle import RateLimits, SourceThrottle
@@ -88,6 +91,7 @@ if TYPE_CHECKING:  # the QuickFIX binding is imported only when orders go over F
     from dealchat.execution.fix.runtime import FixVenue
 
 SQLITE_REQUESTS_AT_ONCE = 8  # well under the server's 40 worker threads (api/gate.py)
+HEALTH_FRESH_SECONDS = 1.0  # how long a passed database check answers /healthz
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -271,15 +275,9 @@ def create_app(
     _wrap(app, platform.settings)
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(RequestGate, limit=SQLITE_REQUESTS_AT_ONCE)  # api/gate.py
+    _add_health(app, _health(platform))
     for module in _ROUTED:
         app.include_router(module.router)
-    app.add_api_route(
-        "/healthz",
-        _health(platform),
-        methods=["GET"],
-        include_in_schema=False,
-        dependencies=[Depends(public("health check for the load balancer, says nothing"))],
-    )
     return app
 
 
@@ -344,22 +342,43 @@ def create_edge_app(settings: Settings) -> FastAPI:
     app.state.core_client = httpx.AsyncClient(base_url=core_url, timeout=30.0)
     api_errors.install(app)
     _wrap(app, settings)
+    _add_health(app, _alive)
     app.include_router(webhooks.router)
     app.include_router(edge.edge_router)
+    return app
+
+
+def _add_health(app: FastAPI, health: Callable[[], Awaitable[dict[str, str]]]) -> None:
+    """`GET /healthz`, the first route matched (a load balancer asks often)."""
     app.add_api_route(
         "/healthz",
-        lambda: {"status": "ok"},
+        health,
         methods=["GET"],
         include_in_schema=False,
         dependencies=[Depends(public("health check for the load balancer, says nothing"))],
     )
-    return app
 
 
-def _health(platform: Platform) -> Callable[[], dict[str, str]]:
-    def health() -> dict[str, str]:
-        with snapshot_engine(platform.engine).connect() as connection:  # never the write lock
+async def _alive() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _health(platform: Platform) -> Callable[[], Awaitable[dict[str, str]]]:
+    """Ok when the database answered a `SELECT 1` (in a snapshot: never SQLite's write lock)
+    within the last HEALTH_FRESH_SECONDS; only then is it asked again, in the thread pool, so
+    probes cost the database and the pool nothing however often they come. A failed check
+    is never remembered: the next probe asks again."""
+    snapshots = snapshot_engine(platform.engine)
+    answered = [-math.inf]  # time.monotonic() of the last check that passed
+
+    def check() -> None:
+        with snapshots.connect() as connection:
             connection.execute(text("SELECT 1"))
+        answered[0] = time.monotonic()
+
+    async def health() -> dict[str, str]:
+        if time.monotonic() - answered[0] >= HEALTH_FRESH_SECONDS:
+            await run_in_threadpool(check)
         return {"status": "ok"}
 
     return health

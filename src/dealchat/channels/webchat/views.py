@@ -53,8 +53,14 @@ IN_THE_RESPONSE = "webchat-response"
     dependencies=[Depends(per_source(PER_SOURCE, MESSAGES))],
 )
 @body_limit(32 * 1024)  # ids and 4,000 characters, even all \u-escaped
-def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
-    """One chat message in, the bot's replies out. A repeated message_id gets the same replies."""
+async def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
+    """One chat message in, the bot's replies out. A repeated message_id gets the same replies.
+    Async so that its answer is checked and written in the event loop: the work itself is one
+    trip to the thread pool (a sync route would take a second one for its answer)."""
+    return await run_in_threadpool(_answer, body, request, platform)
+
+
+def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Replies:
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
     try:
         WebchatAdapter(platform.settings.public_url).verify(

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from dealchat.access.rights import Right
 from dealchat.api.deps import Platform
 from dealchat.conversations.transcript import Transcript
-from dealchat.db.session import unit_of_work
+from dealchat.db.session import make_engine, make_session_factory, unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.records.models import AuditEntry
+from dealchat.settings import Settings
 from dealchat.surveillance import store
 from dealchat.surveillance.backtest import backtest
 from dealchat.surveillance.models import Alert
@@ -154,3 +155,37 @@ def test_a_backtest_previews_a_policy_over_stored_messages_and_writes_nothing(
         "[[tickets for the cup final]]?",
     }
     assert _alerts(platform) == []
+
+
+def test_an_approval_on_another_node_scans_within_a_second(
+    platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process trusts the active set it read for `store.FRESH_FOR`; the approving process
+    sees its approval at once."""
+    editor = staff(platform, "eddie", Right.LEXICON_EDIT, Right.RULE_APPROVE)
+    approver = staff(platform, "abby", Right.RULE_APPROVE)
+    other = make_engine(settings.database_url)  # a second node on the same database
+    try:
+        with unit_of_work(platform.sessions) as s:
+            before = store.active_lexicon(s)
+            store.propose(s, actor=editor, source=GIFTS, note="Q4 review")
+        with unit_of_work(make_session_factory(other)) as s:
+            store.active_lexicon(s)  # that node has read the set too
+            store.approve(s, actor=approver, name="gifts", version=1)
+            assert store.lexicon_in_force(s) is None  # its own transaction reads the new set
+        with unit_of_work(make_session_factory(other)) as s:
+            assert store.lexicon_in_force(s) is None  # and so does it after its commit
+            assert "gifts" in _policies(store.active_lexicon(s))
+        with unit_of_work(platform.sessions) as s:
+            assert store.lexicon_in_force(s) is before  # this node: still fresh
+        monkeypatch.setattr(store, "FRESH_FOR", 0.0)
+        with unit_of_work(platform.sessions) as s:
+            store._LAST_READ.clear()  # what a second's wait does
+            assert store.lexicon_in_force(s) is None
+            assert "gifts" in _policies(store.active_lexicon(s))
+    finally:
+        other.dispose()
+
+
+def _policies(lexicon: object) -> set[str]:
+    return {policy.name for policy in lexicon.policies}  # type: ignore[attr-defined]

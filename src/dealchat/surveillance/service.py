@@ -7,9 +7,11 @@ the market (`order:placed`, `order:held`) it runs the pattern rules. Alerts are 
 audited in the same transaction as the entry that raised them, so a message and its alerts
 commit or roll back together.
 
-Failing safe: the work runs inside a savepoint. Any error rolls back only the savepoint (no
-half-written alert), is logged, and is itself recorded as `surveillance:failed` naming the
-entry, so a reviewer can rescan it (`backtest`); the message or order is never lost.
+Failing safe: whatever reads or writes the database runs inside a savepoint (for a message:
+reading the lexicon when this process has no fresh copy, and writing its alerts when there are
+any; most messages need neither). Any error rolls back only the savepoint (no half-written
+alert), is logged, and is itself recorded as `surveillance:failed` naming the entry, so a
+reviewer can rescan it (`backtest`); the message or order is never lost.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dealchat.records.leaf import Queued
 from dealchat.records.service import record, record_new
 from dealchat.surveillance import patterns, store
 from dealchat.surveillance.interfaces import MessageSource, StoredMessage
-from dealchat.surveillance.lexicon import Hit, Utterance
+from dealchat.surveillance.lexicon import Hit, Lexicon, Utterance
 from dealchat.surveillance.models import Alert
 
 log = logging.getLogger("dealchat.surveillance")
@@ -61,8 +63,7 @@ class Surveillance:
             return
         event, subject = entry.event, entry.subject
         try:
-            with session.begin_nested():
-                scan(session, entry)
+            scan(session, entry)
         except Exception as error:
             log.exception("surveillance failed on %s (%s)", subject, event)
             _record_failure(session, event=event, subject=subject, error=error)
@@ -72,13 +73,18 @@ class Surveillance:
         stored = self.messages.message(session, message_id) if message_id else None
         if stored is None or stored.sender_id == BOT:
             return  # the bot's own words are the platform's templates, not a person's
-        lexicon = store.active_lexicon(session)
-        hits = lexicon.match(
+        hits = _lexicon(session).match(
             Utterance(stored.text, stored.channel, stored.direction, stored.participants)
         )
-        raise_message_alerts(session, stored, hits)
+        if hits:
+            with session.begin_nested():
+                raise_message_alerts(session, stored, hits)
 
     def _scan_order(self, session: Session, entry: Queued) -> None:
+        with session.begin_nested():
+            self._scan_order_in(session, entry)
+
+    def _scan_order_in(self, session: Session, entry: Queued) -> None:
         kind, _, order_id = entry.subject.partition(":")
         order = session.get(Order, order_id) if kind == "order" else None
         if order is None:
@@ -108,12 +114,21 @@ def categories(session: Session, text: str, channel: str) -> frozenset[str]:
     `screen`); the alerts themselves are raised when the message is recorded. Fails safe like
     the hook: on any error the bot answers as if nothing matched."""
     try:
-        with session.begin_nested():
-            hits = store.active_lexicon(session).match(Utterance(text, channel, "in"))
+        hits = _lexicon(session).match(Utterance(text, channel, "in"))
     except Exception:
         log.exception("surveillance screen failed; answering without it")
         return frozenset()
     return frozenset(hit.category for hit in hits)
+
+
+def _lexicon(session: Session) -> Lexicon:
+    """The lexicon in force; a read of it runs in a savepoint (a failed read is then only the
+    savepoint's)."""
+    held = store.lexicon_in_force(session)
+    if held is not None:
+        return held
+    with session.begin_nested():
+        return store.active_lexicon(session)
 
 
 def raise_message_alerts(session: Session, stored: StoredMessage, hits: Iterable[Hit]) -> None:

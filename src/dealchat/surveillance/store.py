@@ -5,21 +5,29 @@ version the active one of its name (the previous active version is superseded); 
 their own proposal. The active set is the bundled policies, each replaced by an active database
 policy of the same name, plus the other active database policies; it is compiled once per set
 of versions and kept.
+
+Which versions are active is read once per transaction, and a process trusts what it read for
+`FRESH_FOR` (one second) before reading again: a version approved on another node scans
+messages from at most a second later (each alert names the version that raised it; `backtest`
+rescans any period); an approval in this process is seen at once after its commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
 from functools import cache
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
 from dealchat.access.rights import Right
 from dealchat.db.base import utcnow
-from dealchat.db.session import per_transaction
+from dealchat.db.session import after_commit, per_transaction
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record, record_new
 from dealchat.surveillance import guard, policies
@@ -30,6 +38,8 @@ PROPOSED, ACTIVE, SUPERSEDED, REJECTED = "proposed", "active", "superseded", "re
 MAX_SOURCE = 1_000_000
 _COMPILED: OrderedDict[tuple[str, ...], Lexicon] = OrderedDict()
 _KEEP = 8
+FRESH_FOR = 1.0  # seconds this process trusts the set of active versions it last read
+_LAST_READ: WeakKeyDictionary[Engine, tuple[float, Lexicon]] = WeakKeyDictionary()
 
 
 def load_checked(source: str, *, version: int | None = None) -> Policy:
@@ -106,6 +116,9 @@ def approve(session: Session, *, actor: Actor, name: str, version: int) -> Lexic
         old.state = SUPERSEDED
     row.state = ACTIVE
     session.info.pop(_IN_FORCE, None)  # this transaction reads the new set from now on
+    engine = _engine(session)
+    _LAST_READ.pop(engine, None)
+    after_commit(session, lambda: _LAST_READ.pop(engine, None))
     record(
         session,
         event=AuditEvent.LEXICON_APPROVED,
@@ -149,12 +162,26 @@ def _bundled() -> tuple[Policy, ...]:
     return tuple(policies.bundled())
 
 
+def lexicon_in_force(session: Session) -> Lexicon | None:
+    """The lexicon this transaction already holds or this process read under `FRESH_FOR` ago;
+    None when it must be read (`active_lexicon`)."""
+    held = session.info.get(_IN_FORCE)
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    last = _LAST_READ.get(_engine(session))
+    if last is None or time.monotonic() >= last[0]:
+        return None
+    session.info[_IN_FORCE] = last[1]
+    return last[1]
+
+
 def active_lexicon(session: Session) -> Lexicon:
     """The lexicon in force now (compiled once per set of active versions; read once per
     transaction: the desk's screen and the scan of the message it answers share it)."""
     held = session.info.get(_IN_FORCE)
     if held is not None:
         return held  # type: ignore[no-any-return]
+    read_at = time.monotonic()
     key = tuple(
         session.scalars(
             select(LexiconVersion.id)
@@ -168,7 +195,13 @@ def active_lexicon(session: Session) -> Lexicon:
     else:
         found = _compile(session, key)
     session.info[_IN_FORCE] = found
+    _LAST_READ[_engine(session)] = (read_at + FRESH_FOR, found)
     return found
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def _compile(session: Session, key: tuple[str, ...]) -> Lexicon:

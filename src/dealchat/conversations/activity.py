@@ -1,33 +1,86 @@
 """A conversation's running number: each message takes the next one, in the transaction that
-stores it, and the change is published to the pages following the conversation after commit."""
+stores it, and the change is published to the pages following the conversation after commit.
+
+The row holds the last number given. A transaction takes the row's lock once (`hold`, on the
+row it read `FOR UPDATE`, or the first `number`'s `UPDATE ... RETURNING`), numbers the rest of
+its messages from there in memory, and writes the last number with one `UPDATE` when it
+commits: two writers never take the same number, and a turn that stores an inbound message and
+two replies writes the row once instead of three times. A savepoint rolled back after taking
+numbers leaves a gap (numbers stay unique and in order; none is reused).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.conversations.models import Conversation, Message
+from dealchat.db.session import per_transaction
 from dealchat.identity.models import ChatIdentity
 from dealchat.live.signals import conversation_topic, touched
 from dealchat.records.events import AuditEvent
 from dealchat.records.leaf import Queued
 
 
+@dataclass
+class _Numbers:
+    given: int  # the last number this transaction gave
+    written: int  # the number the row holds in this transaction
+    at: dt.datetime | None = None  # when the last one was given
+
+
+_NUMBERED = per_transaction("dealchat_conversation_numbers")
+
+
+def hold(session: Session, conversation: Conversation) -> None:
+    """Number the conversation's messages from its row, which the caller read `FOR UPDATE` (or
+    inserted) in this transaction: no statement until the commit writes the last one."""
+    numbers = session.info.setdefault(_NUMBERED, {})
+    if conversation.id not in numbers:
+        numbers[conversation.id] = _Numbers(conversation.last_seq, conversation.last_seq)
+
+
 def number(session: Session, conversation_id: str, now: dt.datetime) -> int:
-    """The next message number of the conversation. One UPDATE ... RETURNING: the row stays
-    locked until commit (PostgreSQL), so two writers never take the same number."""
-    seq = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, updated_at=now)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    """The next message number of the conversation. The first of a transaction not `hold`ing
+    the row is one `UPDATE ... RETURNING`: the row stays locked until commit (PostgreSQL)."""
+    numbers = session.info.setdefault(_NUMBERED, {})
+    held = numbers.get(conversation_id)
+    if held is None:
+        seq = session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_seq=Conversation.last_seq + 1, updated_at=now)
+            .returning(Conversation.last_seq)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        held = numbers[conversation_id] = _Numbers(int(seq), int(seq), now)
+    else:
+        held.given, held.at = held.given + 1, now
     changed(session, conversation_id)
-    return int(seq)
+    return held.given
+
+
+def _write_at_commit(session: Session) -> None:
+    """The last number each conversation gave in this transaction, onto its (locked) row."""
+    if session.in_nested_transaction():
+        return
+    for conversation_id, held in sorted(session.info.get(_NUMBERED, {}).items()):
+        if held.given == held.written:
+            continue
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_seq=held.given, updated_at=held.at)
+            .execution_options(synchronize_session=False)
+        )
+        held.written = held.given
+
+
+event.listen(Session, "before_commit", _write_at_commit)
 
 
 def changed(session: Session, conversation_id: str) -> None:

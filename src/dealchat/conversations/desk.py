@@ -74,20 +74,29 @@ def handle_inbound(
 
 
 def _conversation(session: Session, message: InboundMessage) -> Conversation:
-    query = select(Conversation).where(
-        Conversation.channel == message.channel,
-        Conversation.external_id == message.conversation_id,
+    """The message's conversation, its row locked for the turn (`activity.hold`): deliveries
+    of one conversation's messages run one after the other, numbered from the row."""
+    query = (
+        select(Conversation)
+        .where(
+            Conversation.channel == message.channel,
+            Conversation.external_id == message.conversation_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     found = session.scalar(query)
-    if found is not None:
-        return found
-    try:
-        with session.begin_nested():
-            created = Conversation(channel=message.channel, external_id=message.conversation_id)
-            session.add(created)
-        return created
-    except IntegrityError:
-        return session.scalars(query).one()
+    if found is None:
+        try:
+            with session.begin_nested():
+                found = Conversation(
+                    channel=message.channel, external_id=message.conversation_id, last_seq=0
+                )
+                session.add(found)
+        except IntegrityError:
+            found = session.scalars(query).one()
+    activity.hold(session, found)
+    return found
 
 
 def _record_inbound(
@@ -103,12 +112,10 @@ def _record_inbound(
         sender_id=message.sender_id,
     )
     sealed = bodies.seal_into(session, desk, inbound, message.text)
-    try:
-        with session.begin_nested():
-            inbound.seq = activity.number(session, conversation.id, desk.clock())
-            session.add(inbound)
-    except IntegrityError:
-        return None
+    # No savepoint: the conversation's row is locked (`_conversation`), so no other delivery
+    # of this id can have stored it since `_find_inbound` looked.
+    inbound.seq = activity.number(session, conversation.id, desk.clock())
+    session.add(inbound)
     party = chat_party(session, channel=message.channel, external_id=message.sender_id)
     if party.user_id is not None and conversation.client_id is None:
         conversation.client_id = party.user_id  # the desk lists the chat under its client

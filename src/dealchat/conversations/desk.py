@@ -15,6 +15,7 @@ exactly as long as the conversation and retention erases them with it, every pro
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -56,21 +57,15 @@ def handle_inbound(
     if conversation.handled_by_id is not None and intent.intent in LEFT_TO_THE_PERSON:
         return []  # a person has the conversation: theirs to answer (conversations/handling.py)
     answers = i18n.localise(flow.answer(turn, intent), message.text, intent)
-    return [
-        replace(
-            answer,
-            seq=_store_outbound(
-                session,
-                desk,
-                conversation_id=inbound.conversation_id,
-                answer=answer,
-                reply_to=inbound.id,
-                position=position,
-                delivered_by=delivered_by,
-            ).seq,
-        )
-        for position, answer in enumerate(answers)
-    ]
+    stored = _store_outbound(
+        session,
+        desk,
+        conversation_id=inbound.conversation_id,
+        answers=answers,
+        reply_to=inbound.id,
+        delivered_by=delivered_by,
+    )
+    return [replace(answer, seq=row.seq) for answer, row in zip(answers, stored, strict=True)]
 
 
 def _conversation(session: Session, message: InboundMessage) -> Conversation:
@@ -179,15 +174,15 @@ def notify(
     `author`: the bank user who wrote it at the desk (the bot when None)."""
     if session.get(Conversation, conversation_id) is None:
         raise LookupError(f"no conversation {conversation_id}")
-    return _store_outbound(
+    [stored] = _store_outbound(
         session,
         desk,
         conversation_id=conversation_id,
-        answer=answer,
+        answers=[answer],
         reply_to=None,
-        position=0,
         author=author,
     )
+    return stored
 
 
 def _store_outbound(
@@ -195,49 +190,65 @@ def _store_outbound(
     desk: Desk,
     *,
     conversation_id: str,
-    answer: OutboundMessage,
+    answers: list[OutboundMessage],
     reply_to: str | None,
-    position: int,
     author: User | None = None,
     delivered_by: str | None = None,
-) -> Message:
-    out = Message(
-        conversation_id=conversation_id,
-        direction="out",
-        sender_id="bot" if author is None else f"user:{author.id}",
-        author_id=None if author is None else author.id,
-        reply_to_id=reply_to,
-        position=position,
-        seq=activity.number(session, conversation_id, desk.clock()),
-    )
-    sealed = bodies.seal_into(session, desk, out, answer.text)  # gives the message its id
-    if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
-        out.link = desk.sealer.seal(answer.link, context=f"message:{out.id}")
-    session.add(out)
+) -> list[Message]:
+    """Store, queue and audit the bot's (or `author`'s) messages, numbered in order: the
+    messages in one INSERT, flushed before their outbox rows (which refer to them)."""
+    actor = "bot" if author is None else f"user:{author.id}"
+    rows = [
+        Message(
+            conversation_id=conversation_id,
+            direction="out",
+            sender_id=actor,
+            author_id=None if author is None else author.id,
+            reply_to_id=reply_to,
+            position=position,
+            seq=activity.number(session, conversation_id, desk.clock()),
+        )
+        for position in range(len(answers))
+    ]
+    sealed = [
+        _seal_outbound(session, desk, row, answer)
+        for row, answer in zip(rows, answers, strict=True)
+    ]
+    session.add_all(rows)
     session.flush()
     conversation = session.get(Conversation, conversation_id)
-    if conversation is not None:  # delivered by the outbox dispatcher once this commits
-        outbox.enqueue(
+    for row, answer, commitment in zip(rows, answers, sealed, strict=True):
+        if conversation is not None:  # delivered by the outbox dispatcher once this commits
+            outbox.enqueue(
+                session,
+                message_id=row.id,
+                conversation_id=conversation_id,
+                channel=conversation.channel,
+                now=desk.clock(),
+                delivered_by=delivered_by,
+            )
+        record(
             session,
-            message_id=out.id,
-            conversation_id=conversation_id,
-            channel=conversation.channel,
-            now=desk.clock(),
-            delivered_by=delivered_by,
+            event=AuditEvent.MESSAGE_SENT,
+            actor=actor,
+            subject=f"conversation:{conversation_id}",
+            payload={
+                "message": row.id,
+                "reply_to": reply_to,
+                **commitment,
+                "has_secure_link": answer.link is not None,
+            },
         )
-    record(
-        session,
-        event=AuditEvent.MESSAGE_SENT,
-        actor="bot" if author is None else f"user:{author.id}",
-        subject=f"conversation:{conversation_id}",
-        payload={
-            "message": out.id,
-            "reply_to": reply_to,
-            **sealed,
-            "has_secure_link": answer.link is not None,
-        },
-    )
-    return out
+    return rows
+
+
+def _seal_outbound(
+    session: Session, desk: Desk, row: Message, answer: OutboundMessage
+) -> dict[str, Any]:
+    sealed = bodies.seal_into(session, desk, row, answer.text)  # gives the message its id
+    if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
+        row.link = desk.sealer.seal(answer.link, context=f"message:{row.id}")
+    return sealed
 
 
 def stored_replies(

@@ -150,6 +150,7 @@ def _order(turn: Turn, intent: Intent) -> Answer:
         client_id=user.id,
         ticket_fields=fields_or_reply,
         now=turn.now,
+        replacing=replaced,
     )
     rfq.taken(turn, order)
     told = [replies.REPLACED.format(ref=old.ref, new=order.ref) for old in replaced]

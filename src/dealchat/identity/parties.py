@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import utcnow
-from dealchat.db.session import per_transaction
+from dealchat.db.session import keep, per_transaction
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.records.events import AuditEvent
 from dealchat.records.personal import record_sealed
@@ -55,18 +55,22 @@ def chat_party(session: Session, *, channel: str, external_id: str) -> ChatParty
 
 def find_identity(session: Session, channel: str, external_id: str) -> ChatIdentity | None:
     """The chat identity of a sender; one found is kept for the rest of the transaction (a
-    message's turn asks for it several times), one not found is asked again (it may be linked)."""
+    message's turn asks for it several times), one not found is asked again (it may be linked).
+    Its user comes in the same statement and is kept too (the turn asks for her next)."""
     known: dict[tuple[str, str], ChatIdentity] = session.info.setdefault(_FOUND, {})
     found = known.get((channel, external_id))
     if found is not None and found in session:
         return found
-    found = session.scalar(
-        select(ChatIdentity).where(
-            ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
-        )
-    )
-    if found is not None:
-        known[(channel, external_id)] = found
+    row = session.execute(
+        select(ChatIdentity, User)
+        .outerjoin(User, User.id == ChatIdentity.user_id)
+        .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
+    ).first()
+    if row is None:
+        return None
+    found, user = row
+    known[(channel, external_id)] = found
+    keep(session, user)
     return found
 
 

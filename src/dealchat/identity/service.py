@@ -34,6 +34,10 @@ from dealchat.records.service import record, record_new
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 KINDS = ("internal", "external")
 MAX_LINK_ATTEMPTS = 5
+# A chat session's last activity is written when it is this old (or a tenth of the idle limit,
+# if shorter), not on every message: the idle limit may then end a session up to that much
+# early, never late.
+ACTIVITY_STEP = dt.timedelta(seconds=30)
 LOGIN_FAILED = "Login failed. Check your username, password and authenticator code."
 LINK_INVALID = "This link is invalid, used or expired. Ask the bot for a new one."
 
@@ -427,7 +431,8 @@ def chat_user(
         return None
     if now - identity.last_active_at > policy.session_idle:
         return None
-    identity.last_active_at = now
+    if now - identity.last_active_at >= min(ACTIVITY_STEP, policy.session_idle / 10):
+        identity.last_active_at = now
     user = session.get(User, identity.user_id)
     keep(session, user)  # asked for again in the same turn (identity map: weak references)
     return user

@@ -184,11 +184,15 @@ def create_ticket(
     client_id: str,
     ticket_fields: dict[str, object],
     now: dt.datetime,
+    replacing: list[Order] | None = None,
 ) -> Order:
     """A new ticket awaiting confirmation; an older open ticket in the chat is cancelled, replaced
-    by it (audited with the new ref: `open_tickets` before this call tells the client which)."""
+    by it (audited with the new ref: `open_tickets` before this call tells the client which, and
+    its answer can be handed in as `replacing`)."""
     ref = new_ref()
-    for old in open_tickets(session, conversation_id=conversation_id, client_id=client_id):
+    if replacing is None:
+        replacing = open_tickets(session, conversation_id=conversation_id, client_id=client_id)
+    for old in replacing:
         _cancel(session, old, reason=f"replaced by {ref}", replaced_by=ref)
     order = Order(
         ref=ref,

@@ -309,16 +309,26 @@ def _touch_at_commit(session: Session) -> None:
     chosen: dict[str, _Chosen] = session.info.pop(_CHOSEN, {})
     if not chosen:
         return
-    connection = session.connection()
-    for scope, found in sorted(chosen.items(), key=lambda item: item[1].key_id):
-        touched = connection.execute(
-            update(_DATA_KEY)
-            .where(_DATA_KEY.c.id == found.key_id, _DATA_KEY.c.wrapped.is_not(None))
-            .values(last_sealed_at=found.moment)
-        )
-        if touched.rowcount != 1:
-            found.forget()
-            raise ContentErasedError(f"the data key of {scope} was destroyed while sealing")
+    by_key = {found.key_id: (scope, found) for scope, found in chosen.items()}
+    # One statement for all of them, stamped with the latest moment, the rows locked in key
+    # order (`SELECT ... ORDER BY id FOR UPDATE` locks as it returns them).
+    locked = (
+        select(_DATA_KEY.c.id)
+        .where(_DATA_KEY.c.id.in_(by_key), _DATA_KEY.c.wrapped.is_not(None))
+        .order_by(_DATA_KEY.c.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    touched = session.connection().execute(
+        update(_DATA_KEY)
+        .where(_DATA_KEY.c.id == locked.c.id)
+        .values(last_sealed_at=max(found.moment for found in chosen.values()))
+        .returning(_DATA_KEY.c.id)
+    )
+    for key_id in by_key.keys() - set(touched.scalars()):
+        scope, found = by_key[key_id]
+        found.forget()
+        raise ContentErasedError(f"the data key of {scope} was destroyed while sealing")
 
 
 # First of the commit's steps: records.service places the audit entries after it.

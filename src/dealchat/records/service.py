@@ -130,10 +130,9 @@ def _append_placed(session: Session, entries: Sequence[Queued]) -> list[Recorded
     if not entries:
         return []
     connection = session.connection()
-    size, frontier = _read_head(connection)
-    session.info[_APPENDED] = True
     subjects = {item.subject for item in entries}
-    known = _stream_heads(session, subjects)
+    size, frontier, known = _read_heads(connection, subjects)
+    session.info[_APPENDED] = True
     streams = dict(known)
     done: list[Recorded] = []
     rows: list[tuple[Any, ...]] = []
@@ -162,7 +161,9 @@ def _append_placed(session: Session, entries: Sequence[Queued]) -> list[Recorded
     connection.exec_driver_sql(driver_sql(connection, _INSERT_ENTRY), rows)
     if nodes:
         connection.exec_driver_sql(driver_sql(connection, _INSERT_NODE), nodes)
-    _save_streams(connection, streams, subjects=subjects, known=set(known))
+    connection.exec_driver_sql(
+        driver_sql(connection, _SAVE_STREAM), [(*streams[s], s) for s in sorted(subjects)]
+    )
     moved = connection.exec_driver_sql(
         driver_sql(connection, _MOVE_HEAD),
         (size + len(entries), merkle.fold(frontier), b"".join(frontier), size),
@@ -192,8 +193,15 @@ _INSERT_QUEUED = (
     "INSERT INTO audit_queue (at, event, actor, subject, payload) VALUES (?, ?, ?, ?, ?)"
 )
 _MOVE_HEAD = "UPDATE audit_head SET seq = ?, root = ?, frontier = ? WHERE id = 1 AND seq = ?"
-_INSERT_STREAM = "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES (?, ?, ?, ?)"
-_UPDATE_STREAM = "UPDATE audit_stream SET seq = ?, last = ?, last_entry = ? WHERE subject = ?"
+_READ_HEADS = (
+    "SELECT 0, '', seq, frontier, 0 FROM audit_head WHERE id = 1 UNION ALL "
+    "SELECT 1, subject, seq, last, last_entry FROM audit_stream WHERE subject IN "
+)
+_SAVE_STREAM = (
+    "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (subject) DO UPDATE "
+    "SET seq = excluded.seq, last = excluded.last, last_entry = excluded.last_entry"
+)
 
 
 def driver_sql(connection: Connection, statement: str) -> str:
@@ -201,12 +209,24 @@ def driver_sql(connection: Connection, statement: str) -> str:
     return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
-def _read_head(connection: Connection) -> tuple[int, list[bytes]]:
-    """The tree's size and right edge (the placer's lock is held: nobody else moves them)."""
-    found = connection.exec_driver_sql("SELECT seq, frontier FROM audit_head WHERE id = 1").first()
-    if found is None:
+def _read_heads(
+    connection: Connection, subjects: set[str]
+) -> tuple[int, list[bytes], dict[str, tuple[int, bytes, int]]]:
+    """In one statement (the placer's lock is held: nobody else moves them): the tree's size and
+    right edge, and each known subject's stream number, last leaf hash and last entry."""
+    marks = ", ".join("?" * len(subjects))
+    query = _READ_HEADS + f"({marks})"  # placeholders only
+    head, streams = None, {}
+    for kind, subject, seq, last, entry in connection.exec_driver_sql(
+        driver_sql(connection, query), tuple(subjects)
+    ):
+        if kind == 0:
+            head = (int(seq), split_hashes(bytes(last)))
+        else:
+            streams[subject] = (int(seq), bytes(last), int(entry))
+    if head is None:
         raise RuntimeError("audit log head missing: database not migrated, or tampered with")
-    return int(found[0]), split_hashes(bytes(found[1]))
+    return *head, streams
 
 
 # The placer's lock on PostgreSQL: a transaction-scoped advisory lock on ("dlch", the schema), so
@@ -336,35 +356,6 @@ event.listen(Session, "after_soft_rollback", _drop_rolled_back)
 def split_hashes(packed: bytes) -> list[bytes]:
     size = merkle.HASH_SIZE
     return [packed[i : i + size] for i in range(0, len(packed), size)]
-
-
-def _stream_heads(session: Session, subjects: set[str]) -> dict[str, tuple[int, bytes, int]]:
-    """Each known subject's stream number, last leaf hash and last entry."""
-    connection = session.connection()
-    marks = ", ".join("?" * len(subjects))
-    query = f"SELECT subject, seq, last, last_entry FROM audit_stream WHERE subject IN ({marks})"  # noqa: S608 - placeholders only
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(driver_sql(connection, query), tuple(subjects))
-        found = cursor.fetchall()
-    finally:
-        cursor.close()
-    return {subject: (int(seq), bytes(last), int(entry)) for subject, seq, last, entry in found}
-
-
-def _save_streams(
-    connection: Connection,
-    streams: dict[str, tuple[int, bytes, int]],
-    *,
-    subjects: set[str],
-    known: set[str],
-) -> None:
-    fresh = [(*streams[s], s) for s in subjects - known]
-    if fresh:
-        connection.exec_driver_sql(driver_sql(connection, _INSERT_STREAM), fresh)
-    moved = [(*streams[s], s) for s in subjects & known]
-    if moved:
-        connection.exec_driver_sql(driver_sql(connection, _UPDATE_STREAM), moved)
 
 
 class Identified(Protocol):

@@ -47,7 +47,7 @@ def hold(session: Session, conversation: Conversation) -> None:
 def number(session: Session, conversation_id: str, now: dt.datetime) -> int:
     """The next message number of the conversation. The first of a transaction not `hold`ing
     the row is one `UPDATE ... RETURNING`: the row stays locked until commit (PostgreSQL)."""
-    numbers = session.info.setdefault(_NUMBERED, {})
+    numbers: dict[str, _Numbers] = session.info.setdefault(_NUMBERED, {})
     held = numbers.get(conversation_id)
     if held is None:
         seq = session.execute(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from functools import cache
+from functools import cache, partial
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
@@ -116,9 +116,8 @@ def approve(session: Session, *, actor: Actor, name: str, version: int) -> Lexic
         old.state = SUPERSEDED
     row.state = ACTIVE
     session.info.pop(_IN_FORCE, None)  # this transaction reads the new set from now on
-    engine = _engine(session)
-    _LAST_READ.pop(engine, None)
-    after_commit(session, lambda: _LAST_READ.pop(engine, None))
+    _forget_read(session)
+    after_commit(session, partial(_forget_read, session))
     record(
         session,
         event=AuditEvent.LEXICON_APPROVED,
@@ -197,6 +196,10 @@ def active_lexicon(session: Session) -> Lexicon:
     session.info[_IN_FORCE] = found
     _LAST_READ[_engine(session)] = (read_at + FRESH_FOR, found)
     return found
+
+
+def _forget_read(session: Session) -> None:
+    _LAST_READ.pop(_engine(session), None)
 
 
 def _engine(session: Session) -> Engine:

@@ -30,7 +30,7 @@ PURGE_ONE_IN = 200  # new windows that also delete the old ones
 # PostgreSQL commits a count without waiting for its WAL flush (0.2-0.3 ms against 1.5-2.5 ms a
 # check on this machine's database): losing the last counts in a crash only lets a few more in.
 ASYNC_COMMIT = "SET synchronous_commit TO OFF"
-POOL_SIZE, POOL_OVERFLOW = 4, 16  # a count holds its connection for one round trip
+POOL_SIZE, POOL_OVERFLOW = 4, 4  # a count holds its connection for one round trip
 UPSERT = text(
     "INSERT INTO rate_window (name, key, started, count) VALUES (:name, :key, :started, 1)"
     " ON CONFLICT (name, key, started) DO UPDATE SET count = rate_window.count + 1"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Table, event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.conversations.models import Conversation, Message
@@ -68,14 +69,14 @@ def _write_at_commit(session: Session) -> None:
     """The last number each conversation gave in this transaction, onto its (locked) row."""
     if session.in_nested_transaction():
         return
+    table = cast(Table, Conversation.__table__)
     for conversation_id, held in sorted(session.info.get(_NUMBERED, {}).items()):
         if held.given == held.written:
             continue
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
+        session.connection().execute(  # core: no ORM bookkeeping for one row's two columns
+            update(table)
+            .where(table.c.id == conversation_id)
             .values(last_seq=held.given, updated_at=held.at)
-            .execution_options(synchronize_session=False)
         )
         held.written = held.given
 

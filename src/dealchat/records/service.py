@@ -112,10 +112,14 @@ def append(session: Session, *, entries: Sequence[NewEntry]) -> list[Recorded]:
 
 
 def _place(session: Session, own: Sequence[Queued]) -> list[Recorded]:
-    """Place what others queued (oldest first), then `own`; the placer's lock is held."""
+    """Place what others queued (oldest first), then `own`; the placer's lock is held. The
+    queue is read with the heads, in one statement."""
     connection = session.connection()
-    waiting = _queued(connection)
-    done = _append_placed(session, [entry for _, entry in waiting] + list(own))
+    heads = _read_heads(
+        connection, {item.subject for item in own}, queue=connection.dialect.name != "sqlite"
+    )
+    waiting = heads.queued
+    done = _append_placed(session, [entry for _, entry in waiting] + list(own), heads)
     if waiting:
         marks = ", ".join("?" * len(waiting))
         connection.exec_driver_sql(
@@ -125,15 +129,20 @@ def _place(session: Session, own: Sequence[Queued]) -> list[Recorded]:
     return done
 
 
-def _append_placed(session: Session, entries: Sequence[Queued]) -> list[Recorded]:
-    """Number and hash `entries` as the next leaves and stream links, and store them."""
+def _append_placed(
+    session: Session, entries: Sequence[Queued], heads: _Heads | None = None
+) -> list[Recorded]:
+    """Number and hash `entries` as the next leaves and stream links, and store them. `heads`:
+    the tree's and the entries' streams' heads, read under the placer's lock."""
     if not entries:
         return []
     connection = session.connection()
     subjects = {item.subject for item in entries}
-    size, frontier, known = _read_heads(connection, subjects)
+    if heads is None:
+        heads = _read_heads(connection, subjects, queue=False)
+    size, frontier = heads.size, heads.frontier
     session.info[_APPENDED] = True
-    streams = dict(known)
+    streams = dict(heads.streams)
     done: list[Recorded] = []
     rows: list[tuple[Any, ...]] = []
     nodes: list[tuple[int, int, bytes]] = []
@@ -158,12 +167,9 @@ def _append_placed(session: Session, entries: Sequence[Queued]) -> list[Recorded
         )
         streams[subject] = (stream_seq, leaf, seq)
         nodes.extend(merkle.push_leaf(frontier, seq - 1, leaf, min_level=TILE_LEVEL))
-    connection.exec_driver_sql(driver_sql(connection, _INSERT_ENTRY), rows)
-    if nodes:
-        connection.exec_driver_sql(driver_sql(connection, _INSERT_NODE), nodes)
-    connection.exec_driver_sql(
-        driver_sql(connection, _SAVE_STREAM), [(*streams[s], s) for s in sorted(subjects)]
-    )
+    insert_rows(connection, _INSERT_ENTRY, rows)
+    insert_rows(connection, _INSERT_NODE, nodes)
+    insert_rows(connection, _SAVE_STREAM, [(*streams[s], s) for s in sorted(subjects)])
     moved = connection.exec_driver_sql(
         driver_sql(connection, _MOVE_HEAD),
         (size + len(entries), merkle.fold(frontier), b"".join(frontier), size),
@@ -184,24 +190,52 @@ HEAD = cast(Table, AuditHead.__table__)
 STREAM = cast(Table, AuditStream.__table__)
 
 _NEW_STREAM = (0, STREAM_GENESIS, 0)
+# Row inserts as (statement up to VALUES, columns per row, what follows the rows): see insert_rows.
 _INSERT_ENTRY = (
     "INSERT INTO audit_entry (seq, at, event, actor, subject, payload, stream_seq, prev_seq, "
-    "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "leaf_hash) VALUES ",
+    9,
+    "",
 )
-_INSERT_NODE = "INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)"
-_INSERT_QUEUED = (
-    "INSERT INTO audit_queue (at, event, actor, subject, payload) VALUES (?, ?, ?, ?, ?)"
-)
+_INSERT_NODE = ("INSERT INTO audit_node (level, idx, hash) VALUES ", 3, "")
+_INSERT_QUEUED = ("INSERT INTO audit_queue (at, event, actor, subject, payload) VALUES ", 5, "")
 _MOVE_HEAD = "UPDATE audit_head SET seq = ?, root = ?, frontier = ? WHERE id = 1 AND seq = ?"
-_READ_HEADS = (
-    "SELECT 0, '', seq, frontier, 0 FROM audit_head WHERE id = 1 UNION ALL "
-    "SELECT 1, subject, seq, last, last_entry FROM audit_stream WHERE subject IN "
+QUEUE_BATCH = 5000  # queued entries placed per transaction at most
+# (kind, subject, number, second number, hash(es), event, actor, payload): kind 0 the tree's head
+# (size, -, frontier), 1 a stream's (seq, last entry, last leaf), 2 a queued entry (id, at).
+_HEAD_ROW = "SELECT 0, '', seq, 0, frontier, NULL, NULL, NULL FROM audit_head WHERE id = 1"
+_STREAM_ROWS = (
+    "SELECT 1, subject, seq, last_entry, last, NULL, NULL, NULL FROM audit_stream "
+    "WHERE subject IN ({subjects})"
+)
+_READ_HEADS = f"{_HEAD_ROW} UNION ALL {_STREAM_ROWS}"
+_READ_QUEUED_HEADS = (
+    "WITH q AS (SELECT id, at, event, actor, subject, payload FROM audit_queue "  # noqa: S608
+    f"ORDER BY id LIMIT {QUEUE_BATCH}) "
+    f"{_HEAD_ROW} UNION ALL {_STREAM_ROWS} OR subject IN (SELECT subject FROM q) UNION ALL "
+    "SELECT 2, subject, id, at, NULL, event, actor, payload FROM q"
 )
 _SAVE_STREAM = (
-    "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (subject) DO UPDATE "
-    "SET seq = excluded.seq, last = excluded.last, last_entry = excluded.last_entry"
+    "INSERT INTO audit_stream (seq, last, last_entry, subject) VALUES ",
+    4,
+    " ON CONFLICT (subject) DO UPDATE "
+    "SET seq = excluded.seq, last = excluded.last, last_entry = excluded.last_entry",
 )
+ROWS_PER_STATEMENT = 500  # SQLite takes up to 32,766 parameters in one statement
+
+
+def insert_rows(
+    connection: Connection, statement: tuple[str, int, str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`rows` in as few statements as can carry them (`INSERT ... VALUES (..), (..), ...`): one
+    for a request's few entries, instead of one round trip per row."""
+    head, width, tail = statement
+    one = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        batch = rows[start : start + ROWS_PER_STATEMENT]
+        sql = head + ", ".join([one] * len(batch)) + tail
+        flat = tuple(value for row in batch for value in row)
+        connection.exec_driver_sql(driver_sql(connection, sql), flat)
 
 
 def driver_sql(connection: Connection, statement: str) -> str:
@@ -209,30 +243,39 @@ def driver_sql(connection: Connection, statement: str) -> str:
     return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
-def _read_heads(
-    connection: Connection, subjects: set[str]
-) -> tuple[int, list[bytes], dict[str, tuple[int, bytes, int]]]:
+@dataclass
+class _Heads:
+    size: int  # the tree's
+    frontier: list[bytes]  # its right edge
+    streams: dict[str, tuple[int, bytes, int]]  # subject -> stream number, last leaf, last entry
+    queued: list[tuple[int, Queued]]  # entries other transactions queued, oldest first
+
+
+def _read_heads(connection: Connection, subjects: set[str], *, queue: bool) -> _Heads:
     """In one statement (the placer's lock is held: nobody else moves them): the tree's size and
-    right edge, and each known subject's stream number, last leaf hash and last entry."""
-    marks = ", ".join("?" * len(subjects))
-    query = _READ_HEADS + f"({marks})"  # placeholders only
-    head, streams = None, {}
-    for kind, subject, seq, last, entry in connection.exec_driver_sql(
-        driver_sql(connection, query), tuple(subjects)
-    ):
+    right edge, each known stream's head among `subjects` and, with `queue`, up to QUEUE_BATCH
+    queued entries and their subjects' stream heads."""
+    marks = ", ".join("?" * len(subjects)) or "NULL"  # placeholders only
+    query = (_READ_QUEUED_HEADS if queue else _READ_HEADS).format(subjects=marks)
+    heads = _Heads(-1, [], {}, [])
+    rows = connection.exec_driver_sql(driver_sql(connection, query), tuple(subjects))
+    for kind, subject, number, second, blob, event_name, actor, payload in rows:
         if kind == 0:
-            head = (int(seq), split_hashes(bytes(last)))
+            heads.size, heads.frontier = int(number), split_hashes(bytes(blob))
+        elif kind == 1:
+            heads.streams[subject] = (int(number), bytes(blob), int(second))
         else:
-            streams[subject] = (int(seq), bytes(last), int(entry))
-    if head is None:
+            queued = Queued(from_micros(second), event_name, actor, subject, payload)
+            heads.queued.append((int(number), queued))
+    if heads.size < 0:
         raise RuntimeError("audit log head missing: database not migrated, or tampered with")
-    return *head, streams
+    heads.queued.sort(key=lambda item: item[0])
+    return heads
 
 
 # The placer's lock on PostgreSQL: a transaction-scoped advisory lock on ("dlch", the schema), so
 # two installations in one database (schemas) never wait on each other.
 PLACER_LOCK = "{}(1684824936, hashtext(current_schema()))"  # 1684824936 = b"dlch"
-QUEUE_BATCH = 5000  # queued entries placed per transaction at most
 _LOCKED = per_transaction("dealchat_audit_placer")  # this transaction holds the placer's lock
 
 
@@ -251,23 +294,9 @@ def _take_lock(session: Session, *, wait: bool) -> bool:
     return True
 
 
-def _queued(connection: Connection) -> list[tuple[int, Queued]]:
-    """Entries other transactions queued, oldest first (none on SQLite: every writer places)."""
-    if connection.dialect.name == "sqlite":
-        return []
-    rows = connection.exec_driver_sql(
-        "SELECT id, at, event, actor, subject, payload FROM audit_queue ORDER BY id "  # noqa: S608 - a constant
-        f"LIMIT {QUEUE_BATCH}"
-    ).all()
-    return [
-        (int(number), Queued(from_micros(at), event_name, actor, subject, payload))
-        for number, at, event_name, actor, subject, payload in rows
-    ]
-
-
 def _queue(connection: Connection, entries: Sequence[Queued]) -> None:
     rows = [(to_micros(e.at), e.event, e.actor, e.subject, e.payload) for e in entries]
-    connection.exec_driver_sql(driver_sql(connection, _INSERT_QUEUED), rows)
+    insert_rows(connection, _INSERT_QUEUED, rows)
 
 
 def place_queued(session: Session) -> int:

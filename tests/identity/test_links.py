@@ -133,6 +133,33 @@ def test_the_session_times_out_when_idle(
     assert chat.say("status")[0]["link"], "after an hour idle the chat must log in again"
 
 
+def test_idle_time_counts_from_a_last_activity_written_every_thirty_seconds(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    """Not a write per message: within 30 s of the last one written, a message leaves it; the
+    idle limit then counts from the older time (a session ends early, never late)."""
+    chat = Chat(client, clock)
+    chat.link_and_log_in(make_user(platform))
+
+    def last_active() -> object:
+        with unit_of_work(platform.sessions) as session:
+            return session.scalars(select(ChatIdentity.last_active_at)).one()
+
+    assert chat.say("status")[0]["link"] is None  # 30 s after the login: written
+    written = last_active()
+    assert written == clock.now
+    clock.advance(20)
+    assert chat.say("status")[0]["link"] is None
+    assert last_active() == written  # 20 s: not written again
+    clock.advance(15)
+    assert chat.say("status")[0]["link"] is None
+    assert last_active() == clock.now  # 35 s since: written
+    clock.advance(60 * 60 - 10)
+    assert chat.say("status")[0]["link"] is None  # 59 min 50 s idle: still in
+    clock.advance(60 * 60 + 1)
+    assert chat.say("status")[0]["link"], "an hour idle: log in again"
+
+
 def test_twenty_parallel_wrong_submissions_check_only_the_five_tries(
     client: TestClient, platform: Platform, clock: Clock
 ) -> None:

@@ -10,6 +10,10 @@ they know the key:
     def make(body: Thing, request: Request, platform: PlatformDep) -> ...:
         enforce(request, platform, THINGS_PER_OWNER, key=body.owner, operation="things")
 
+A route that does its work in one trip to the thread pool (the web chat's messages) counts its
+source there, first, with `enforce_source`: a body that fails validation (422) is then not
+counted, and the request costs no second trip.
+
 Past the limit the request gets 429 with `Retry-After` (seconds to the end of the window) and
 does nothing; only the first refusal of a window goes to the access log (so a flood cannot grow
 the audit log), sealed like every anonymous decision. `DEALCHAT_LIMITS__PER_MINUTE` overrides a
@@ -30,7 +34,7 @@ from dealchat.api.deps import Platform, PlatformDep, source_ip
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 
-__all__ = ["RateLimit", "RateLimits", "enforce", "per_source"]
+__all__ = ["RateLimit", "RateLimits", "enforce", "enforce_source", "per_source"]
 
 
 def enforce(
@@ -41,11 +45,20 @@ def enforce(
     _enforce(request, platform, limit, counted, operation)
 
 
+def enforce_source(
+    request: Request, platform: Platform, limit: RateLimit, *, operation: str
+) -> None:
+    """Count this request under its source address; past the limit, 429 (the first refusal
+    recorded). For a route doing its work in one trip to the thread pool: counted there, the
+    source costs no trip of its own (a sync dependency does, about 0.1-0.2 ms of CPU)."""
+    _enforce(request, platform, limit, source_key(source_ip(request)), operation)
+
+
 def per_source(limit: RateLimit, operation: str) -> Callable[[Request, Platform], None]:
     """A dependency counting each request under its source address."""
 
     def by_source(request: Request, platform: PlatformDep) -> None:
-        _enforce(request, platform, limit, source_key(source_ip(request)), operation)
+        enforce_source(request, platform, limit, operation=operation)
 
     return by_source
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealchat.api.deps import INT64_MAX, Platform, PlatformDep, SeqQuery, public
 from dealchat.api.limits import body_limit
-from dealchat.api.ratelimits import RateLimit, enforce, per_source
+from dealchat.api.ratelimits import RateLimit, enforce, enforce_source, per_source
 from dealchat.channels.interfaces import Rejected, WebhookRequest
 from dealchat.channels.webchat.adapter import ID_PATTERN, WebchatAdapter, WebchatMessage, inbound
 from dealchat.conversations import feed
@@ -47,20 +47,18 @@ PER_CONVERSATION = RateLimit("webchat-conversation", 20)
 IN_THE_RESPONSE = "webchat-response"
 
 
-@router.post(
-    "/api/v1/webchat/messages",
-    response_model=Replies,
-    dependencies=[Depends(per_source(PER_SOURCE, MESSAGES))],
-)
+@router.post("/api/v1/webchat/messages", response_model=Replies)
 @body_limit(32 * 1024)  # ids and 4,000 characters, even all \u-escaped
 async def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
     """One chat message in, the bot's replies out. A repeated message_id gets the same replies.
-    Async so that its answer is checked and written in the event loop: the work itself is one
-    trip to the thread pool (a sync route would take a second one for its answer)."""
+    Async so that its answer is checked and written in the event loop: the work, the rate limits
+    included, is one trip to the thread pool (a sync route would take a second one for its
+    answer, and a sync dependency one more)."""
     return await run_in_threadpool(_answer, body, request, platform)
 
 
 def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Replies:
+    enforce_source(request, platform, PER_SOURCE, operation=MESSAGES)
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
     try:
         WebchatAdapter(platform.settings.public_url).verify(

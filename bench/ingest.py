@@ -19,9 +19,9 @@ CPU (utime + stime of its process tree from /proc, the step's delta) per message
 the highest rate held, bytes stored per message (the database's size before and after the
 ladder: `pg_database_size`, the SQLite file after a WAL checkpoint) and, from an in-process
 run of the same mix through the same app and its outbox dispatcher, SQL statements per
-message of each kind (a SQLAlchemy `before_cursor_execute` listener on the engine; on PostgreSQL
-the rate limits' counts, one statement per limit, run straight on the driver over connections of
-their own, `access.counting`, and are not among them).
+message of each kind (a SQLAlchemy `before_cursor_execute` listener on the engine, and the rate
+limits' counts, which on PostgreSQL run straight on the driver over connections of their own,
+`access.counting`: one statement per limit).
 
 Baseline, same server, same run, same method: `GET /healthz` stepped up the same way.
 

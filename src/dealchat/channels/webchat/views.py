@@ -135,14 +135,20 @@ async def stream(
     )
 
 
-@router.post(
-    "/api/v1/webchat/seen",
-    dependencies=[Depends(per_source(PER_SOURCE_FEED, "POST /api/v1/webchat/seen"))],
-)
+SEEN = "POST /api/v1/webchat/seen"
+
+
+@router.post("/api/v1/webchat/seen")
 @body_limit(4 * 1024)
-def seen(body: Seen, platform: PlatformDep) -> dict[str, int]:
+async def seen(body: Seen, request: Request, platform: PlatformDep) -> dict[str, int]:
     """The page showed every message up to `seq`: they are delivered (`delivery:succeeded`).
-    Replies it got in the answer to its own POST are delivered already: then nothing is written."""
+    Replies it got in the answer to its own POST are delivered already: then nothing is written.
+    A page posts this for every message it shows: one trip to the thread pool, like messages."""
+    return await run_in_threadpool(_seen, body, request, platform)
+
+
+def _seen(body: Seen, request: Request, platform: Platform) -> dict[str, int]:
+    enforce_source(request, platform, PER_SOURCE_FEED, operation=SEEN)
     who = _follower(platform, body)
     with reading(platform.sessions) as session:
         if not feed.pending(session, who, body.seq):

@@ -58,8 +58,12 @@ class Transcript:
             for message, channel, user_id, username in rows
         ]
 
-    def message(self, session: Session, message_id: str) -> StoredMessage | None:
+    def remembered(self, session: Session, message_id: str) -> StoredMessage | None:
         held: StoredMessage | None = session.info.get(_JUST_STORED, {}).get(message_id)
+        return held
+
+    def message(self, session: Session, message_id: str) -> StoredMessage | None:
+        held = self.remembered(session, message_id)
         if held is not None:
             return held
         rows = session.execute(self._select().where(Message.id == message_id)).all()

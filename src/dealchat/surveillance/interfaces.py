@@ -32,6 +32,10 @@ class MessageSource(Protocol):
     def message(self, session: Session, message_id: str) -> StoredMessage | None:
         """One message with its plaintext, or None."""
 
+    def remembered(self, session: Session, message_id: str) -> StoredMessage | None:
+        """The message as this transaction stored it, without reading the database; None when
+        it was not handed over (`message` reads it)."""
+
     def around(
         self, session: Session, message_id: str, *, before: int, after: int
     ) -> list[StoredMessage]:

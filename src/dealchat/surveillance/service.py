@@ -70,7 +70,7 @@ class Surveillance:
 
     def _scan_message(self, session: Session, entry: Queued) -> None:
         message_id = json.loads(entry.payload).get("message")
-        stored = self.messages.message(session, message_id) if message_id else None
+        stored = self._message(session, message_id) if message_id else None
         if stored is None or stored.sender_id == BOT:
             return  # the bot's own words are the platform's templates, not a person's
         hits = _lexicon(session).match(
@@ -79,6 +79,14 @@ class Surveillance:
         if hits:
             with session.begin_nested():
                 raise_message_alerts(session, stored, hits)
+
+    def _message(self, session: Session, message_id: str) -> StoredMessage | None:
+        """The message handed over when it was stored, else read (and opened) in a savepoint."""
+        held = self.messages.remembered(session, message_id)
+        if held is not None:
+            return held
+        with session.begin_nested():
+            return self.messages.message(session, message_id)
 
     def _scan_order(self, session: Session, entry: Queued) -> None:
         with session.begin_nested():

@@ -430,9 +430,11 @@ def statements_per_message(env: dict[str, str], clients: int, rounds: int) -> di
     # engine's listener: each is one statement more.
     upsert_once = DatabaseCounter._upsert_once
 
-    def counting_upsert(self: Any, values: Any) -> int:
-        count()
-        return upsert_once(self, values)
+    def counting_upsert(
+        self: DatabaseCounter, statement: str, values: dict[str, Any]
+    ) -> tuple[int | None, ...]:
+        count()  # the counts one request makes in turn: one statement
+        return upsert_once(self, statement, values)
 
     DatabaseCounter._upsert_once = counting_upsert  # type: ignore[method-assign]
     built = build_platform(Settings())

@@ -77,3 +77,26 @@ def test_a_count_survives_the_database_dropping_its_connection(platform: Platfor
         admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     seen = [limits.check(limit, "conv-a", T0) for _ in range(3)]
     assert [v.allowed for v in seen] == [True, True, False]
+
+
+def test_limits_counted_in_turn_stop_at_the_first_refusal(platform: Platform) -> None:
+    """The web chat's source and conversation in one count (one statement on PostgreSQL): a
+    request the source refuses is not counted under its conversation."""
+    source, conversation = RateLimit("webchat-source", 3), RateLimit("webchat-conversation", 2)
+    start = T0 + dt.timedelta(seconds=10)
+    for counter in (MemoryCounter(), DatabaseCounter(platform.engine)):
+        limits = RateLimits(counter=counter)
+        seen = [
+            limits.check_in_turn([(source, "192.0.2.1"), (conversation, "conv-a")], start)
+            for _ in range(4)
+        ]
+        assert seen[:2] == [None, None]
+        assert seen[2] is not None
+        assert seen[3] is not None
+        assert (seen[2][0], seen[2][1].first_refusal) == (conversation, True)
+        assert (seen[3][0], seen[3][1].first_refusal) == (source, True)
+        assert 1 <= seen[3][1].retry_after <= 60
+        _started, counted = counter.count(
+            "webchat-conversation", "conv-a", conversation.window, start
+        )
+        assert counted == 4, "the request the source refused was not counted under conv-a"

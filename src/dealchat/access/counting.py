@@ -18,15 +18,29 @@ import datetime as dt
 import random
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Engine, Integer, String, create_engine, delete, event, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    create_engine,
+    delete,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dealchat.db.base import Base
 
 KEEP = dt.timedelta(hours=1)  # windows older than this are deleted (longest window: minutes)
 PURGE_ONE_IN = 200  # new windows that also delete the old ones
+UNLIMITED = 2**31 - 1  # what a single count allows: nothing counted after it to stop
 # PostgreSQL commits a count without waiting for its WAL flush (0.2-0.3 ms against 1.5-2.5 ms a
 # check on this machine's database): losing the last counts in a crash only lets a few more in.
 ASYNC_COMMIT = "SET synchronous_commit TO OFF"
@@ -38,10 +52,28 @@ UPSERT = text(
 )
 
 
+@dataclass(frozen=True)
+class Counted:
+    """One count a request makes: under limit `name` for `key`, which allows `allowed`."""
+
+    name: str
+    key: str
+    window: dt.timedelta
+    allowed: int
+
+
 class Counter(Protocol):
     def count(
         self, name: str, key: str, window: dt.timedelta, now: dt.datetime
     ) -> tuple[dt.datetime, int]: ...
+
+    def count_in_turn(
+        self, counts: Sequence[Counted], now: dt.datetime
+    ) -> list[tuple[dt.datetime, int]]:
+        """Each count in turn while the ones before it are within what they allow: the window
+        and count of each one counted (the last may be over its limit; those after it are not
+        counted at all)."""
+        ...
 
 
 class MemoryCounter:
@@ -71,6 +103,25 @@ class MemoryCounter:
                 self._counts.popitem(last=False)
         return started, count
 
+    def count_in_turn(
+        self, counts: Sequence[Counted], now: dt.datetime
+    ) -> list[tuple[dt.datetime, int]]:
+        return in_turn(self.count, counts, now)
+
+
+def in_turn(
+    count: Callable[[str, str, dt.timedelta, dt.datetime], tuple[dt.datetime, int]],
+    counts: Sequence[Counted],
+    now: dt.datetime,
+) -> list[tuple[dt.datetime, int]]:
+    """`Counter.count_in_turn` made of single counts."""
+    made: list[tuple[dt.datetime, int]] = []
+    for counted in counts:
+        made.append(count(counted.name, counted.key, counted.window, now))
+        if made[-1][1] > counted.allowed:
+            break
+    return made
+
 
 class RateWindow(Base):
     """Requests counted under one limit and key in one window (`access.counting`)."""
@@ -92,46 +143,54 @@ def purge(session: Session, now: dt.datetime) -> int:
 
 
 class DatabaseCounter:
-    """Shared by every process on the database: fixed windows aligned on the epoch."""
+    """Shared by every process on the database: fixed windows aligned on the epoch. The counts
+    a request makes in turn are one statement on PostgreSQL (`chained_upsert`)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = counting_engine(engine)
         self._on_postgresql = engine.dialect.name == "postgresql"
-        self._upsert = str(UPSERT.compile(dialect=engine.dialect))  # the driver's own form
         self._rng = random.Random()  # noqa: S311 - when to tidy up, not a secret
 
     def count(
         self, name: str, key: str, window: dt.timedelta, now: dt.datetime
     ) -> tuple[dt.datetime, int]:
-        seconds = max(int(window.total_seconds()), 1)
-        started = int(now.timestamp()) // seconds * seconds
-        values = {"name": name, "key": key, "started": started}
-        count = self._on_driver(values) if self._on_postgresql else self._in_transaction(values)
-        if count == 1 and self._rng.randrange(PURGE_ONE_IN) == 0:
+        return self.count_in_turn([Counted(name, key, window, UNLIMITED)], now)[0]
+
+    def count_in_turn(
+        self, counts: Sequence[Counted], now: dt.datetime
+    ) -> list[tuple[dt.datetime, int]]:
+        starts = [_window_start(counted.window, now) for counted in counts]
+        if self._on_postgresql:
+            made = self._on_driver(counts, starts)
+        else:
+            with self._engine.begin() as connection:  # one transaction, in the writer queue
+                made = in_turn(partial(_upsert, connection), counts, now)
+        if any(count == 1 for _started, count in made) and self._rng.randrange(PURGE_ONE_IN) == 0:
             old = int((now - KEEP).timestamp())
             with self._engine.begin() as connection:
                 connection.execute(delete(RateWindow).where(RateWindow.started < old))
-        return dt.datetime.fromtimestamp(started, dt.UTC), count
+        return made
 
-    def _in_transaction(self, values: dict[str, Any]) -> int:
-        with self._engine.begin() as connection:
-            return int(connection.execute(UPSERT, values).scalar_one())
-
-    def _on_driver(self, values: dict[str, Any]) -> int:
-        """The statement straight on a pooled driver connection in autocommit. When the database
+    def _on_driver(
+        self, counts: Sequence[Counted], starts: list[int]
+    ) -> list[tuple[dt.datetime, int]]:
+        """One statement straight on a pooled driver connection in autocommit. When the database
         dropped the connection (a restart), a new pool (the others went with it) and once more."""
+        statement, values = chained_upsert(counts, starts)
         try:
-            return self._upsert_once(values)
+            row = self._upsert_once(statement, values)
         except _DroppedError:
             self._engine.dispose()
-            return self._upsert_once(values)
+            row = self._upsert_once(statement, values)
+        return [(_at(started), int(count)) for started, count in zip(starts, row, strict=True)
+                if count is not None]  # fmt: skip
 
-    def _upsert_once(self, values: dict[str, Any]) -> int:
+    def _upsert_once(self, statement: str, values: dict[str, Any]) -> tuple[int | None, ...]:
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(self._upsert, values)
-            [(count,)] = cursor.fetchall()
+            cursor.execute(statement, values)
+            [row] = cursor.fetchall()
             cursor.close()
         except self._engine.dialect.loaded_dbapi.Error as error:
             dialect, dbapi_connection = self._engine.dialect, connection.dbapi_connection
@@ -142,7 +201,44 @@ class DatabaseCounter:
             raise
         finally:
             connection.close()
-        return int(count)
+        return tuple(row)
+
+
+def chained_upsert(counts: Sequence[Counted], starts: list[int]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the upserts of `counts` as one statement, each a CTE inserting only when the
+    one before it returned a count within what it allows; the counts, NULL where not made.
+    Rows are locked in the order given (the same for every request of a route: no deadlock)."""
+    steps: list[str] = []
+    values: dict[str, Any] = {}
+    for n, (counted, started) in enumerate(zip(counts, starts, strict=True)):
+        after = f" FROM c{n - 1} WHERE c{n - 1}.count <= %(allowed{n - 1})s" if n else ""
+        steps.append(
+            f"c{n} AS (INSERT INTO rate_window (name, key, started, count)"
+            f" SELECT %(name{n})s, %(key{n})s, %(started{n})s, 1{after}"
+            " ON CONFLICT (name, key, started) DO UPDATE SET count = rate_window.count + 1"
+            " RETURNING count)"
+        )
+        values.update({f"name{n}": counted.name, f"key{n}": counted.key})
+        values.update({f"started{n}": started, f"allowed{n}": counted.allowed})
+    made = ", ".join(f"(SELECT count FROM c{n})" for n in range(len(counts)))  # noqa: S608 - numbered CTEs, every value a parameter
+    return f"WITH {', '.join(steps)} SELECT {made}", values
+
+
+def _upsert(
+    connection: Connection, name: str, key: str, window: dt.timedelta, now: dt.datetime
+) -> tuple[dt.datetime, int]:
+    started = _window_start(window, now)
+    values = {"name": name, "key": key, "started": started}
+    return _at(started), int(connection.execute(UPSERT, values).scalar_one())
+
+
+def _window_start(window: dt.timedelta, now: dt.datetime) -> int:
+    seconds = max(int(window.total_seconds()), 1)
+    return int(now.timestamp()) // seconds * seconds
+
+
+def _at(started: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(started, dt.UTC)
 
 
 class _DroppedError(Exception):

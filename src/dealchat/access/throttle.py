@@ -14,9 +14,10 @@ import datetime as dt
 import ipaddress
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dealchat.access.counting import Counter, MemoryCounter
+from dealchat.access.counting import Counted, Counter, MemoryCounter
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class SourceThrottle:
         """Count one request under `key` (an address as `source_key` gives it, or any other
         key a rate limit counts by) at `now`."""
         started, count = self._counter.count(self.name, key, self.window, now)
+        return self.verdict(started, count, now)
+
+    def verdict(self, started: dt.datetime, count: int, now: dt.datetime) -> Verdict:
+        """What the `count`th request of the window begun at `started` gets."""
         if count <= self.limit:
             return Verdict(allowed=True)
         left = (started + self.window - now).total_seconds()
@@ -90,6 +95,27 @@ class RateLimits:
         return self._overrides.get(limit.name, limit.per_window)
 
     def check(self, limit: RateLimit, key: str, now: dt.datetime) -> Verdict:
+        return self._throttle(limit).count(key, now)
+
+    def check_in_turn(
+        self, checks: Sequence[tuple[RateLimit, str]], now: dt.datetime
+    ) -> tuple[RateLimit, Verdict] | None:
+        """Count each (limit, key) in turn, one counter call for all, until one refuses: that
+        limit and its verdict, or None when every one allows. Those after a refusal are not
+        counted (a request one limit refuses uses up none of the next ones)."""
+        throttles = [self._throttle(limit) for limit, _key in checks]
+        counts = [
+            Counted(limit.name, key, limit.window, throttle.limit)
+            for (limit, key), throttle in zip(checks, throttles, strict=True)
+        ]
+        made = self._counter.count_in_turn(counts, now)
+        for (limit, _key), throttle, (started, count) in zip(checks, throttles, made, strict=False):
+            verdict = throttle.verdict(started, count, now)
+            if not verdict.allowed:
+                return limit, verdict
+        return None
+
+    def _throttle(self, limit: RateLimit) -> SourceThrottle:
         with self._lock:
             throttle = self._throttles.get(limit.name)
             if throttle is None:
@@ -100,4 +126,4 @@ class RateLimits:
                     counter=self._counter,
                 )
                 self._throttles[limit.name] = throttle
-        return throttle.count(key, now)
+        return throttle

@@ -10,9 +10,10 @@ they know the key:
     def make(body: Thing, request: Request, platform: PlatformDep) -> ...:
         enforce(request, platform, THINGS_PER_OWNER, key=body.owner, operation="things")
 
-A route that does its work in one trip to the thread pool (the web chat's messages) counts its
-source there, first, with `enforce_source`: a body that fails validation (422) is then not
-counted, and the request costs no second trip.
+A route that does its work in one trip to the thread pool counts its source there with
+`enforce_source` (a body that fails validation, 422, is then not counted, and the request costs
+no second trip), or its source and a key together with `enforce_source_and` (the web chat's
+messages: one statement on PostgreSQL).
 
 Past the limit the request gets 429 with `Retry-After` (seconds to the end of the window) and
 does nothing; only the first refusal of a window goes to the access log (so a flood cannot grow
@@ -25,24 +26,48 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import NoReturn
 
 from fastapi import Request
 
 from dealchat.access import service as access
-from dealchat.access.throttle import RateLimit, RateLimits, source_key
+from dealchat.access.throttle import RateLimit, RateLimits, Verdict, source_key
 from dealchat.api.deps import Platform, PlatformDep, source_ip
 from dealchat.db.session import unit_of_work
 from dealchat.errors import DealchatError, ErrorCode
 
-__all__ = ["RateLimit", "RateLimits", "enforce", "enforce_source", "per_source"]
+__all__ = [
+    "RateLimit",
+    "RateLimits",
+    "enforce",
+    "enforce_source",
+    "enforce_source_and",
+    "per_source",
+]
 
 
 def enforce(
     request: Request, platform: Platform, limit: RateLimit, *, key: str, operation: str
 ) -> None:
     """Count this request under `key`; past the limit, 429 (the first refusal recorded)."""
-    counted = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]  # bounded, never the key
-    _enforce(request, platform, limit, counted, operation)
+    _enforce(request, platform, limit, _hashed(key), operation)
+
+
+def enforce_source_and(
+    request: Request,
+    platform: Platform,
+    source: RateLimit,
+    limit: RateLimit,
+    *,
+    key: str,
+    operation: str,
+) -> None:
+    """`enforce_source` then `enforce`, counted together: one statement on PostgreSQL. A
+    request the source limit refuses is not counted under `key`."""
+    checks = [(source, source_key(source_ip(request))), (limit, _hashed(key))]
+    refused = platform.limits.check_in_turn(checks, platform.desk.clock())
+    if refused is not None:
+        _refuse(request, platform, *refused, operation)
 
 
 def enforce_source(
@@ -67,8 +92,18 @@ def _enforce(
     request: Request, platform: Platform, limit: RateLimit, key: str, operation: str
 ) -> None:
     verdict = platform.limits.check(limit, key, platform.desk.clock())
-    if verdict.allowed:
-        return
+    if not verdict.allowed:
+        _refuse(request, platform, limit, verdict, operation)
+
+
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]  # bounded, never the key
+
+
+def _refuse(
+    request: Request, platform: Platform, limit: RateLimit, verdict: Verdict, operation: str
+) -> NoReturn:
+    """429 with Retry-After; the first refusal of the window recorded."""
     allowed = platform.limits.allowed(limit)
     if verdict.first_refusal:
         seconds = int(limit.window.total_seconds())

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealchat.api.deps import INT64_MAX, Platform, PlatformDep, SeqQuery, public
 from dealchat.api.limits import body_limit
-from dealchat.api.ratelimits import RateLimit, enforce, enforce_source, per_source
+from dealchat.api.ratelimits import RateLimit, enforce_source, enforce_source_and, per_source
 from dealchat.channels.interfaces import Rejected, WebhookRequest
 from dealchat.channels.webchat.adapter import ID_PATTERN, WebchatAdapter, WebchatMessage, inbound
 from dealchat.conversations import feed
@@ -58,7 +58,6 @@ async def post_message(body: WebchatMessage, request: Request, platform: Platfor
 
 
 def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Replies:
-    enforce_source(request, platform, PER_SOURCE, operation=MESSAGES)
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
     try:
         WebchatAdapter(platform.settings.public_url).verify(
@@ -66,7 +65,8 @@ def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Repli
         )
     except Rejected as error:
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error
-    enforce(request, platform, PER_CONVERSATION, key=body.conversation_id, operation=MESSAGES)
+    key = body.conversation_id  # counted with the source, only when the source is within its own
+    enforce_source_and(request, platform, PER_SOURCE, PER_CONVERSATION, key=key, operation=MESSAGES)
     message = inbound(body)
     with unit_of_work(platform.sessions) as session:
         answers = handle_inbound(

@@ -385,6 +385,9 @@ class ServeSettings(BaseModel):
 
     workers: int = Field(default=1, ge=1, le=64)
     shared_state: bool | None = None
+    # Requests a process works on at once (the rest wait, holding no thread): None for 8 on
+    # SQLite and 4 on PostgreSQL (app.REQUESTS_AT_ONCE).
+    requests_at_once: int | None = Field(default=None, ge=1, le=256)
 
 
 class LimitSettings(BaseModel):

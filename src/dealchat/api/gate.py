@@ -1,4 +1,4 @@
-"""A bound on requests working at once, for SQLite.
+"""A bound on requests working at once.
 
 SQLite has one writer at a time, and a request's dependencies (the access decision, written to
 the log, takes the write lock) and its route run on different threads of the server's pool. With
@@ -6,7 +6,9 @@ more requests waiting for the lock than the pool has threads, the request holdin
 for a thread to finish its route and none frees up: everything stalls until the busy timeout
 fails them all. The gate lets a bounded number of requests in at once (the rest wait in the event
 loop, holding no thread); a stream leaves the gate once its response has started, since from then
-on it only reads. PostgreSQL locks rows, not the database, and needs no gate.
+on it only reads. PostgreSQL locks rows, not the database, but past a few requests at once more
+threads only contend for the interpreter's lock and the same rows: under a burst the CPU a
+message costs rises by half and everything waits (`app.REQUESTS_AT_ONCE`).
 """
 
 from __future__ import annotations

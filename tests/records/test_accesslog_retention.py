@@ -18,9 +18,10 @@ from dealchat.conversations.holds import scopes_for_hold
 from dealchat.db.session import unit_of_work
 from dealchat.identity.models import User
 from dealchat.records import personal, retention
-from dealchat.records.envelope import Envelope
+from dealchat.records.envelope import ContentErasedError, Envelope
 from dealchat.records.envelope_kek import FileKek
 from dealchat.records.envelope_models import DataKey
+from dealchat.records.keycache import DEFAULT_LIVE_FOR_SECONDS, KeyCache
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
 from dealchat.settings import Settings
@@ -200,17 +201,42 @@ def test_logins_are_sealed_and_lockout_still_counts(platform: Platform, clock: C
 def test_the_cache_never_seals_under_a_key_destroyed_elsewhere(
     platform: Platform, settings: Settings
 ) -> None:
-    kek = FileKek(settings.keys_dir / "shared-kek")
-    here, elsewhere = Envelope(kek), Envelope(kek)  # two processes sharing one KEK and database
+    kek, ticks = FileKek(settings.keys_dir / "shared-kek"), [0.0]
+    here = Envelope(kek, keys=KeyCache(clock=lambda: ticks[0]))
+    elsewhere = Envelope(kek)  # two processes sharing one KEK and database
     now = dt.datetime.now(dt.UTC)
     first = _seal(platform, here, "first", now)
     assert len(here.keys) == 1  # cached once its transaction committed
     with unit_of_work(platform.sessions) as session:
         elsewhere.destroy(session, scope="access:test:x", reason="test", actor="test", now=now)
+    ticks[0] += DEFAULT_LIVE_FOR_SECONDS  # the cache's last sight of the key is a second old
     second = _seal(platform, here, "second", now)
     assert second[0] != first[0]  # a new key, not the destroyed one still in the cache
     with unit_of_work(platform.sessions) as session:
         assert _open(session, here, first) is None
+        assert _open(session, here, second) == "second"
+        keys = session.scalars(select(DataKey).where(DataKey.scope == "access:test:x")).all()
+        assert sorted(k.wrapped is None for k in keys) == [False, True]
+
+
+def test_a_key_destroyed_elsewhere_within_the_second_fails_the_one_commit_that_used_it(
+    platform: Platform, settings: Settings
+) -> None:
+    """A key a commit here saw live less than a second ago is sealed under without reading its
+    row first; the commit's own check finds it destroyed: nothing is stored, the key is
+    forgotten, and the next transaction seals under a new one."""
+    kek = FileKek(settings.keys_dir / "shared-kek")
+    here, elsewhere = Envelope(kek), Envelope(kek)
+    now = dt.datetime.now(dt.UTC)
+    first = _seal(platform, here, "first", now)
+    with unit_of_work(platform.sessions) as session:
+        elsewhere.destroy(session, scope="access:test:x", reason="test", actor="test", now=now)
+    with pytest.raises(ContentErasedError):
+        _seal(platform, here, "lost", now)
+    assert len(here.keys) == 0
+    second = _seal(platform, here, "second", now)
+    assert second[0] != first[0]
+    with unit_of_work(platform.sessions) as session:
         assert _open(session, here, second) == "second"
         keys = session.scalars(select(DataKey).where(DataKey.scope == "access:test:x")).all()
         assert sorted(k.wrapped is None for k in keys) == [False, True]

@@ -41,6 +41,7 @@ class _Chosen:
     key: bytes
     moment: dt.datetime
     forget: Callable[[], None]  # drops the key from the process's cache
+    seen_live: Callable[[], None]  # notes in the process's cache that its row is live
 
 
 class ContentErasedError(LookupError):
@@ -112,7 +113,8 @@ class Envelope:
         """Encrypt under the scope's live data key (created and audited on first use).
 
         A transaction seals a scope under one key: a key sealed under lately comes from
-        `self.keys` (keycache.py), read back once (a plain read) to see it is still live. Its
+        `self.keys` (keycache.py), read back once (a plain read) to see it is still live,
+        unless a commit in this process saw it live within the last second. Its
         row is written once, at commit, after everything else the transaction locked and in key
         order (`_touch_at_commit`): marked used (retention reads `last_sealed_at`) and checked
         live again; a key destroyed in between fails the commit. No transaction ever waits on a
@@ -123,17 +125,24 @@ class Envelope:
         found = chosen.get(scope)
         if found is None:
             key_id, key = self._cached_live(session, scope) or self._key_for(session, scope)
-            found = chosen[scope] = _Chosen(key_id, key, moment, partial(self.keys.drop, scope))
+            found = chosen[scope] = _Chosen(
+                key_id,
+                key,
+                moment,
+                partial(self.keys.drop, scope),
+                partial(self.keys.seen_live, scope, key_id),
+            )
         nonce = secrets.token_bytes(_NONCE)
         sealed = AESGCM(found.key).encrypt(nonce, data, context.encode("utf-8"))
         return Sealed(found.key_id, nonce + sealed)
 
     def _cached_live(self, session: Session, scope: str) -> tuple[str, bytes] | None:
         """The cached key of `scope` if its row is still live (a plain read, no lock: the
-        touch at commit checks again); dropped from the cache if another process destroyed it."""
+        touch at commit checks again; none when a commit here saw it live within the second);
+        dropped from the cache if another process destroyed it."""
         cached = self.keys.get(scope)
-        if cached is None:
-            return None
+        if cached is None or self.keys.live_lately(scope):
+            return cached
         live = (
             session.connection()
             .execute(
@@ -146,6 +155,7 @@ class Envelope:
         if live is None:
             self.keys.drop(scope)
             return None
+        self.keys.seen_live(scope, cached[0])
         return cached
 
     def _key_for(self, session: Session, scope: str) -> tuple[str, bytes]:
@@ -325,10 +335,13 @@ def _touch_at_commit(session: Session) -> None:
         .values(last_sealed_at=max(found.moment for found in chosen.values()))
         .returning(_DATA_KEY.c.id)
     )
-    for key_id in by_key.keys() - set(touched.scalars()):
+    live = set(touched.scalars())
+    for key_id in by_key.keys() - live:
         scope, found = by_key[key_id]
         found.forget()
         raise ContentErasedError(f"the data key of {scope} was destroyed while sealing")
+    for _, found in by_key.values():
+        after_commit(session, found.seen_live)
 
 
 # First of the commit's steps: records.service places the audit entries after it.

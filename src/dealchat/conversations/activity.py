@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, event, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.conversations.models import Conversation, Message
@@ -69,16 +69,21 @@ def _write_at_commit(session: Session) -> None:
     """The last number each conversation gave in this transaction, onto its (locked) row."""
     if session.in_nested_transaction():
         return
-    table = cast(Table, Conversation.__table__)
     for conversation_id, held in sorted(session.info.get(_NUMBERED, {}).items()):
         if held.given == held.written:
             continue
-        session.connection().execute(  # core: no ORM bookkeeping for one row's two columns
-            update(table)
-            .where(table.c.id == conversation_id)
-            .values(last_seq=held.given, updated_at=held.at)
-        )
+        values = {"conversation": conversation_id, "seq": held.given, "at": held.at}
+        session.connection().execute(_WRITE_LAST, values)
         held.written = held.given
+
+
+# Core, built once: no ORM bookkeeping (nor a statement built per commit) for two columns.
+_CONVERSATION = cast(Table, Conversation.__table__)
+_WRITE_LAST = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("conversation"))
+    .values(last_seq=bindparam("seq"), updated_at=bindparam("at"))
+)
 
 
 event.listen(Session, "before_commit", _write_at_commit)

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import utcnow
@@ -61,11 +61,7 @@ def find_identity(session: Session, channel: str, external_id: str) -> ChatIdent
     found = known.get((channel, external_id))
     if found is not None and found in session:
         return found
-    row = session.execute(
-        select(ChatIdentity, User)
-        .outerjoin(User, User.id == ChatIdentity.user_id)
-        .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
-    ).first()
+    row = session.execute(_IDENTITY, {"channel": channel, "external_id": external_id}).first()
     if row is None:
         return None
     found, user = row
@@ -75,6 +71,15 @@ def find_identity(session: Session, channel: str, external_id: str) -> ChatIdent
 
 
 _FOUND = per_transaction("dealchat_chat_identities")  # identities found in this transaction
+# Built once: a statement built per call costs more than running it (its cache key included).
+_IDENTITY = (
+    select(ChatIdentity, User)
+    .outerjoin(User, User.id == ChatIdentity.user_id)
+    .where(
+        ChatIdentity.channel == bindparam("channel"),
+        ChatIdentity.external_id == bindparam("external_id"),
+    )
+)
 
 
 def record_user_created(

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -161,6 +161,36 @@ def issue_link(
     return token
 
 
+# Built once (a chat's message asks for them; building costs more than running them).
+_LIVE = (
+    select(SecureLink.expires_at)
+    .where(
+        SecureLink.channel == bindparam("channel"),
+        SecureLink.external_id == bindparam("external_id"),
+        SecureLink.purpose == bindparam("purpose"),
+        SecureLink.used_at.is_(None),
+        SecureLink.expires_at > bindparam("now"),
+        SecureLink.failed_attempts < MAX_LINK_ATTEMPTS,
+    )
+    .order_by(SecureLink.expires_at.desc())
+    .limit(1)
+)
+_LIVE_LINK = _LIVE.where(SecureLink.ticket_hash.is_(None))
+_LIVE_TICKET_LINK = _LIVE.where(SecureLink.ticket_hash == bindparam("ticket_hash"))
+_LIVE_PROOF = (
+    select(StepUpProof.id)
+    .where(
+        StepUpProof.channel == bindparam("channel"),
+        StepUpProof.external_id == bindparam("external_id"),
+        StepUpProof.user_id == bindparam("user_id"),
+        StepUpProof.ticket_hash == bindparam("ticket_hash"),
+        StepUpProof.used_at.is_(None),
+        StepUpProof.expires_at > bindparam("now"),
+    )
+    .limit(1)
+)
+
+
 def issue_link_once(
     session: Session,
     *,
@@ -175,22 +205,11 @@ def issue_link_once(
     """A new link token, unless a link for the same chat identity, purpose and ticket is still
     live (unused, unexpired): then its expiry, and nothing is issued or recorded. So a chat that
     asks again and again gets at most one link per link lifetime."""
-    live = session.scalar(
-        select(SecureLink.expires_at)
-        .where(
-            SecureLink.channel == channel,
-            SecureLink.external_id == external_id,
-            SecureLink.purpose == purpose,
-            SecureLink.used_at.is_(None),
-            SecureLink.expires_at > now,
-            SecureLink.failed_attempts < MAX_LINK_ATTEMPTS,
-            SecureLink.ticket_hash.is_(None)
-            if ticket_hash is None
-            else SecureLink.ticket_hash == ticket_hash,
-        )
-        .order_by(SecureLink.expires_at.desc())
-        .limit(1)
-    )
+    values = {"channel": channel, "external_id": external_id, "purpose": purpose, "now": now}
+    if ticket_hash is None:
+        live = session.scalar(_LIVE_LINK, values)
+    else:
+        live = session.scalar(_LIVE_TICKET_LINK, {**values, "ticket_hash": ticket_hash})
     if live is not None:
         return live
     return issue_link(
@@ -448,18 +467,8 @@ def use_stepup(
     now: dt.datetime,
 ) -> bool:
     """Consume one live proof for exactly this ticket hash; False when there is none."""
-    proof_id = session.scalar(
-        select(StepUpProof.id)
-        .where(
-            StepUpProof.channel == channel,
-            StepUpProof.external_id == external_id,
-            StepUpProof.user_id == user_id,
-            StepUpProof.ticket_hash == ticket_hash,
-            StepUpProof.used_at.is_(None),
-            StepUpProof.expires_at > now,
-        )
-        .limit(1)
-    )
+    values = {"channel": channel, "external_id": external_id, "user_id": user_id, "now": now}
+    proof_id = session.scalar(_LIVE_PROOF, {**values, "ticket_hash": ticket_hash})
     if proof_id is None:
         return False
     if not _spend(session, StepUpProof, proof_id, now):

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.execution.interfaces import Counterparty, OrderRequest
@@ -79,6 +79,19 @@ class QuoteFields:
     tenor: str | None
 
 
+# A new price retires every live quote in its chat (`record_quote`); built once.
+_RETIRE_QUOTES = (
+    update(Quote)
+    .where(
+        Quote.conversation_id == bindparam("conversation"),
+        Quote.client_id == bindparam("client"),
+        Quote.expires_at > bindparam("now"),
+    )
+    .values(expires_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def record_quote(
     session: Session,
     fields: QuoteFields,
@@ -93,14 +106,8 @@ def record_quote(
     """A price for the client (the source's, or a dealer's for a request for quote): it retires
     any live quote in this chat (`mine` takes the newest). Audited as quote:given."""
     retired = session.execute(
-        update(Quote)
-        .where(
-            Quote.conversation_id == fields.conversation_id,
-            Quote.client_id == fields.client_id,
-            Quote.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
+        _RETIRE_QUOTES,
+        {"conversation": fields.conversation_id, "client": fields.client_id, "now": now},
     )
     quote = Quote(
         conversation_id=fields.conversation_id,
@@ -248,17 +255,19 @@ def confirm_window_start(order: Order) -> dt.datetime:
 
 
 def open_tickets(session: Session, *, conversation_id: str, client_id: str) -> list[Order]:
-    return list(
-        session.scalars(
-            select(Order)
-            .where(
-                Order.conversation_id == conversation_id,
-                Order.client_id == client_id,
-                Order.state == AWAITING,
-            )
-            .order_by(Order.created_at.desc())
-        )
+    values = {"conversation": conversation_id, "client": client_id}
+    return list(session.scalars(_OPEN_TICKETS, values))
+
+
+_OPEN_TICKETS = (  # built once: a chat's every order and confirm asks
+    select(Order)
+    .where(
+        Order.conversation_id == bindparam("conversation"),
+        Order.client_id == bindparam("client"),
+        Order.state == AWAITING,
     )
+    .order_by(Order.created_at.desc())
+)
 
 
 def cancel_ticket(session: Session, order: Order) -> None:

@@ -18,7 +18,7 @@ from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, event, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import new_id, utcnow
@@ -310,6 +310,24 @@ class Opener:
         return open_one
 
 
+# One statement for all the keys a transaction sealed under, stamped with the latest moment, the
+# rows locked in key order (`SELECT ... ORDER BY id FOR UPDATE` locks as it returns them). Built
+# once: building it per commit cost more than running it.
+_LOCKED = (
+    select(_DATA_KEY.c.id)
+    .where(_DATA_KEY.c.id.in_(bindparam("ids", expanding=True)), _DATA_KEY.c.wrapped.is_not(None))
+    .order_by(_DATA_KEY.c.id)
+    .with_for_update()
+    .cte("locked")
+)
+_TOUCH = (
+    update(_DATA_KEY)
+    .where(_DATA_KEY.c.id == _LOCKED.c.id)
+    .values(last_sealed_at=bindparam("at"))
+    .returning(_DATA_KEY.c.id)
+)
+
+
 def _touch_at_commit(session: Session) -> None:
     """Mark every key this transaction sealed under as used, in key order, last of all its
     locks (before the audit entries are placed); a key destroyed since it was chosen fails the
@@ -320,21 +338,8 @@ def _touch_at_commit(session: Session) -> None:
     if not chosen:
         return
     by_key = {found.key_id: (scope, found) for scope, found in chosen.items()}
-    # One statement for all of them, stamped with the latest moment, the rows locked in key
-    # order (`SELECT ... ORDER BY id FOR UPDATE` locks as it returns them).
-    locked = (
-        select(_DATA_KEY.c.id)
-        .where(_DATA_KEY.c.id.in_(by_key), _DATA_KEY.c.wrapped.is_not(None))
-        .order_by(_DATA_KEY.c.id)
-        .with_for_update()
-        .cte("locked")
-    )
-    touched = session.connection().execute(
-        update(_DATA_KEY)
-        .where(_DATA_KEY.c.id == locked.c.id)
-        .values(last_sealed_at=max(found.moment for found in chosen.values()))
-        .returning(_DATA_KEY.c.id)
-    )
+    at = max(found.moment for found in chosen.values())
+    touched = session.connection().execute(_TOUCH, {"ids": list(by_key), "at": at})
     live = set(touched.scalars())
     for key_id in by_key.keys() - live:
         scope, found = by_key[key_id]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dealchat.api.deps import Platform
-from dealchat.conversations.models import Message
+from dealchat.conversations.models import Conversation, Message
 from dealchat.db.session import unit_of_work
 from dealchat.records.models import AuditEntry
 from dealchat.records.service import verify
@@ -48,6 +48,8 @@ def test_a_redelivery_storm_is_answered_once(client: TestClient, platform: Platf
             select(func.count()).select_from(Message).where(Message.direction == "in")
         )
         assert inbound == 1
+        numbered = session.scalar(select(Conversation.last_seq))
+        assert numbered == session.scalar(select(func.count()).select_from(Message)), "no gap"
         assert verify(session).ok
 
 

@@ -8,13 +8,15 @@ at once; the row stays the truth, and the dispatcher's sweep finds whatever no n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
+from dealchat.db.bulk import insert_rows
 from dealchat.db.session import after_commit
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
@@ -43,41 +45,59 @@ class OutboxItem(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
+_OUTBOX = cast(Table, OutboxItem.__table__)
+
+
 def enqueue(
     session: Session,
     *,
-    message_id: str,
+    message_ids: Sequence[str],
     conversation_id: str,
     channel: str,
     now: dt.datetime | None = None,
     delivered_by: str | None = None,
-) -> OutboxItem:
-    """Queue one stored bot message for delivery, in the caller's transaction. `delivered_by`:
-    the message already reaches the client in the answer to her own request (the web chat's
-    replies), so it is stored as delivered, audited `delivery:succeeded` by that actor in this
-    same transaction, and nobody delivers it again."""
-    at = now or utcnow()
-    item = OutboxItem(
-        id=new_id(),
-        message_id=message_id,
-        conversation_id=conversation_id,
-        channel=channel,
-        next_attempt_at=at,
-        created_at=utcnow(),
+) -> list[str]:
+    """Queue stored bot messages of one conversation for delivery, in order, in the caller's
+    transaction (one INSERT); returns the outbox ids. `delivered_by`: the messages already reach
+    the client in the answer to her own request (the web chat's replies), so they are stored as
+    delivered, audited `delivery:succeeded` by that actor in this same transaction, and nobody
+    delivers them again."""
+    at, created = now or utcnow(), utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "last_error": None,
+            "created_at": created,
+            "finished_at": None,
+        }
+        for message_id in message_ids
+    ]
+    for row in rows:
+        if delivered_by is not None:
+            row["state"], row["attempts"], row["finished_at"] = DELIVERED, 1, at
+            _record_delivered(session, row["id"], conversation_id, channel, delivered_by)
+        elif channel not in PULLED:
+            _announce_after_commit(session, row["id"], channel)
+    insert_rows(session, _OUTBOX, rows)
+    return [row["id"] for row in rows]
+
+
+def _record_delivered(
+    session: Session, item_id: str, conversation_id: str, channel: str, actor: str
+) -> None:
+    record(
+        session,
+        event=AuditEvent.DELIVERY_SUCCEEDED,
+        actor=actor,
+        subject=f"conversation:{conversation_id}",
+        payload={"outbox": item_id, "channel": channel, "attempt": 1},
     )
-    if delivered_by is not None:
-        item.state, item.attempts, item.finished_at = DELIVERED, 1, at
-        record(
-            session,
-            event=AuditEvent.DELIVERY_SUCCEEDED,
-            actor=delivered_by,
-            subject=f"conversation:{conversation_id}",
-            payload={"outbox": item.id, "channel": channel, "attempt": 1},
-        )
-    elif channel not in PULLED:
-        _announce_after_commit(session, item)
-    session.add(item)
-    return item
 
 
 def announce_with(sessions: sessionmaker[Session], announce: Announce | None) -> None:
@@ -89,10 +109,10 @@ def announce_with(sessions: sessionmaker[Session], announce: Announce | None) ->
     sessions.configure(info=info)
 
 
-def _announce_after_commit(session: Session, item: OutboxItem) -> None:
+def _announce_after_commit(session: Session, item_id: str, channel: str) -> None:
     announce: Announce | None = session.info.get(_ANNOUNCE)
     if announce is not None:
-        after_commit(session, partial(announce, item.id, item.channel))
+        after_commit(session, partial(announce, item_id, channel))
 
 
 def requeue(session: Session, *, item_id: str, actor: str, now: dt.datetime) -> OutboxItem:

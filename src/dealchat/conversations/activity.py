@@ -45,6 +45,12 @@ def hold(session: Session, conversation: Conversation) -> None:
         numbers[conversation.id] = _Numbers(conversation.last_seq, conversation.last_seq)
 
 
+def following(session: Session, conversation_id: str) -> int:
+    """The number `number` gives next to a conversation this transaction `hold`s, taking none."""
+    numbers: dict[str, _Numbers] = session.info[_NUMBERED]
+    return numbers[conversation_id].given + 1
+
+
 def number(session: Session, conversation_id: str, now: dt.datetime) -> int:
     """The next message number of the conversation. The first of a transaction not `hold`ing
     the row is one `UPDATE ... RETURNING`: the row stays locked until commit (PostgreSQL)."""

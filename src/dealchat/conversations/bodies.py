@@ -6,13 +6,14 @@ digest. A body whose data key was destroyed by retention or erasure reads as `ER
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dealchat.conversations.context import Desk
 from dealchat.conversations.models import Message
-from dealchat.db.base import new_id
+from dealchat.records.envelope import _CHOSEN as _CHOSEN_KEYS
 from dealchat.records.envelope import ContentErasedError
 
 ERASED = "[content erased under the retention policy]"
@@ -26,20 +27,36 @@ def _context(message_id: str) -> str:
     return f"message:{message_id}"
 
 
-def seal_into(session: Session, desk: Desk, message: Message, text: str) -> dict[str, Any]:
-    """Seal `text` into `message` (given an id now, since the id is bound to the ciphertext);
-    returns the audit payload fields that commit to it."""
-    if message.id is None:
-        message.id = new_id()
+def seal_into(session: Session, desk: Desk, row: dict[str, Any], text: str) -> dict[str, Any]:
+    """Seal `text` into the message `row` (`storing.message_row`: the id is bound to the
+    ciphertext); returns the audit payload fields that commit to it."""
     sealed = desk.envelope.seal(
         session,
-        scope=scope_of(message.conversation_id),
-        context=_context(message.id),
+        scope=scope_of(row["conversation_id"]),
+        context=_context(row["id"]),
         plaintext=text,
         now=desk.clock(),
     )
-    message.text, message.body, message.data_key_id = None, sealed.blob, sealed.data_key_id
+    row["text"], row["body"], row["data_key_id"] = None, sealed.blob, sealed.data_key_id
     return {"data_key": sealed.data_key_id, "body_sha256": sealed.digest}
+
+
+def seal_and_store(
+    session: Session, desk: Desk, row: dict[str, Any], text: str, store: Callable[[], bool]
+) -> dict[str, Any] | None:
+    """`seal_into`, then `store()` the row. When it is not stored (a redelivered message) the
+    seal leaves nothing behind: its data key is not marked used at commit, unless this
+    transaction sealed something else under it. None then."""
+    # The envelope notes, per transaction and scope, the data key it will mark used at commit;
+    # it has no public way yet to take back a seal nobody stored.
+    scope = scope_of(row["conversation_id"])
+    sealed_before = scope in session.info.get(_CHOSEN_KEYS, {})
+    commitment = seal_into(session, desk, row, text)
+    if store():
+        return commitment
+    if not sealed_before:
+        session.info.get(_CHOSEN_KEYS, {}).pop(scope, None)
+    return None
 
 
 def text_of(session: Session, desk: Desk, message: Message) -> str:

@@ -15,6 +15,7 @@ exactly as long as the conversation and retention erases them with it, every pro
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -23,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from dealchat.channels import outbox
 from dealchat.channels.interfaces import InboundMessage, OutboundMessage
-from dealchat.conversations import activity, bodies, flow, i18n, transcript
+from dealchat.conversations import activity, bodies, flow, i18n, storing, transcript
 from dealchat.conversations.context import Desk, Turn
 from dealchat.conversations.models import Conversation, Message
+from dealchat.db.bulk import insert_rows
 from dealchat.db.session import keep
 from dealchat.identity.models import User
 from dealchat.identity.parties import chat_party
@@ -65,7 +67,7 @@ def handle_inbound(
         reply_to=inbound.id,
         delivered_by=delivered_by,
     )
-    return [replace(answer, seq=row.seq) for answer, row in zip(answers, stored, strict=True)]
+    return [replace(answer, seq=row["seq"]) for answer, row in zip(answers, stored, strict=True)]
 
 
 def _conversation(session: Session, message: InboundMessage) -> Conversation:
@@ -97,20 +99,22 @@ def _conversation(session: Session, message: InboundMessage) -> Conversation:
 def _record_inbound(
     session: Session, desk: Desk, conversation: Conversation, message: InboundMessage
 ) -> Message | None:
-    """Store the message (sealed) before anything acts on it; None when its id was seen before."""
-    if _find_inbound(session, conversation, message.message_id) is not None:
-        return None
-    inbound = Message(
+    """Store the message (sealed) before anything acts on it; None when its id was seen before.
+    The insert is the check (`storing.insert_first`): the conversation's row is locked
+    (`_conversation`), so a delivery of the same id at once waits, then finds it stored."""
+    row = storing.message_row(
         conversation_id=conversation.id,
+        seq=activity.following(session, conversation.id),
         direction="in",
-        channel_message_id=message.message_id,
         sender_id=message.sender_id,
+        channel_message_id=message.message_id,
     )
-    sealed = bodies.seal_into(session, desk, inbound, message.text)
-    # No savepoint: the conversation's row is locked (`_conversation`), so no other delivery
-    # of this id can have stored it since `_find_inbound` looked.
-    inbound.seq = activity.number(session, conversation.id, desk.clock())
-    session.add(inbound)
+    store = partial(storing.insert_first, session, row)
+    sealed = bodies.seal_and_store(session, desk, row, message.text, store)
+    if sealed is None:
+        return None
+    activity.number(session, conversation.id, desk.clock())  # the number the row has
+    inbound = storing.attached(session, row)
     party = chat_party(session, channel=message.channel, external_id=message.sender_id)
     if party.user_id is not None and conversation.client_id is None:
         conversation.client_id = party.user_id  # the desk lists the chat under its client
@@ -182,7 +186,7 @@ def notify(
         reply_to=None,
         author=author,
     )
-    return stored
+    return storing.attached(session, stored)
 
 
 def _store_outbound(
@@ -194,19 +198,20 @@ def _store_outbound(
     reply_to: str | None,
     author: User | None = None,
     delivered_by: str | None = None,
-) -> list[Message]:
+) -> list[dict[str, Any]]:
     """Store, queue and audit the bot's (or `author`'s) messages, numbered in order: the
-    messages in one INSERT, flushed before their outbox rows (which refer to them)."""
+    messages in one INSERT, then their outbox rows (which refer to them) in another. Returns
+    the stored rows (`storing.message_row`)."""
     actor = "bot" if author is None else f"user:{author.id}"
     rows = [
-        Message(
+        storing.message_row(
             conversation_id=conversation_id,
+            seq=activity.number(session, conversation_id, desk.clock()),
             direction="out",
             sender_id=actor,
             author_id=None if author is None else author.id,
             reply_to_id=reply_to,
             position=position,
-            seq=activity.number(session, conversation_id, desk.clock()),
         )
         for position in range(len(answers))
     ]
@@ -214,40 +219,39 @@ def _store_outbound(
         _seal_outbound(session, desk, row, answer)
         for row, answer in zip(rows, answers, strict=True)
     ]
-    session.add_all(rows)
-    session.flush()
-    conversation = session.get(Conversation, conversation_id)
+    insert_rows(session, storing.MESSAGE, rows)
     for row, answer, commitment in zip(rows, answers, sealed, strict=True):
-        if conversation is not None:  # delivered by the outbox dispatcher once this commits
-            outbox.enqueue(
-                session,
-                message_id=row.id,
-                conversation_id=conversation_id,
-                channel=conversation.channel,
-                now=desk.clock(),
-                delivered_by=delivered_by,
-            )
         record(
             session,
             event=AuditEvent.MESSAGE_SENT,
             actor=actor,
             subject=f"conversation:{conversation_id}",
             payload={
-                "message": row.id,
+                "message": row["id"],
                 "reply_to": reply_to,
                 **commitment,
                 "has_secure_link": answer.link is not None,
             },
         )
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None:  # delivered by the outbox dispatcher once this commits
+        outbox.enqueue(
+            session,
+            message_ids=[row["id"] for row in rows],
+            conversation_id=conversation_id,
+            channel=conversation.channel,
+            now=desk.clock(),
+            delivered_by=delivered_by,
+        )
     return rows
 
 
 def _seal_outbound(
-    session: Session, desk: Desk, row: Message, answer: OutboundMessage
+    session: Session, desk: Desk, row: dict[str, Any], answer: OutboundMessage
 ) -> dict[str, Any]:
-    sealed = bodies.seal_into(session, desk, row, answer.text)  # gives the message its id
+    sealed = bodies.seal_into(session, desk, row, answer.text)
     if answer.link is not None:  # the link carries a bearer token: sealed at rest, never audited
-        row.link = desk.sealer.seal(answer.link, context=f"message:{row.id}")
+        row["link"] = desk.sealer.seal(answer.link, context=f"message:{row['id']}")
     return sealed
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dealchat.db.session import make_engine, make_session_factory, unit_of_work
+from dealchat.records import service
 from dealchat.records.events import AuditEvent
 from dealchat.records.models import AuditEntry, AuditQueue
 from dealchat.records.service import (
@@ -201,6 +202,35 @@ def test_a_placer_killed_half_way_leaves_the_queue_to_the_next(
         assert tree_size(session) == 41
         assert _numbers(session, "order:k") == list(range(41))
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 41
+        assert verify(session).ok
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "several"])
+def test_placing_writes_the_same_in_one_statement_or_in_several(
+    engine: Engine, sessions: sessionmaker[Session], monkeypatch: Any, one_statement: bool
+) -> None:
+    """PostgreSQL places in one statement (CTEs) while its parameters fit, else table by table,
+    in batches: the same tree, streams, nodes and empty queue either way."""
+    if not one_statement:
+        monkeypatch.setattr(service, "ONE_STATEMENT_PARAMETERS", 0)
+        monkeypatch.setattr(service, "ROWS_PER_STATEMENT", 7)
+    with unit_of_work(sessions) as session:
+        for number in range(3):
+            _note(session, f"order:{number % 2}", number)
+    with engine.begin() as connection:  # 40 committed in the queue by others
+        connection.exec_driver_sql(
+            "INSERT INTO audit_queue (at, event, actor, subject, payload) "
+            "SELECT 1765000000000000 + n, 'order:filled', 'lp', 'order:' || (n %% 2), "
+            "'{\"n\":' || (n + 2) || '}' FROM generate_series(1, 40) AS n"
+        )
+    with unit_of_work(sessions) as session:
+        assert place_queued(session) == 40
+    with unit_of_work(sessions) as session:
+        assert tree_size(session) == 43
+        assert session.scalar(select(func.count()).select_from(AuditQueue)) == 0
+        assert _numbers(session, "order:0") == list(range(0, 43, 2))
+        assert _numbers(session, "order:1") == list(range(1, 43, 2))
         assert verify(session).ok
 
 

@@ -18,11 +18,13 @@ it records.
 Entries of one subject keep their order: transactions that change the same thing lock the same
 row, so the later one queues (or places) after the earlier one committed.
 
-Placing writes plain driver rows (no ORM, no per-row type processing). Proofs read at most one
-stored node per path element, in one query, and keep the nodes they read in a bounded per-engine
-cache (`_NodeCache`: stored nodes never change once committed); the first session that needs
-stored nodes without having placed any loads the tree's upper levels into it in one read, so a
-proof at 1,000,000 entries then reads its tile and two nodes.
+Placing writes plain driver rows (no ORM, no per-row type processing), on PostgreSQL in one
+statement (entries, nodes, stream heads and the queue's done rows as data-modifying CTEs of the
+head's UPDATE). Proofs read at most one stored node per path element, in one query, and keep
+the nodes they read in a bounded per-engine cache (`_NodeCache`: stored nodes never change once
+committed); the first session that needs stored nodes without having placed any loads the tree's
+upper levels into it in one read, so a proof at 1,000,000 entries then reads its tile and two
+nodes.
 """
 
 from __future__ import annotations
@@ -119,21 +121,19 @@ def _place(session: Session, own: Sequence[Queued]) -> list[Recorded]:
         connection, {item.subject for item in own}, queue=connection.dialect.name != "sqlite"
     )
     waiting = heads.queued
-    done = _append_placed(session, [entry for _, entry in waiting] + list(own), heads)
-    if waiting:
-        marks = ", ".join("?" * len(waiting))
-        connection.exec_driver_sql(
-            driver_sql(connection, f"DELETE FROM audit_queue WHERE id IN ({marks})"),  # noqa: S608 - placeholders only
-            tuple(number for number, _ in waiting),
-        )
-    return done
+    placing = [entry for _, entry in waiting] + list(own)
+    return _append_placed(session, placing, heads, dequeued=[number for number, _ in waiting])
 
 
 def _append_placed(
-    session: Session, entries: Sequence[Queued], heads: _Heads | None = None
+    session: Session,
+    entries: Sequence[Queued],
+    heads: _Heads | None = None,
+    dequeued: Sequence[int] = (),
 ) -> list[Recorded]:
     """Number and hash `entries` as the next leaves and stream links, and store them. `heads`:
-    the tree's and the entries' streams' heads, read under the placer's lock."""
+    the tree's and the entries' streams' heads, read under the placer's lock; `dequeued`: the
+    queued rows among them, deleted from the queue."""
     if not entries:
         return []
     connection = session.connection()
@@ -167,16 +167,72 @@ def _append_placed(
         )
         streams[subject] = (stream_seq, leaf, seq)
         nodes.extend(merkle.push_leaf(frontier, seq - 1, leaf, min_level=TILE_LEVEL))
-    insert_rows(connection, _INSERT_ENTRY, rows)
-    insert_rows(connection, _INSERT_NODE, nodes)
-    insert_rows(connection, _SAVE_STREAM, [(*streams[s], s) for s in sorted(subjects)])
-    moved = connection.exec_driver_sql(
-        driver_sql(connection, _MOVE_HEAD),
+    written = _Written(
+        rows,
+        nodes,
+        [(*streams[s], s) for s in sorted(subjects)],
+        list(dequeued),
         (size + len(entries), merkle.fold(frontier), b"".join(frontier), size),
     )
-    if moved.rowcount != 1:
+    if _write(connection, written) != 1:
         raise RuntimeError("audit log head moved under the placer's lock, or is missing")
     return done
+
+
+class _Written(NamedTuple):
+    """What placing writes: entries, nodes, stream heads, queued rows done, the tree's head."""
+
+    entries: list[tuple[Any, ...]]
+    nodes: list[tuple[int, int, bytes]]
+    streams: list[tuple[Any, ...]]
+    dequeued: list[int]
+    head: tuple[int, bytes, bytes, int]  # new size, root, right edge; the size it moves from
+
+    def parameters(self) -> int:
+        rows = (len(self.entries) * 9, len(self.nodes) * 3, len(self.streams) * 4)
+        return sum(rows) + len(self.dequeued) + 4
+
+
+def _write(connection: Connection, written: _Written) -> int:
+    """Store what placing wrote; how many head rows moved (1, or the head was tampered with).
+    On PostgreSQL in one statement (data-modifying CTEs, then the head's UPDATE) while its
+    parameters fit (a large batch of queued entries takes one statement per table)."""
+    postgres = connection.dialect.name == "postgresql"
+    if postgres and written.parameters() <= ONE_STATEMENT_PARAMETERS:
+        sql, values = _one_statement(written)
+        return connection.exec_driver_sql(driver_sql(connection, sql), values).rowcount
+    insert_rows(connection, _INSERT_ENTRY, written.entries)
+    insert_rows(connection, _INSERT_NODE, written.nodes)
+    insert_rows(connection, _SAVE_STREAM, written.streams)
+    for start in range(0, len(written.dequeued), ROWS_PER_STATEMENT):
+        batch = written.dequeued[start : start + ROWS_PER_STATEMENT]
+        connection.exec_driver_sql(driver_sql(connection, _dequeue_sql(len(batch))), tuple(batch))
+    moved = connection.exec_driver_sql(driver_sql(connection, _MOVE_HEAD), written.head)
+    return int(moved.rowcount)
+
+
+def _one_statement(written: _Written) -> tuple[str, tuple[Any, ...]]:
+    parts: list[str] = []
+    values: list[Any] = []
+    tables = ((_INSERT_ENTRY, written.entries), (_INSERT_NODE, written.nodes))
+    for statement, rows in (*tables, (_SAVE_STREAM, written.streams)):
+        if rows:
+            parts.append(f"w{len(parts)} AS ({_values_sql(statement, len(rows))})")
+            values.extend(value for row in rows for value in row)
+    if written.dequeued:
+        parts.append(f"w{len(parts)} AS ({_dequeue_sql(len(written.dequeued))})")
+        values.extend(written.dequeued)
+    return f"WITH {', '.join(parts)} {_MOVE_HEAD}", (*values, *written.head)
+
+
+def _dequeue_sql(count: int) -> str:
+    return f"DELETE FROM audit_queue WHERE id IN ({', '.join('?' * count)})"  # noqa: S608 - placeholders only
+
+
+def _values_sql(statement: tuple[str, int, str], count: int) -> str:
+    head, width, tail = statement
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * count) + tail
 
 
 # Complete subtrees of 2**TILE_LEVEL leaves or more are stored; smaller ones are hashed from their
@@ -222,6 +278,7 @@ _SAVE_STREAM = (
     "SET seq = excluded.seq, last = excluded.last, last_entry = excluded.last_entry",
 )
 ROWS_PER_STATEMENT = 500  # SQLite takes up to 32,766 parameters in one statement
+ONE_STATEMENT_PARAMETERS = 30_000  # PostgreSQL takes up to 65,535
 
 
 def insert_rows(
@@ -229,13 +286,10 @@ def insert_rows(
 ) -> None:
     """`rows` in as few statements as can carry them (`INSERT ... VALUES (..), (..), ...`): one
     for a request's few entries, instead of one round trip per row."""
-    head, width, tail = statement
-    one = "(" + ", ".join("?" * width) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         batch = rows[start : start + ROWS_PER_STATEMENT]
-        sql = head + ", ".join([one] * len(batch)) + tail
         flat = tuple(value for row in batch for value in row)
-        connection.exec_driver_sql(driver_sql(connection, sql), flat)
+        connection.exec_driver_sql(driver_sql(connection, _values_sql(statement, len(batch))), flat)
 
 
 def driver_sql(connection: Connection, statement: str) -> str:

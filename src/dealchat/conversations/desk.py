@@ -18,7 +18,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,16 +73,8 @@ def handle_inbound(
 def _conversation(session: Session, message: InboundMessage) -> Conversation:
     """The message's conversation, its row locked for the turn (`activity.hold`): deliveries
     of one conversation's messages run one after the other, numbered from the row."""
-    query = (
-        select(Conversation)
-        .where(
-            Conversation.channel == message.channel,
-            Conversation.external_id == message.conversation_id,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    found = session.scalar(query)
+    which = {"channel": message.channel, "external_id": message.conversation_id}
+    found = session.scalar(_LOCK_CONVERSATION, which)
     if found is None:
         try:
             with session.begin_nested():
@@ -91,9 +83,20 @@ def _conversation(session: Session, message: InboundMessage) -> Conversation:
                 )
                 session.add(found)
         except IntegrityError:
-            found = session.scalars(query).one()
+            found = session.scalars(_LOCK_CONVERSATION, which).one()
     activity.hold(session, found)
     return found
+
+
+_LOCK_CONVERSATION = (  # built once: every message asks
+    select(Conversation)
+    .where(
+        Conversation.channel == bindparam("channel"),
+        Conversation.external_id == bindparam("external_id"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def _record_inbound(

@@ -222,6 +222,9 @@ def _store_outbound(
         _seal_outbound(session, desk, row, answer)
         for row, answer in zip(rows, answers, strict=True)
     ]
+    # What the turn changed through the ORM is written first, as when the messages went
+    # through it: the commit's own steps (the data keys' touch, the audit) lock last.
+    session.flush()
     insert_rows(session, storing.MESSAGE, rows)
     for row, answer, commitment in zip(rows, answers, sealed, strict=True):
         record(

@@ -41,6 +41,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol, cast
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from dealchat.db import driver
 from dealchat.db.base import from_micros, to_micros, utcnow
 from dealchat.db.session import per_transaction
 from dealchat.records import merkle
@@ -200,15 +201,14 @@ def _write(connection: Connection, written: _Written) -> int:
     postgres = connection.dialect.name == "postgresql"
     if postgres and written.parameters() <= ONE_STATEMENT_PARAMETERS:
         sql, values = _one_statement(written)
-        return connection.exec_driver_sql(driver_sql(connection, sql), values).rowcount
+        return driver.change(connection, sql, values)
     insert_rows(connection, _INSERT_ENTRY, written.entries)
     insert_rows(connection, _INSERT_NODE, written.nodes)
     insert_rows(connection, _SAVE_STREAM, written.streams)
     for start in range(0, len(written.dequeued), ROWS_PER_STATEMENT):
         batch = written.dequeued[start : start + ROWS_PER_STATEMENT]
-        connection.exec_driver_sql(driver_sql(connection, _dequeue_sql(len(batch))), tuple(batch))
-    moved = connection.exec_driver_sql(driver_sql(connection, _MOVE_HEAD), written.head)
-    return int(moved.rowcount)
+        driver.change(connection, _dequeue_sql(len(batch)), batch)
+    return driver.change(connection, _MOVE_HEAD, written.head)
 
 
 def _one_statement(written: _Written) -> tuple[str, tuple[Any, ...]]:
@@ -289,12 +289,7 @@ def insert_rows(
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         batch = rows[start : start + ROWS_PER_STATEMENT]
         flat = tuple(value for row in batch for value in row)
-        connection.exec_driver_sql(driver_sql(connection, _values_sql(statement, len(batch))), flat)
-
-
-def driver_sql(connection: Connection, statement: str) -> str:
-    """A statement written with `?` placeholders, in the driver's style (psycopg takes %s)."""
-    return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+        driver.change(connection, _values_sql(statement, len(batch)), flat)
 
 
 @dataclass
@@ -312,7 +307,7 @@ def _read_heads(connection: Connection, subjects: set[str], *, queue: bool) -> _
     marks = ", ".join("?" * len(subjects)) or "NULL"  # placeholders only
     query = (_READ_QUEUED_HEADS if queue else _READ_HEADS).format(subjects=marks)
     heads = _Heads(-1, [], {}, [])
-    rows = connection.exec_driver_sql(driver_sql(connection, query), tuple(subjects))
+    rows = driver.fetch(connection, query, tuple(subjects))
     for kind, subject, number, second, blob, event_name, actor, payload in rows:
         if kind == 0:
             heads.size, heads.frontier = int(number), split_hashes(bytes(blob))
@@ -341,7 +336,7 @@ def _take_lock(session: Session, *, wait: bool) -> bool:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-        got = connection.exec_driver_sql("SELECT " + PLACER_LOCK.format(function)).scalar()
+        [(got,)] = driver.fetch(connection, "SELECT " + PLACER_LOCK.format(function))
         if not wait and not got:
             return False
     session.info[_LOCKED] = True

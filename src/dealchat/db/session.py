@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 _HOOKS = "dealchat_after_commit"
@@ -31,7 +32,35 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", partial(_sqlite_begin_immediate, writers))
         event.listen(engine.pool, "checkin", partial(_sqlite_checkin, writers))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    event.listen(engine.pool, "connect", _idle_from_now)
+    event.listen(engine.pool, "checkin", _idle_from_now)
+    event.listen(engine.pool, "checkout", partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A pooled PostgreSQL connection is pinged before use only when it sat idle this long (what
+# `pool_pre_ping` does on every checkout, a round trip per transaction): a database restarted
+# while the pool was quiet is noticed on checkout, the dead connections replaced; one restarted
+# under load fails the statement that meets it first, and the pool is then renewed.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "dealchat_idle_since"
+
+
+def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    since = record.info.get(_IDLE_SINCE)
+    if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, dbapi_connection, None):
+            raise DisconnectionError from error  # the pool connects anew and checks out again
+        raise
 
 
 class WriterQueue:

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from dealchat.conversations.context import Desk
 from dealchat.conversations.models import Message
-from dealchat.records.envelope import _CHOSEN as _CHOSEN_KEYS
-from dealchat.records.envelope import ContentErasedError
+from dealchat.records.envelope import ContentErasedError, sealed_under, take_back
 
 ERASED = "[content erased under the retention policy]"
 
@@ -47,15 +46,13 @@ def seal_and_store(
     """`seal_into`, then `store()` the row. When it is not stored (a redelivered message) the
     seal leaves nothing behind: its data key is not marked used at commit, unless this
     transaction sealed something else under it. None then."""
-    # The envelope notes, per transaction and scope, the data key it will mark used at commit;
-    # it has no public way yet to take back a seal nobody stored.
     scope = scope_of(row["conversation_id"])
-    sealed_before = scope in session.info.get(_CHOSEN_KEYS, {})
+    sealed_before = sealed_under(session, scope)
     commitment = seal_into(session, desk, row, text)
     if store():
         return commitment
     if not sealed_before:
-        session.info.get(_CHOSEN_KEYS, {}).pop(scope, None)
+        take_back(session, scope)
     return None
 
 

@@ -310,6 +310,17 @@ class Opener:
         return open_one
 
 
+def sealed_under(session: Session, scope: str) -> bool:
+    """Whether this transaction sealed under `scope`'s key (marked used at its commit)."""
+    return scope in session.info.get(_CHOSEN, {})
+
+
+def take_back(session: Session, scope: str) -> None:
+    """Nothing this transaction sealed under `scope` is stored after all (a redelivery's insert
+    found the message already there): its key is not marked used at commit."""
+    session.info.get(_CHOSEN, {}).pop(scope, None)
+
+
 # One statement for all the keys a transaction sealed under, stamped with the latest moment, the
 # rows locked in key order (`SELECT ... ORDER BY id FOR UPDATE` locks as it returns them). Built
 # once: building it per commit cost more than running it.

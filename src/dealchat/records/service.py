@@ -476,23 +476,17 @@ class _Tree:
     def __init__(self, session: Session) -> None:
         if session.info.get(_PENDING) and not session.in_nested_transaction():
             settle(session)  # what this transaction recorded, placed before it is proven
-        connection = session.connection()
-        self._dbapi = connection.connection
-        self._cache = _NodeCache.of(connection.engine)
+        self._connection = session.connection()
+        self._cache = _NodeCache.of(self._connection.engine)
         self._keep = not session.info.get(_APPENDED)
-        self._qmark = connection.dialect.paramstyle == "qmark"
+        self._current: int | None = None  # the tree's size, once read
 
     def fetch(self, sql: str, params: Sequence[int] = ()) -> list[Any]:
-        cursor = self._dbapi.cursor()
-        try:
-            cursor.execute(sql if self._qmark else sql.replace("?", "%s"), params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        return driver.fetch(self._connection, sql, params)
 
     def size(self, wanted: int | None = None) -> int:
         found = self.fetch("SELECT seq FROM audit_head WHERE id = 1")
-        current = int(found[0][0]) if found else 0
+        current = self._current = int(found[0][0]) if found else 0
         if wanted is None:
             return current
         if not 0 <= wanted <= current:
@@ -547,7 +541,7 @@ class _Tree:
         entries as that allows) into the engine's cache in one read, the first time a session
         that appended nothing needs stored nodes: proofs then read little more than their tile."""
         self._cache.warmed = True
-        size, level = self.size(), TILE_LEVEL
+        size, level = self._current if self._current is not None else self.size(), TILE_LEVEL
         while 2 * (size >> level) > WARM_NODES:
             level += 1
         rows = self.fetch("SELECT level, idx, hash FROM audit_node WHERE level >= ?", [level])

@@ -479,14 +479,13 @@ class _Tree:
         self._connection = session.connection()
         self._cache = _NodeCache.of(self._connection.engine)
         self._keep = not session.info.get(_APPENDED)
-        self._current: int | None = None  # the tree's size, once read
 
     def fetch(self, sql: str, params: Sequence[int] = ()) -> list[Any]:
         return driver.fetch(self._connection, sql, params)
 
     def size(self, wanted: int | None = None) -> int:
         found = self.fetch("SELECT seq FROM audit_head WHERE id = 1")
-        current = self._current = int(found[0][0]) if found else 0
+        current = int(found[0][0]) if found else 0
         if wanted is None:
             return current
         if not 0 <= wanted <= current:
@@ -541,7 +540,7 @@ class _Tree:
         entries as that allows) into the engine's cache in one read, the first time a session
         that appended nothing needs stored nodes: proofs then read little more than their tile."""
         self._cache.warmed = True
-        size, level = self._current if self._current is not None else self.size(), TILE_LEVEL
+        size, level = self.size(), TILE_LEVEL
         while 2 * (size >> level) > WARM_NODES:
             level += 1
         rows = self.fetch("SELECT level, idx, hash FROM audit_node WHERE level >= ?", [level])

@@ -19,6 +19,7 @@ from dealchat.conversations import pretrade
 from dealchat.db.session import unit_of_work
 from dealchat.identity import sessions
 from dealchat.identity.models import User
+from dealchat.orders.models import Order
 from dealchat.records.models import AuditEntry
 from tests.conftest import Clock
 from tests.controls.rulesets import RATES, ruleset
@@ -182,6 +183,12 @@ def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
     page = api.get("/console/holds", headers=cookie)
     assert page.status_code == 200, page.text
     assert f"{ref}: BUY 6,000,000 EUR/USD (open)" in page.text
+    # whose order it is, and the chat it came from: an approver must know the client
+    with unit_of_work(desk_platform.sessions) as session:
+        held = session.scalar(select(Order).where(Order.ref == ref))
+        assert held is not None
+        chat = f'<a href="/console/conversations/{held.conversation_id}">conversation</a>'
+    assert f"Client alice · {chat}" in page.text
     assert "big [hold +0]: Large order: 6,600,000.00 USD is above" in page.text
     assert "limit=5000000" in page.text
     hold_id = page.text.split('action="/console/holds/')[1].split("/approve")[0]

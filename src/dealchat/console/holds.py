@@ -30,6 +30,7 @@ from dealchat.conversations import pretrade
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import passwords, sessions
 from dealchat.identity import service as identity
+from dealchat.identity.models import User
 from dealchat.orders.models import Order
 
 router = APIRouter(prefix="/console/holds", include_in_schema=False)
@@ -37,11 +38,15 @@ STATES = ("open", "released", "aborted", "expired", "all")
 Approver = Annotated[Actor, Depends(require_form(Right.ORDER_APPROVE))]
 
 
-def _row(view: holds.HoldView) -> dict[str, Any]:
+def _row(db: SessionDep, view: holds.HoldView) -> dict[str, Any]:
     detail = json.loads(view.decision.detail)
+    client = db.get(User, view.order.client_id)
     return {
         "id": view.hold.id,
         "ref": view.order.ref,
+        # whose order it is: an approver must know the client (never its own RM's to approve)
+        "client": _named(client) if client is not None else view.order.client_id,
+        "conversation": view.order.conversation_id,
         "state": view.hold.state,
         "side": view.order.side.upper(),
         "quantity": f"{view.order.quantity.normalize():,f}",
@@ -52,6 +57,13 @@ def _row(view: holds.HoldView) -> dict[str, Any]:
         "explanation": view.decision.explanation,
         "fired": detail["fired"],
     }
+
+
+def _named(user: User) -> str:
+    """'Alice Smith (alice)', or the username alone when no display name is set."""
+    if user.display_name and user.display_name != user.username:
+        return f"{user.display_name} ({user.username})"
+    return user.username
 
 
 def _page(
@@ -68,7 +80,7 @@ def _page(
         actor=actor,
         csrf=csrf_for(request),
         status=status,
-        holds=[_row(v) for v in holds.views(db, state=None if state == "all" else state)],
+        holds=[_row(db, v) for v in holds.views(db, state=None if state == "all" else state)],
         state=state,
         states=STATES,
         notice=notice,

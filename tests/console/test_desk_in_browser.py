@@ -140,6 +140,10 @@ def test_a_dealer_answers_alice_live_and_a_released_hold_reaches_her_page(
     staff_line = alice.locator("#log li.staff")
     expect(staff_line).to_contain_text("Dan Lee", timeout=WAIT)
     expect(staff_line).to_contain_text("Cable is 1.2710/15 now.")
+    # her page showed it: Dan's line stops saying "not delivered yet" without a reload
+    reply_line = dealer.locator("#transcript li.staff").last
+    expect(reply_line).to_contain_text("Cable is 1.2710/15 now.")
+    expect(reply_line).not_to_contain_text("not delivered yet", timeout=WAIT)
     _say(alice, "help")
     expect(dealer.locator("#transcript")).to_contain_text("help", timeout=WAIT)
 

@@ -31,6 +31,7 @@ from dealchat.conversations.models import Conversation, Message
 from dealchat.db.base import utcnow
 from dealchat.db.session import unit_of_work
 from dealchat.identity.models import User
+from dealchat.live.signals import conversation_topic, touched
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 
@@ -178,6 +179,7 @@ class Dispatcher:
             item = session.get_one(OutboxItem, claimed.item_id)
             item.state, item.finished_at, item.last_error = DELIVERED, now, None
             _audit(session, AuditEvent.DELIVERY_SUCCEEDED, claimed, {})
+            touched(session, conversation_topic(claimed.conversation_id))
 
     def _failed(self, claimed: Claimed, failure: DeliveryFailed) -> None:
         now = self._clock()
@@ -193,6 +195,7 @@ class Dispatcher:
             if dead:
                 item.state, item.finished_at = DEAD, now
                 _audit(session, AuditEvent.DELIVERY_DEAD_LETTERED, claimed, details)
+                touched(session, conversation_topic(claimed.conversation_id))
                 log.warning("delivery dead-lettered", extra={"channel": claimed.channel})
             else:
                 item.next_attempt_at = now + dt.timedelta(seconds=retry_in)

@@ -149,14 +149,17 @@ def conversation_events(
     actor: Reader,
     after: SeqQuery = None,
 ) -> StreamingResponse:
-    """Each new message (`message`, id = its number) and `state` when who has it changes."""
-    shown: dict[str, Any] = {"handler": _handler(platform, conversation_id)}
+    """Each new message (`message`, id = its number), `state` when who has it changes, and
+    `delivery` (first, then whenever it changes): which of the bank's latest messages are not
+    delivered yet or failed, so the page marks those and unmarks the ones delivered since."""
+    shown: dict[str, Any] = {"handler": _handler(platform, conversation_id), "undelivered": None}
 
     def read(position: int) -> list[tuple[int, str, dict[str, Any]]]:
         with reading(platform.sessions) as session:
             conversation = session.get_one(Conversation, conversation_id)
             found = viewing.lines(session, platform.desk, conversation, after=position)
             handler = conversation.handled_by_id
+            undelivered = viewing.undelivered(session, conversation)
         if found:  # shown on the open page: read
             with unit_of_work(platform.sessions) as session:
                 conversation = session.get_one(Conversation, conversation_id)
@@ -167,6 +170,11 @@ def conversation_events(
                     now=platform.desk.clock(),
                 )
         events = [(line.seq, "message", line.as_dict()) for line in found]
+        if undelivered != shown["undelivered"]:
+            shown["undelivered"] = undelivered
+            latest, states = undelivered
+            said = {"after": latest, "undelivered": {str(seq): s for seq, s in states.items()}}
+            events.append((max([position, *(e[0] for e in events)]), "delivery", said))
         if handler != shown["handler"]:
             shown["handler"] = handler
             events.append((max([position, *(e[0] for e in events)]), "state", {}))

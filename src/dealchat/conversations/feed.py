@@ -26,6 +26,7 @@ from dealchat.conversations.context import Desk
 from dealchat.conversations.models import Conversation, Message
 from dealchat.identity.models import User
 from dealchat.identity.parties import find_identity
+from dealchat.live.signals import conversation_topic, touched
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
 
@@ -174,4 +175,6 @@ def acknowledge(session: Session, who: Follower, seq: int, *, now: dt.datetime) 
             subject=f"conversation:{who.conversation_id}",
             payload={"outbox": item.id, "channel": CHANNEL, "attempt": item.attempts},
         )
+    if items:  # the desk's open transcript says it is delivered now
+        touched(session, conversation_topic(who.conversation_id))
     return len(items)

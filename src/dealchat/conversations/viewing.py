@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealchat.access.policy import Actor
-from dealchat.channels.outbox import OutboxItem
+from dealchat.channels.outbox import DELIVERED, OutboxItem
 from dealchat.controls.models import Hold
 from dealchat.conversations import bodies
 from dealchat.conversations.context import Desk
@@ -94,6 +94,23 @@ def lines(session: Session, desk: Desk, conversation: Conversation, *, after: in
         _line(session, desk, message, state, client=client, names=names)
         for message, state in reversed(rows)
     ]
+
+
+def undelivered(session: Session, conversation: Conversation) -> tuple[int, dict[int, str]]:
+    """Of the latest PAGE messages (those after the number returned: what a page shows), the
+    bank's not delivered yet (`pending`) or failed (`dead`), by number."""
+    latest = max((conversation.last_seq or 0) - PAGE, 0)
+    rows = session.execute(
+        select(Message.seq, OutboxItem.state)
+        .join(OutboxItem, OutboxItem.message_id == Message.id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.seq > latest,
+            OutboxItem.state != DELIVERED,
+        )
+        .order_by(Message.seq)
+    ).all()
+    return latest, {seq: state for seq, state in rows if seq is not None}
 
 
 def _line(

@@ -22,11 +22,36 @@
       transcript.appendChild(render(line));
       transcript.scrollTop = transcript.scrollHeight;
     });
+    // Which of the bank's latest messages are not delivered yet (or failed): mark those, unmark
+    // the ones the client's app or page has received since.
+    source.addEventListener("delivery", (event) => {
+      const data = JSON.parse(event.data);
+      transcript.querySelectorAll("li.out[data-seq]").forEach((item) => {
+        if (Number(item.dataset.seq) <= data.after) { return; }  // older than what was read
+        mark(item, data.undelivered[item.dataset.seq] || "delivered");
+      });
+    });
     source.addEventListener("state", async () => {
       const response = await fetch(transcript.dataset.side, { credentials: "same-origin" });
       if (response.ok) { document.getElementById("side").innerHTML = await response.text(); }
     });
     transcript.scrollTop = transcript.scrollHeight;
+  }
+  // The line's delivery note, as the template writes it: "not delivered yet", "delivery failed".
+  function mark(item, delivery) {
+    const meta = item.querySelector(".meta");
+    let note = meta.querySelector("em.delivery");
+    if (!delivery || delivery === "delivered") {
+      if (note) { note.previousSibling.remove(); note.remove(); }
+      return;
+    }
+    if (!note) {
+      meta.appendChild(document.createTextNode(" · "));
+      note = document.createElement("em");
+      note.className = "delivery";
+      meta.appendChild(note);
+    }
+    note.textContent = delivery === "pending" ? "not delivered yet" : "delivery failed";
   }
   function render(line) {
     const item = document.createElement("li");
@@ -39,14 +64,12 @@
     who.className = "who";
     who.textContent = line.who;
     meta.appendChild(who);
-    if (line.delivery && line.delivery !== "delivered") {
-      meta.appendChild(document.createTextNode(line.delivery === "pending" ? " · not delivered yet" : " · delivery failed"));
-    }
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = line.text;
     item.appendChild(meta);
     item.appendChild(text);
+    mark(item, line.delivery);
     if (line.secure_link) {
       const note = document.createElement("span");
       note.className = "meta";

@@ -242,3 +242,25 @@ def test_a_clients_api_token_opens_no_console_page(
     assert browser.get("/api/v1/auth/whoami", headers=headers).status_code == 200
     staff = {"Authorization": f"Bearer {token_for(platform, dana.id)}"}
     assert browser.get("/console/", headers=staff).status_code == 200
+
+
+def test_a_page_the_user_may_not_see_is_a_page_in_a_browser_and_problem_json_elsewhere(
+    browser: TestClient, platform: Platform, dana: TestUser, clock: Clock
+) -> None:
+    """Typed in the address bar (Accept: text/html first), a console page the user holds no
+    right for is a readable 403 page naming the right, and an unknown one a 404 page; a script,
+    an event stream or an API client still gets problem+json with the same status."""
+    _log_in(browser, dana, clock)
+    html = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    refused = browser.get("/console/holds", headers=html)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "This page needs the right order:approve" in refused.text
+    assert 'href="/console/"' in refused.text
+    missing = browser.get("/console/no-such-page", headers=html)
+    assert missing.status_code == 404
+    assert "<h1>Not found</h1>" in missing.text
+    assert browser.get("/console/holds").json()["data"] == {"right": "order:approve"}
+    assert browser.get("/console/no-such-page").json()["status"] == 404
+    api = browser.get("/api/v1/admin/roles", headers=html)
+    assert api.status_code == 403 and api.json()["code"] == "forbidden"

@@ -1,4 +1,7 @@
-"""Exception handlers: every error leaves as problem+json, and no stack trace ever leaves."""
+"""Exception handlers: every error leaves as problem+json, and no stack trace ever leaves.
+
+A person's browser opening a console page it may not see (or one that does not exist) gets the
+same status as a page it can read, not a JSON document: `console.pages.error_page`."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealchat.api import limits
+from dealchat.console.pages import error_page
 from dealchat.errors import DealchatError, ErrorCode, internal_problem
 
 log = logging.getLogger("dealchat.api")
@@ -30,6 +34,9 @@ async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
         # a person, not an API client: to the login page, or to step-up when the login is too
         # weak (also from a form whose change needs a fresher login than the page's)
         return RedirectResponse("/console/stepup" if weak else "/console/login", status_code=303)
+    if exc.http_status in (403, 404) and _person_reading(request):
+        right = exc.data.get("right") if exc.data else None
+        return error_page(exc.http_status, exc.message, right if isinstance(right, str) else None)
     return JSONResponse(
         exc.problem(), status_code=exc.http_status, media_type=PROBLEM, headers=exc.headers
     )
@@ -38,6 +45,13 @@ async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
 def _console_page(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/console/") and not path.startswith("/console/static/")
+
+
+def _person_reading(request: Request) -> bool:
+    """A browser navigating to a console page (it asks for HTML first); never a script's fetch,
+    an event stream or an API client, which keep problem+json."""
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and _console_page(request) and accept.startswith("text/html")
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,7 +74,7 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if isinstance(
         exc, limits.BodyTooLargeError
     ):  # the body passed its route's limit while streaming
@@ -72,6 +86,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     title = "Not found" if exc.status_code == 404 else "Bad request"
     if exc.status_code == 405:
         title = "Method not allowed"
+    if exc.status_code == 404 and _person_reading(request):
+        return error_page(404, "Not found", None)
     problem = DealchatError(code, title, http_status=exc.status_code).problem()
     return JSONResponse(problem, status_code=exc.status_code, media_type=PROBLEM)
 

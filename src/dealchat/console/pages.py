@@ -70,6 +70,23 @@ def render(
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def error_page(status: int, message: str, right: str | None) -> HTMLResponse:
+    """A refusal (403) or a missing page (404) as a person reads it: what happened, and the way
+    back. It says no more than the problem+json an API client gets (its title, the right)."""
+    if status == 403:
+        title = "Not allowed"
+        if right:
+            sentence = f"This page needs the right {right}, which your roles do not give you."
+        elif message and message != title:
+            sentence = message[0].upper() + message[1:] + "."
+        else:
+            sentence = "Your roles do not allow this page."
+        sentence += " Ask an administrator if you need it."
+    else:
+        title, sentence = "Not found", "There is no such page, or what it showed no longer exists."
+    return render("error.html", actor=None, csrf="", status=status, title=title, sentence=sentence)
+
+
 def csrf_for(request: Request) -> str:
     """The CSRF token a page's forms carry: derived from the session cookie (none without one)."""
     cookie = request.cookies.get(COOKIE)

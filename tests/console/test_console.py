@@ -263,4 +263,5 @@ def test_a_page_the_user_may_not_see_is_a_page_in_a_browser_and_problem_json_els
     assert browser.get("/console/holds").json()["data"] == {"right": "order:approve"}
     assert browser.get("/console/no-such-page").json()["status"] == 404
     api = browser.get("/api/v1/admin/roles", headers=html)
-    assert api.status_code == 403 and api.json()["code"] == "forbidden"
+    assert api.status_code == 403
+    assert api.json()["code"] == "forbidden"

@@ -199,7 +199,11 @@ def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
         f"/console/holds/{hold_id}/abort", data=form, headers=cookie, follow_redirects=False
     )
     assert done.status_code == 303
-    assert "No open holds." in api.get("/console/holds", headers=cookie).text
+    after = api.get(done.headers["location"], headers=cookie).text  # where the form leads
+    assert f"{ref} aborted: nothing was traded, and the client is told in the chat." in after
+    assert "No open holds." in after
+    unknown = api.get("/console/holds?done=aborted&hold=nope", headers=cookie).text
+    assert 'role="alert"' not in unknown  # nothing said about a hold that is not there
     assert (
         f"{ref}: BUY 6,000,000 EUR/USD (aborted)"
         in api.get("/console/holds?state=all", headers=cookie).text
@@ -231,6 +235,8 @@ def test_the_console_releases_a_hold_with_password_and_code_for_that_order(
     right = {**form, "password": carol.password, "otp": carol.code(clock.now.timestamp())}
     done = api.post(url, data=right, headers=cookie, follow_redirects=False)
     assert done.status_code == 303, done.text
+    said = api.get(done.headers["location"], headers=cookie).text
+    assert f"{ref} released: it goes to the market, and the client is told in the chat." in said
     released = api.get("/console/holds?state=all", headers=cookie).text
     assert f"{ref}: BUY 6,000,000 EUR/USD (released)" in released
     with unit_of_work(desk_platform.sessions) as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -89,24 +90,53 @@ def _page(
 
 @router.get("")
 def page(
+    *,
     request: Request,
     db: SessionDep,
     actor: Annotated[Actor, Depends(require(Right.ORDER_APPROVE))],
     state: str = "open",
+    done: str = "",
+    hold: str = "",
 ) -> Response:
     if state not in STATES:
         raise DealchatError(ErrorCode.BAD_REQUEST, "state: " + ", ".join(STATES))
-    return _page(request, db, actor, state=state)
+    return _page(request, db, actor, state=state, notice=_said(db, done, hold[:32]))
+
+
+def _said(db: SessionDep, done: str, hold_id: str) -> str:
+    """What the page says after an approval or an abort (`?done=approved|aborted&hold=ID`): the
+    hold's own reference and state as they are now, never text taken from the address."""
+    if done not in (holds.APPROVE, holds.ABORT) or not hold_id:
+        return ""
+    found = holds.views(db, state=None, hold_id=hold_id)
+    if not found:
+        return ""
+    view = found[0]
+    ref, left = view.order.ref, view.hold.required - len(view.approvers)
+    if view.hold.state == holds.RELEASED:
+        return f"{ref} released: it goes to the market, and the client is told in the chat."
+    if view.hold.state == holds.ABORTED:
+        return f"{ref} aborted: nothing was traded, and the client is told in the chat."
+    if view.hold.state == holds.OPEN and done == holds.APPROVE and left > 0:
+        return f"{ref}: your approval is recorded; {left} more needed before it is released."
+    return f"{ref} is {view.hold.state}."
 
 
 def _acted(
-    action: Callable[[], object], request: Request, db: SessionDep, actor: Actor
+    action: Callable[[], object],
+    request: Request,
+    db: SessionDep,
+    actor: Actor,
+    *,
+    done: str,
+    hold_id: str,
 ) -> Response:
-    """Back to the list, or the list saying why the action was refused (a 404 stays a 404)."""
+    """Back to the list saying what was done, or the list saying why the action was refused (a
+    404 stays a 404)."""
     return acted(
         action,
         db,
-        done="/console/holds",
+        done=f"/console/holds?done={done}&hold={quote(hold_id)}",
         refused=lambda error: _page(
             request, db, actor, state="open", notice=error.message, status=error.http_status
         ),
@@ -156,6 +186,8 @@ def approve(
         request,
         db,
         actor,
+        done=holds.APPROVE,
+        hold_id=found.id,
     )
 
 
@@ -181,4 +213,6 @@ def abort(
         request,
         db,
         actor,
+        done=holds.ABORT,
+        hold_id=hold_id[:32],
     )

@@ -87,6 +87,10 @@ def test_a_compliance_officer_reviews_an_alert_in_the_console(
     assert "alert:closed" in after.text
     assert "joke between friends" in after.text
     assert "Claim</button>" not in after.text
+    # the history names the reviewer, not the log's opaque id; times to the second, in UTC
+    assert "<td>dana</td>" in after.text
+    assert f"user:{dana.id}" not in after.text
+    assert re.search(r"raised \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", after.text), after.text
 
 
 def test_the_alert_pages_need_alert_read(
@@ -96,3 +100,23 @@ def test_the_alert_pages_need_alert_read(
     _log_in(browser, dealer, clock)
     assert 'href="/console/alerts"' not in browser.get("/console/").text
     assert browser.get("/console/alerts").status_code == 403
+
+
+def test_an_alert_names_the_client_and_links_the_conversation(
+    browser: TestClient, client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    """The officer sees whose words raised an alert, in the list and on the alert, and opens the
+    whole conversation from it."""
+    chat = Chat(client, clock)
+    chat.link_and_log_in(make_user(platform, "alice"))
+    chat.say("add me on whatsapp")
+    dana = _staff(platform, "dana", "compliance")
+    _log_in(browser, dana, clock)
+    listed = browser.get("/console/alerts")
+    assert "<td>alice</td><td>message</td>" in listed.text
+    found = re.search(r'href="/console/alerts/([0-9a-f]{32})"', listed.text)
+    assert found, listed.text
+    page = browser.get(f"/console/alerts/{found.group(1)}")
+    link = re.search(r'About alice · <a href="/console/conversations/([0-9a-f]{32})"', page.text)
+    assert link, page.text
+    assert browser.get(f"/console/conversations/{link.group(1)}").status_code == 200

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require, require_form
+from dealchat.console import people
 from dealchat.console.acted import acted
 from dealchat.console.pages import csrf_for, render
 from dealchat.conversations.transcript import Transcript
@@ -45,11 +46,13 @@ def alert_list(
 ) -> Response:
     chosen = status if status in queue.STATUSES else None
     rows = queue.list_alerts(db, actor=actor, status=chosen, limit=200)
+    parties = {a.party_id: people.shown(db, a.party_id) for a in rows if a.party_id}
     return render(
         "alerts.html",
         actor=actor,
         csrf=csrf_for(request),
         alerts=rows,
+        parties=parties,
         chosen=chosen,
         statuses=queue.STATUSES,
     )
@@ -67,6 +70,8 @@ def _page(
 ) -> Response:
     view = queue.show(db, actor=actor, alert_id=alert_id, messages=Transcript(platform.desk))
     data: dict[str, Any] = view.as_json()
+    data["history"] = [{**h, "actor": people.actor(db, h["actor"])} for h in data["history"]]
+    party = view.alert.party_id
     spans = json.loads(view.alert.spans)
     return render(
         "alert.html",
@@ -74,6 +79,8 @@ def _page(
         csrf=csrf_for(request),
         status=status,
         alert=data,
+        party=people.shown(db, party) if party else None,
+        conversation=view.alert.conversation_id,
         pieces=segments(view.text or "", spans),
         notice=notice,
         dispositions=[d.value for d in queue.Disposition],

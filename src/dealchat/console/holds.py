@@ -24,6 +24,7 @@ from dealchat.api.deps import (
     require_form,
     source_ip,
 )
+from dealchat.console import people
 from dealchat.console.acted import acted
 from dealchat.console.pages import csrf_for, render
 from dealchat.controls import holds
@@ -31,7 +32,6 @@ from dealchat.conversations import pretrade
 from dealchat.errors import DealchatError, ErrorCode
 from dealchat.identity import passwords, sessions
 from dealchat.identity import service as identity
-from dealchat.identity.models import User
 from dealchat.orders.models import Order
 
 router = APIRouter(prefix="/console/holds", include_in_schema=False)
@@ -41,12 +41,11 @@ Approver = Annotated[Actor, Depends(require_form(Right.ORDER_APPROVE))]
 
 def _row(db: SessionDep, view: holds.HoldView) -> dict[str, Any]:
     detail = json.loads(view.decision.detail)
-    client = db.get(User, view.order.client_id)
     return {
         "id": view.hold.id,
         "ref": view.order.ref,
         # whose order it is: an approver must know the client (never its own RM's to approve)
-        "client": _named(client) if client is not None else view.order.client_id,
+        "client": people.shown(db, view.order.client_id),
         "conversation": view.order.conversation_id,
         "state": view.hold.state,
         "side": view.order.side.upper(),
@@ -58,13 +57,6 @@ def _row(db: SessionDep, view: holds.HoldView) -> dict[str, Any]:
         "explanation": view.decision.explanation,
         "fired": detail["fired"],
     }
-
-
-def _named(user: User) -> str:
-    """'Alice Smith (alice)', or the username alone when no display name is set."""
-    if user.display_name and user.display_name != user.username:
-        return f"{user.display_name} ({user.username})"
-    return user.username
 
 
 def _page(

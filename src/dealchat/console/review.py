@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from dealchat.access.policy import Actor, can
 from dealchat.access.rights import Right
 from dealchat.api.deps import PlatformDep, SessionDep, require, require_form
+from dealchat.console import people
 from dealchat.console.acted import acted
 from dealchat.console.pages import csrf_for, render
 from dealchat.conversations.models import Message
@@ -138,7 +139,8 @@ def _page(
     return render(
         "review.html", actor=actor, csrf=csrf_for(request), status=status, review=review,
         context=_context(db, platform, actor, review.message_id, review.party_id),
-        history=reviews.history(db, review), notice=notice,
+        history=[{**h, "actor": people.actor(db, h["actor"])} for h in reviews.history(db, review)],
+        notice=notice,
         dispositions=reviews.DISPOSITIONS, may_review=bool(can(actor, Right.ALERT_REVIEW)),
         may_export=bool(can(actor, Right.AUDIT_EXPORT)),
     )  # fmt: skip

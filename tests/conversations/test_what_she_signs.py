@@ -141,8 +141,9 @@ def test_only_dropped_tickets_are_not_no_orders(
     chat.text("buy 1m eurusd")
     chat.text("x")
     assert chat.text("status") == (
-        "1 cancelled or expired tickets not shown: type status all to see them."
+        "1 cancelled or expired ticket not shown: type status all to see it."
     )
+    assert chat.text("状态") == "另有 1 张已取消或已过期的订单未显示：输入「状态 全部」查看。"
     assert chat.text("status all").startswith(f"{_orders(platform)[0].ref} CANCELLED")
 
 

@@ -272,7 +272,8 @@ def _status(turn: Turn, intent: Intent) -> Answer:
         return _say(replies.NO_ORDERS)
     lines = [replies.status_line(order) for order in found]
     if hidden:
-        lines.append(replies.HIDDEN_DRAFTS.format(count=hidden))
+        template = replies.HIDDEN_DRAFT if hidden == 1 else replies.HIDDEN_DRAFTS
+        lines.append(template.format(count=hidden))
     text = "\n".join(lines)
     if intent.order_ref is not None:
         return receipt_reply.with_receipt(turn, found[0], text)

@@ -256,6 +256,7 @@ _FIXED: tuple[tuple[str, str, dict[str, Convert]], ...] = (
     (replies.FILL_NDF_DATES, "定价日 {fixing_date}，以美元结算，起息日 {value_date}。", {}),
     (replies.REPLACED, "{ref} 已取消：由 {new} 取代。{ref} 没有成交。", {}),
     (replies.HIDDEN_DRAFTS, "另有 {count} 张已取消或已过期的订单未显示：输入「状态 全部」查看。", {}),
+    (replies.HIDDEN_DRAFT, "另有 {count} 张已取消或已过期的订单未显示：输入「状态 全部」查看。", {}),
     (amend.NOTHING_TO_AMEND, "没有可以修改的待确认订单。请先下单，例如「买入100万欧元兑美元」。", {}),
     (amend.NOT_HERE_YET, "{ref} 的状态是 {state}，暂时不能在这里修改。请致电您的交易员修改，"
      "或取消后重新下单。", {}),

@@ -77,6 +77,7 @@ FILL_SWAP_DATES = "Near leg value date {value_date}, far leg value date {far_val
 FILL_NDF_DATES = "Fixing date {fixing_date}, settled in USD value date {value_date}."
 REPLACED = "{ref} cancelled: replaced by {new}. Nothing was traded on {ref}."
 HIDDEN_DRAFTS = "{count} cancelled or expired tickets not shown: type status all to see them."
+HIDDEN_DRAFT = "{count} cancelled or expired ticket not shown: type status all to see it."
 
 
 def quote_text(quote: Quote, side: str | None, ttl_seconds: int) -> str:

@@ -75,8 +75,12 @@ def test_a_client_trades_from_the_web_chat_page(
     url, platform = live
     alice = make_user(platform)
     page = browser.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(url + "/")
     assert "never asks for your password" in page.inner_text("header")
+    page.wait_for_load_state("networkidle")
+    assert not [u for u in asked if "/webchat/history" in u]  # a first visit has none to ask for
 
     assert "Please log in" in _say(page, "mkt eurusd 1m")
     link = page.locator("#log li.bot").last.locator("a")  # waits: the POST's answer brings it

@@ -15,6 +15,8 @@
     if (!value) { value = randomId(prefix); localStorage.setItem(key, value); }
     return value;
   }
+  // A browser that never had a chat here has no history to ask for (the server would answer 404).
+  const returning = Boolean(localStorage.getItem("dealchat.conversation"));
   const conversationId = stored("dealchat.conversation", "c-");
   const senderId = stored("dealchat.sender", "s-");
   const ids = "conversation_id=" + encodeURIComponent(conversationId) +
@@ -127,5 +129,5 @@
     input.value = "";
     send(text);
   });
-  restore();
+  if (returning) { restore(); }
 })();

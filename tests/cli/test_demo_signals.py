@@ -55,3 +55,37 @@ def test_the_demo_stops_its_clamd_on_every_signal(tmp_path: Path, ending: signal
         for pid in clamds:  # a failed run leaves no clamd behind either
             if alive(pid):
                 os.kill(pid, signal.SIGTERM)
+
+
+def test_the_demo_stops_promptly_while_a_page_follows_its_chat(tmp_path: Path) -> None:
+    """A chat page left open holds an event stream that never ends by itself (5 minutes, then
+    the browser reconnects): SIGTERM stops the demo within the server's grace period anyway."""
+    port = _free_port()
+    env = {**os.environ, "DEALCHAT_DATA_DIR": str(tmp_path / "var")}
+    env.pop("DEALCHAT_DATABASE_URL", None)
+    env.pop("DEALCHAT_DOCUMENTS__CLAMD", None)
+    log = tmp_path / "demo.log"
+    command = [str(DEALCHAT), "demo", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        demo = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, demo, log)
+        ids = {"conversation_id": "c-stops-promptly", "sender_id": "s-stops-promptly"}
+        said = httpx.post(
+            f"{url}/api/v1/webchat/messages",
+            json={**ids, "message_id": "m-stops-promptly", "text": "hello"},
+            headers={"Origin": url},
+            timeout=10,
+        )
+        assert said.status_code == 200, said.text
+        with httpx.stream("GET", f"{url}/api/v1/webchat/stream", params=ids, timeout=30) as feed:
+            assert feed.status_code == 200
+            started = time.monotonic()
+            demo.send_signal(signal.SIGTERM)
+            demo.wait(timeout=30)
+            assert time.monotonic() - started < 20, log.read_text()[-2000:]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=10)

@@ -30,6 +30,12 @@ def platform(settings: Settings | None = None) -> Iterator[Platform]:
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
+# How long a stopping server lets open requests finish before it cancels them: the live pages'
+# event streams never finish by themselves (each lasts 5 minutes, then the browser reconnects), so
+# without a bound a stop with a console or chat tab open waited that long (its clamd already gone).
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
 class Ended(SystemExit):
     """Raised in the main thread when an ending signal arrives; exits 128 + the signal."""
 
@@ -53,7 +59,13 @@ def serve_app(app: Any, host: str, port: int, sockets: list[socket.socket] | Non
     stopped; a SIGHUP or SIGQUIT stops it gracefully, then unwinds the command as `Ended`.
     `sockets`: already listening (`dealchat serve --workers`), else it binds host and port."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, server_header=False, access_log=False
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        server_header=False,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = uvicorn.Server(config)
     _SERVING.append(server)

@@ -104,6 +104,9 @@ def test_a_hit_becomes_a_case_and_a_breach_needs_a_second_reviewer(
     done = _post(dave, f"{case}/close", disposition="breach", text="confirmed")
     assert done.status_code == 303
     assert "disposition breach" in dave.get(case).text
+    listed = carol.get("/console/reviews").text  # a closed case stays one click away
+    assert "No open review." in listed
+    assert f'<a href="{case}">CASE-1</a>' in listed.split("Recently closed")[1]
     with unit_of_work(held_platform.sessions) as session:
         review = session.scalars(select(Review)).one()
         assert (review.state, review.closed_by) == ("closed", dave_user.id)

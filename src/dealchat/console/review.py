@@ -41,6 +41,7 @@ def queue_page(
     overdue = sum(1 for item in items if item.overdue)
     return render(
         "reviews.html", actor=actor, csrf=csrf_for(request), items=items, overdue=overdue,
+        closed=reviews.closed(db, actor=actor),
         deadline=platform.settings.surveillance.review_deadline_hours,
     )  # fmt: skip
 

@@ -229,6 +229,18 @@ def queue(session: Session, *, actor: Actor, now: dt.datetime) -> list[QueueItem
     return [QueueItem(row, _aware(row.due_at) < now) for row in rows]
 
 
+def closed(session: Session, *, actor: Actor, limit: int = 50) -> list[Review]:
+    """The latest closed reviews, last closed first: a case stays findable once closed."""
+    guard.check_any(actor, Right.ALERT_READ, Right.ALERT_REVIEW)
+    query = (
+        select(Review)
+        .where(Review.state.not_in(OPEN_STATES))
+        .order_by(Review.closed_at.desc().nulls_last(), Review.ref.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 

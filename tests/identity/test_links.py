@@ -65,6 +65,12 @@ def test_the_link_binds_the_chat_identity_that_asked(
     alice = make_user(platform)
     chat = Chat(client, clock, sender="sender-alice-01")
     assert chat.log_in(chat.link("login"), alice).status_code == 200
+    clock.advance(30)
+    again = chat.say("login")  # logged in already: told so, and still given a link to switch
+    assert again[0]["text"].startswith("This chat is already logged in.")
+    assert again[0]["link"]
+    clock.advance(601)  # that link expired: a new one, in Chinese
+    assert chat.say("登录")[0]["text"].startswith("本对话已经登录。")
     with unit_of_work(platform.sessions) as session:
         identity = session.scalars(select(ChatIdentity)).one()
         assert (identity.channel, identity.external_id, identity.user_id) == (

@@ -95,6 +95,13 @@ def _link(turn: Turn, intent: Intent) -> Answer:
     return _secure_link(turn, replies.LOGIN, purpose="link", ticket_hash=None)
 
 
+def _login(turn: Turn, intent: Intent) -> Answer:
+    """`login` asked for: a chat already logged in is told so (the link still lets her log in
+    again, or as someone else), not asked to "send your request again"."""
+    template = replies.LOGIN if _client(turn) is None else replies.RELOGIN
+    return _secure_link(turn, template, purpose="link", ticket_hash=None)
+
+
 def _client(turn: Turn) -> User | None:
     return identity.chat_user(
         turn.session,
@@ -287,7 +294,7 @@ _HANDLERS: dict[IntentKind, Callable[[Turn, Intent], Answer]] = {
     IntentKind.INFO: _info,
     IntentKind.REPORT: _report,
     IntentKind.UPLOAD: _upload,
-    IntentKind.LINK: _link,
+    IntentKind.LINK: _login,
     IntentKind.RESET_PASSWORD: reset_reply.answer,
     IntentKind.QUOTE: _quote,
     IntentKind.ORDER: _order,

@@ -26,6 +26,10 @@ LOGIN = (
     "Please log in on the bank's secure page (single use, valid {minutes} minutes), "
     "then come back and send your request again. Never share this link."
 )
+RELOGIN = (
+    "This chat is already logged in. To log in again, or as someone else, use the bank's secure "
+    "page (single use, valid {minutes} minutes). Never share this link."
+)
 LINK_SENT = (
     "A secure link was already sent in this chat; it stays valid until {until} UTC. "
     "Use that one (a new one can be asked for once it has expired)."

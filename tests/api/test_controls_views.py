@@ -191,6 +191,7 @@ def test_the_console_page_shows_why_an_order_is_held_and_aborts_with_csrf(
     assert f"Client alice · {chat}" in page.text
     assert "big [hold +0]: Large order: 6,600,000.00 USD is above" in page.text
     assert "limit=5000000" in page.text
+    assert "order=6600000 " in page.text  # an amount as the approver reads it, not 6600000.00
     hold_id = page.text.split('action="/console/holds/')[1].split("/approve")[0]
     no_csrf = api.post(f"/console/holds/{hold_id}/abort", data={"reason": "no"}, headers=cookie)
     assert no_csrf.status_code == 403
@@ -242,3 +243,28 @@ def test_the_console_releases_a_hold_with_password_and_code_for_that_order(
     with unit_of_work(desk_platform.sessions) as session:
         used = session.scalars(select(AuditEntry).where(AuditEntry.event == "stepup:used"))
         assert len(used.all()) == 1
+
+
+def test_the_console_names_the_client_a_client_limit_held(platform: Platform) -> None:
+    """The engine keys a client's limit as client:<id>; the approver reads the client's name."""
+    client_rule = {"id": "hour", "kind": "limit", "title": "Client one-hour limit",
+                   "scope": "client", "window": "rolling", "window_seconds": 3600,
+                   "max_amount": "5000000"}  # fmt: skip
+    rates = RATES.model_copy(
+        update={
+            "rates": tuple(
+                r.model_copy(update={"as_of": platform.desk.clock()}) for r in RATES.rates
+            )
+        }
+    )
+    desk = dataclasses.replace(platform.desk, pretrade=PreTrade(ruleset(client_rule), rates))
+    held_platform = dataclasses.replace(platform, desk=desk)
+    ref, _ = _held(held_platform)
+    carol, _auth = _staff(held_platform, "carol", Right.ORDER_APPROVE)
+    cookie = {"Cookie": f"{sessions.COOKIE}={_cookie_session(held_platform, carol.id)}"}
+    with TestClient(create_app(platform=held_platform), raise_server_exceptions=False) as http:
+        page = http.get("/console/holds", headers=cookie).text
+    assert f"{ref}: BUY 6,000,000 EUR/USD (open)" in page
+    assert "above the 3600s limit of 5,000,000.00 USD for client alice" in page
+    assert "key=client alice " in page
+    assert "client:" not in page

@@ -6,7 +6,9 @@ hash (`sessions.prove_now`); a wrong answer is committed for lockout and changes
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -35,17 +37,32 @@ from dealchat.identity import service as identity
 from dealchat.orders.models import Order
 
 router = APIRouter(prefix="/console/holds", include_in_schema=False)
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
 STATES = ("open", "released", "aborted", "expired", "all")
 Approver = Annotated[Actor, Depends(require_form(Right.ORDER_APPROVE))]
 
 
 def _row(db: SessionDep, view: holds.HoldView) -> dict[str, Any]:
     detail = json.loads(view.decision.detail)
+    client = people.shown(db, view.order.client_id)
+
+    def readable(text: str) -> str:
+        """A rule's words and values as the approver reads them: the client by name (the engine
+        names it `client:<id>`), an amount without the trailing zeros of its computation."""
+        text = text.replace(f"client:{view.order.client_id}", f"client {client}")
+        if _DECIMAL.fullmatch(text):
+            return f"{Decimal(text).normalize():f}"
+        return text
+
+    fired = [
+        {**f, "values": {k: readable(str(v)) for k, v in f["values"].items()}}
+        for f in detail["fired"]
+    ]
     return {
         "id": view.hold.id,
         "ref": view.order.ref,
         # whose order it is: an approver must know the client (never its own RM's to approve)
-        "client": people.shown(db, view.order.client_id),
+        "client": client,
         "conversation": view.order.conversation_id,
         "state": view.hold.state,
         "side": view.order.side.upper(),
@@ -54,8 +71,8 @@ def _row(db: SessionDep, view: holds.HoldView) -> dict[str, Any]:
         "approvals": len(view.approvers),
         "required": view.hold.required,
         "expires_at": f"{view.hold.expires_at:%Y-%m-%d %H:%M}",
-        "explanation": view.decision.explanation,
-        "fired": detail["fired"],
+        "explanation": readable(view.decision.explanation),
+        "fired": fired,
     }
 
 

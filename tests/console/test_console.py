@@ -265,3 +265,25 @@ def test_a_page_the_user_may_not_see_is_a_page_in_a_browser_and_problem_json_els
     api = browser.get("/api/v1/admin/roles", headers=html)
     assert api.status_code == 403
     assert api.json()["code"] == "forbidden"
+
+
+def test_a_login_returns_to_the_page_asked_for(
+    browser: TestClient, dana: TestUser, clock: Clock
+) -> None:
+    """A session that ended (idle, absolute) sends a person to log in and back to the page they
+    asked for, with its query; never to another site, whatever `next` says."""
+    asked = browser.get("/console/search?client=alice&q=hello")
+    assert asked.status_code == 303
+    where = asked.headers["location"]
+    assert where == "/console/login?next=%2Fconsole%2Fsearch%3Fclient%3Dalice%26q%3Dhello"
+    page = browser.get(where)
+    assert '<input type="hidden" name="next" value="/console/search?client=alice&amp;q=hello">' in (
+        page.text
+    )
+    back = _log_in(browser, dana, clock, next="/console/search?client=alice&q=hello")
+    assert back.headers["location"] == "/console/search?client=alice&q=hello"
+    for elsewhere in ("https://evil.example/", "//evil.example/console/", "/console/logout",
+                      "/console/login", "/api/v1/auth/whoami", "/console/\\evil"):  # fmt: skip
+        went = _log_in(browser, dana, clock, next=elsewhere)
+        assert went.headers["location"] == "/console/", elsewhere
+        assert 'name="next"' not in browser.get(f"/console/login?next={elsewhere}").text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealchat.api import limits
-from dealchat.console.pages import error_page
+from dealchat.console.pages import error_page, return_to
 from dealchat.errors import DealchatError, ErrorCode, internal_problem
 
 log = logging.getLogger("dealchat.api")
@@ -33,7 +34,7 @@ async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
     if exc.http_status == 401 and _console_page(request) and (request.method == "GET" or weak):
         # a person, not an API client: to the login page, or to step-up when the login is too
         # weak (also from a form whose change needs a fresher login than the page's)
-        return RedirectResponse("/console/stepup" if weak else "/console/login", status_code=303)
+        return RedirectResponse("/console/stepup" if weak else _login(request), status_code=303)
     if exc.http_status in (403, 404) and _person_reading(request):
         right = exc.data.get("right") if exc.data else None
         return error_page(exc.http_status, exc.message, right if isinstance(right, str) else None)
@@ -45,6 +46,15 @@ async def _dealchat_error(request: Request, exc: DealchatError) -> Response:
 def _console_page(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/console/") and not path.startswith("/console/static/")
+
+
+def _login(request: Request) -> str:
+    """The login page, which brings a person back to the page they asked for (a session that
+    timed out while they read the review queue returns them there, not to the home)."""
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or asked == "/console/" or not return_to(asked):
+        return "/console/login"
+    return f"/console/login?next={quote(asked, safe='')}"
 
 
 def _person_reading(request: Request) -> bool:

@@ -70,6 +70,21 @@ def render(
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def return_to(page: str) -> str:
+    """A console page to go back to after logging in (`/console/login?next=`), or "" for the
+    home: only a path of this console, never another site or the login itself."""
+    if (
+        page.startswith("/console/")
+        and not page.startswith(("/console/login", "/console/logout", "/console/static/"))
+        and "//" not in page
+        and "\\" not in page
+        and len(page) <= 500
+        and page.isprintable()
+    ):
+        return page
+    return ""
+
+
 def error_page(status: int, message: str, right: str | None) -> HTMLResponse:
     """A refusal (403) or a missing page (404) as a person reads it: what happened, and the way
     back. It says no more than the problem+json an API client gets (its title, the right)."""

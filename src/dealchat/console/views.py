@@ -27,6 +27,7 @@ from dealchat.console.pages import (
     STATIC,
     csrf_for,
     render,
+    return_to,
     set_cookie,
     set_session_cookie,
 )
@@ -51,15 +52,20 @@ def script() -> FileResponse:
 
 
 @router.get("/login", dependencies=OPEN)
-def login_form(platform: PlatformDep) -> Response:
-    """A fresh pre-login secret in a cookie; the form carries the CSRF token derived from it."""
+def login_form(platform: PlatformDep, next: str = "") -> Response:  # noqa: A002 - the query's name
+    """A fresh pre-login secret in a cookie; the form carries the CSRF token derived from it, and
+    the page to return to (`next`, a console path) once logged in."""
     secret = secrets.token_urlsafe(32)
-    response = _login_page(sessions.csrf_token(secret), notice="", platform=platform)
+    response = _login_page(
+        sessions.csrf_token(secret), notice="", platform=platform, next_page=return_to(next)
+    )
     set_cookie(response, LOGIN_COOKIE, secret, max_age=900)
     return response
 
 
-def _login_page(csrf: str, *, notice: str, platform: Platform, status: int = 200) -> Response:
+def _login_page(
+    csrf: str, *, notice: str, platform: Platform, status: int = 200, next_page: str = ""
+) -> Response:
     return render(
         "login.html",
         actor=None,
@@ -70,6 +76,7 @@ def _login_page(csrf: str, *, notice: str, platform: Platform, status: int = 200
         action="/console/login",
         button="Log in",
         username=None,
+        next_page=next_page,
         saml_login=saml.LOGIN_PATH if platform.settings.saml.enabled else None,
     )
 
@@ -84,7 +91,9 @@ def login(
     password: Password,
     otp: Otp = "",  # empty: only an internal user on a trusted network gets in without it
     csrf_token: Annotated[str, Form(max_length=128)] = "",
+    next_page: Annotated[str, Form(alias="next", max_length=500)] = "",
 ) -> Response:
+    back = return_to(next_page)
     pre = request.cookies.get(LOGIN_COOKIE, "")
     if not pre or not sessions.csrf_ok(pre, csrf_token):
         return _login_page(
@@ -92,6 +101,7 @@ def login(
             notice="The form expired. Try again.",
             platform=platform,
             status=403,
+            next_page=back,
         )
     now = platform.desk.clock()
     attempt = authn.Attempt(username, password, otp, "console", source_ip(request))
@@ -106,7 +116,11 @@ def login(
     user = outcome.user
     if user is None or user.kind != "internal":
         return _login_page(
-            sessions.csrf_token(pre), notice=identity.LOGIN_FAILED, platform=platform, status=401
+            sessions.csrf_token(pre),
+            notice=identity.LOGIN_FAILED,
+            platform=platform,
+            status=401,
+            next_page=back,
         )
     _end_presented_session(request, platform, db)
     started = sessions.start(
@@ -118,7 +132,7 @@ def login(
         policy=platform.session_policy,
         now=now,
     )
-    response = RedirectResponse("/console/", status_code=303)
+    response = RedirectResponse(back or "/console/", status_code=303)
     set_session_cookie(response, started.token, max_age=_max_age(platform))
     response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -30,10 +31,22 @@ def platform(settings: Settings | None = None) -> Iterator[Platform]:
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-# How long a stopping server lets open requests finish before it cancels them: the live pages'
-# event streams never finish by themselves (each lasts 5 minutes, then the browser reconnects), so
-# without a bound a stop with a console or chat tab open waited that long (its clamd already gone).
+# How long a stopping server lets open requests finish before it cancels them. The live pages'
+# event streams end by themselves once the server stops (`app.state.stopping`, within a second);
+# without the flag they last 5 minutes, and a stop with a console or chat tab open waited that long.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which tells the app it is stopping before it waits for open requests."""
+
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stopping.set()  # the event streams end (`live.streams`), nothing left to cancel
+        await super().shutdown(sockets=sockets)
 
 
 class Ended(SystemExit):
@@ -67,7 +80,11 @@ def serve_app(app: Any, host: str, port: int, sockets: list[socket.socket] | Non
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = uvicorn.Server(config)
+    stopping = threading.Event()
+    state = getattr(app, "state", None)
+    if state is not None:
+        state.stopping = stopping
+    server = _Server(config, stopping)
     _SERVING.append(server)
     try:
         server.run(sockets=sockets)

@@ -6,7 +6,8 @@ hub hears this process's commits, and `live.watcher` other processes'), and send
 SSE event whose id is the item's number, so a browser reconnecting sends `Last-Event-ID` and
 resumes exactly where it was. A comment every `keepalive` seconds keeps proxies from closing an
 idle stream and notices a page that has gone. A stream ends after `lifetime` seconds (the
-browser reconnects by itself), so access is checked again at least that often.
+browser reconnects by itself), so access is checked again at least that often, and within a
+second once the server stops (`app.state.stopping`, set by `dealchat serve`).
 """
 
 from __future__ import annotations
@@ -47,13 +48,18 @@ def event_stream(
 ) -> StreamingResponse:
     wanted = frozenset(topics)
 
+    stopping = getattr(request.app.state, "stopping", None)  # set by `dealchat serve` as it stops
+
+    def stopped() -> bool:
+        return stopping is not None and stopping.is_set()
+
     async def events() -> AsyncIterator[str]:
         position, ends, quiet = after, time.monotonic() + lifetime, 0.0
         subscription = hub.subscribe(wanted)  # before the first read: no change slips between
         try:
             yield "retry: 1000\n\n"
             woken = True  # read once at the start, then only when a topic is published
-            while time.monotonic() < ends and not await request.is_disconnected():
+            while time.monotonic() < ends and not stopped() and not await request.is_disconnected():
                 if woken:
                     for number, kind, data in await run_in_threadpool(read, position):
                         position = max(position, number)

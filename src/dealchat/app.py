@@ -30,10 +30,7 @@ from dealchat.api import (
 )
 from dealchat.api import errors as api_errors
 from dealchat.api.deps import Platform, public
-from dealchat.api.front import ClientAddress, SecurityHeaders
-from dealchat.api.gate import RequestGate
-from dealchat.api.inputs import CleanInputs
-from dealchat.api.limits import BodyLimits
+from dealchat.api.front import Front
 from dealchat.channels import bus, edge, replays, webhooks
 from dealchat.channels.interfaces import ChannelAdapter, InboundSink
 from dealchat.channels.link import Link, load_certificate, load_or_create_identity
@@ -276,24 +273,24 @@ def create_app(
             app.router.on_shutdown.append(publisher.close)
         app.include_router(webhooks.router)
     api_errors.install(app)
-    _wrap(app, platform.settings)
     at_once = platform.settings.serve.requests_at_once or REQUESTS_AT_ONCE.get(
         platform.engine.dialect.name, 8
     )
-    app.add_middleware(RequestGate, limit=at_once)  # api/gate.py
+    _wrap(app, platform.settings, requests_at_once=at_once)
     _add_health(app, _health(platform))
     for module in _ROUTED:
         app.include_router(module.router)
     return app
 
 
-def _wrap(app: FastAPI, settings: Settings) -> None:
-    """The plain ASGI layers every request passes, innermost first (`add_middleware` puts each
-    outside the ones before it)."""
-    app.add_middleware(BodyLimits)  # every body bounded by its route's limit (api.limits)
-    app.add_middleware(CleanInputs)  # no control characters in a path or query (api.inputs)
-    app.add_middleware(SecurityHeaders)  # and the access-log line (api.front)
-    app.add_middleware(ClientAddress, trusted_proxies=settings.auth.trusted_proxies)
+def _wrap(app: FastAPI, settings: Settings, *, requests_at_once: int | None = None) -> None:
+    """The one plain ASGI layer every request passes (api.front.Front): client address, request
+    gate (None: none), control characters, body limits, security headers, access-log line."""
+    app.add_middleware(
+        Front,
+        trusted_proxies=settings.auth.trusted_proxies,
+        requests_at_once=requests_at_once,
+    )
 
 
 def _share_replays(

@@ -1,4 +1,5 @@
-"""Requests working at once in a process (api/gate.py): bounded on both databases."""
+"""Requests working at once in a process (api/gate.py, held by api/front.py): bounded on both
+databases."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import dataclasses
 from typing import Any
 
 from dealchat.api.deps import Platform
-from dealchat.api.gate import RequestGate
+from dealchat.api.front import Front
 from dealchat.app import create_app
 from dealchat.settings import ServeSettings
 
 
 def _limit(platform: Platform) -> int:
     app = create_app(platform=platform)
-    [gate] = [m for m in app.user_middleware if getattr(m, "cls", None) == RequestGate]
-    limit: Any = gate.kwargs["limit"]
+    [front] = [m for m in app.user_middleware if getattr(m, "cls", None) == Front]
+    limit: Any = front.kwargs["requests_at_once"]
     return int(limit)
 
 
@@ -35,12 +36,15 @@ def test_the_gate_lets_in_no_more_than_its_limit() -> None:
         await asyncio.sleep(0.01)
         working[0] -= 1
 
-    gate = RequestGate(app, limit=3)
-    scope: Any = {"type": "http", "path": "/api/v1/webchat/messages"}
+    gate = Front(app, trusted_proxies=[], requests_at_once=3)
     nothing: Any = None
 
+    def scope() -> Any:
+        return {"type": "http", "method": "POST", "path": "/api/v1/webchat/messages",
+                "headers": [], "query_string": b""}  # fmt: skip
+
     async def many() -> None:
-        await asyncio.gather(*(gate(scope, nothing, nothing) for _ in range(12)))
+        await asyncio.gather(*(gate(scope(), nothing, nothing) for _ in range(12)))
 
     asyncio.run(many())
     assert most[0] == 3

@@ -2,11 +2,11 @@
 
 Every request body is limited before anything reads it: a route declares its own limit with
 `@body_limit(bytes)` on its endpoint (or `@body_limit(None)` when it bounds its body itself as it
-streams, like an upload), and every other route gets `DEFAULT_BODY_LIMIT`. `BodyLimits`, an ASGI
-middleware, answers 413 at once when a declared `Content-Length` is over the limit, and otherwise
-counts the bytes as they arrive (chunked bodies too) and stops the request the moment they pass
-it: nothing reads an unbounded body into memory, and no signature check or JSON parser ever sees
-one. The answer is `application/problem+json` naming the limit.
+streams, like an upload), and every other route gets `DEFAULT_BODY_LIMIT`. The front layer
+(`api.front.Front`, with `RouteLimits`) answers 413 at once when a declared `Content-Length` is
+over the limit, and otherwise counts the bytes as they arrive (chunked bodies too) and stops the
+request the moment they pass it: nothing reads an unbounded body into memory, and no signature
+check or JSON parser ever sees one. The answer is `application/problem+json` naming the limit.
 
     @router.post("/api/v1/things")
     @body_limit(16 * 1024)
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 DEFAULT_BODY_LIMIT = 1024 * 1024  # JSON APIs and forms: far more than any of them needs
 _ATTRIBUTE = "__dealchat_body_limit__"
@@ -61,26 +61,13 @@ def problem(limit: int) -> bytes:
     }).encode()  # fmt: skip
 
 
-class BodyLimits:
-    """The ASGI middleware: each request bounded by its route's declared limit."""
+class RouteLimits:
+    """Each request's limit: the one its route declared, else the default (`api.front.Front`
+    enforces it on every request)."""
 
-    def __init__(self, app: ASGIApp, *, default: int = DEFAULT_BODY_LIMIT) -> None:
-        self.app, self.default = app, default
+    def __init__(self, default: int = DEFAULT_BODY_LIMIT) -> None:
+        self.default = default
         self._tables: dict[int, list[tuple[re.Pattern[str], frozenset[str], int | None]]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope)
-        if limit is None:
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _refuse(send, limit)
-            return
-        await self.app(scope, _counting(receive, limit), send)
 
     def limit_for(self, scope: Scope) -> int | None:
         """The limit the matching route declared, else the default."""
@@ -106,7 +93,8 @@ class BodyLimits:
         return found
 
 
-def _content_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, when it has a sensible one."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()
@@ -114,7 +102,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _counting(receive: Receive, limit: int) -> Receive:
+def counting(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising BodyTooLargeError once the body passes `limit` bytes."""
     seen = 0
 
     async def counted() -> Message:
@@ -129,7 +118,8 @@ def _counting(receive: Receive, limit: int) -> Receive:
     return counted
 
 
-async def _refuse(send: Send, limit: int) -> None:
+async def refuse(send: Send, limit: int) -> None:
+    """The 413 answer to a declared Content-Length over `limit`."""
     body = problem(limit)
     await send({
         "type": "http.response.start",

@@ -68,7 +68,8 @@ def _end(signum: int, _frame: FrameType | None) -> None:
 
 
 def serve_app(app: Any, host: str, port: int, sockets: list[socket.socket] | None = None) -> None:
-    """Run `app` with uvicorn (no access log: dealchat.access writes a redacted one) until it is
+    """Run `app` with uvicorn (no access log: dealchat.access writes a redacted one; no proxy
+    headers: uvicorn would believe X-Forwarded-For from any local peer) until it is
     stopped; a SIGHUP or SIGQUIT stops it gracefully, then unwinds the command as `Ended`.
     `sockets`: already listening (`dealchat serve --workers`), else it binds host and port."""
     config = uvicorn.Config(
@@ -79,6 +80,7 @@ def serve_app(app: Any, host: str, port: int, sockets: list[socket.socket] | Non
         server_header=False,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        proxy_headers=False,  # the client's address is api.front's, from our trusted proxies
     )
     stopping = threading.Event()
     state = getattr(app, "state", None)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -49,15 +49,16 @@ IN_THE_RESPONSE = "webchat-response"
 
 @router.post("/api/v1/webchat/messages", response_model=Replies)
 @body_limit(32 * 1024)  # ids and 4,000 characters, even all \u-escaped
-async def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Replies:
-    """One chat message in, the bot's replies out. A repeated message_id gets the same replies.
-    Async so that its answer is checked and written in the event loop: the work, the rate limits
-    included, is one trip to the thread pool (a sync route would take a second one for its
-    answer, and a sync dependency one more)."""
+async def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Response:
+    """One chat message in, the bot's replies out (`Replies`, the schema says so). A repeated
+    message_id gets the same replies. Async: the work, the rate limits included, is one trip to
+    the thread pool (a sync route would take a second one for its answer, and a sync dependency
+    one more). The answer comes back already encoded from its model: FastAPI would check it
+    against `Replies` again and encode it a second time."""
     return await run_in_threadpool(_answer, body, request, platform)
 
 
-def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Replies:
+def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Response:
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
     try:
         WebchatAdapter(platform.settings.public_url).verify(
@@ -72,7 +73,8 @@ def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Repli
         answers = handle_inbound(
             session, message=message, desk=platform.desk, delivered_by=IN_THE_RESPONSE
         )
-    return Replies(replies=[Reply(text=a.text, link=a.link, seq=a.seq) for a in answers])
+    replies = Replies(replies=[Reply(text=a.text, link=a.link, seq=a.seq) for a in answers])
+    return Response(replies.model_dump_json(), media_type="application/json")
 
 
 class Page(BaseModel):

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from dealchat.api.deps import INT64_MAX, Platform, PlatformDep, SeqQuery, public
+from dealchat.api.deps import INT64_MAX, Platform, PlatformDep, SeqQuery, platform_of, public
 from dealchat.api.limits import body_limit
 from dealchat.api.ratelimits import RateLimit, enforce_source, enforce_source_and, per_source
 from dealchat.channels.interfaces import Rejected, WebhookRequest
@@ -49,20 +49,21 @@ IN_THE_RESPONSE = "webchat-response"
 
 @router.post("/api/v1/webchat/messages", response_model=Replies)
 @body_limit(32 * 1024)  # ids and 4,000 characters, even all \u-escaped
-async def post_message(body: WebchatMessage, request: Request, platform: PlatformDep) -> Response:
+async def post_message(body: WebchatMessage, request: Request) -> Response:
     """One chat message in, the bot's replies out (`Replies`, the schema says so). A repeated
     message_id gets the same replies. Async: the work, the rate limits included, is one trip to
     the thread pool (a sync route would take a second one for its answer, and a sync dependency
     one more). The answer comes back already encoded from its model: FastAPI would check it
     against `Replies` again and encode it a second time."""
-    return await run_in_threadpool(_answer, body, request, platform)
+    return await run_in_threadpool(_answer, body, request)
 
 
-def _answer(body: WebchatMessage, request: Request, platform: Platform) -> Response:
+def _answer(body: WebchatMessage, request: Request) -> Response:
+    platform = platform_of(request)  # not a dependency: one less for FastAPI to solve
     headers = {"origin": request.headers["origin"]} if "origin" in request.headers else {}
     try:
         WebchatAdapter(platform.settings.public_url).verify(
-            WebhookRequest("POST", request.url.path, headers), now=platform.desk.clock()
+            WebhookRequest("POST", request.scope["path"], headers), now=platform.desk.clock()
         )
     except Rejected as error:
         raise DealchatError(ErrorCode.UNAUTHORIZED, "Not verified", http_status=401) from error

@@ -16,7 +16,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from dealchat.db.base import ID, Base, UtcDateTime, new_id, utcnow
-from dealchat.db.bulk import insert_rows
+from dealchat.db.bulk import insert_all
 from dealchat.db.session import after_commit
 from dealchat.records.events import AuditEvent
 from dealchat.records.service import record
@@ -84,7 +84,7 @@ def enqueue(
             _record_delivered(session, row["id"], conversation_id, channel, delivered_by)
         elif channel not in PULLED:
             _announce_after_commit(session, row["id"], channel)
-    insert_rows(session, _OUTBOX, rows)
+    insert_all(session, _OUTBOX, rows)
     return [row["id"] for row in rows]
 
 

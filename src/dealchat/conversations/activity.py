@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.conversations.models import Conversation, Message
+from dealchat.db.driver import Prepared
 from dealchat.db.session import per_transaction
 from dealchat.identity.models import ChatIdentity
 from dealchat.live.signals import conversation_topic, touched
@@ -57,13 +58,8 @@ def number(session: Session, conversation_id: str, now: dt.datetime) -> int:
     numbers: dict[str, _Numbers] = session.info.setdefault(_NUMBERED, {})
     held = numbers.get(conversation_id)
     if held is None:
-        seq = session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(last_seq=Conversation.last_seq + 1, updated_at=now)
-            .returning(Conversation.last_seq)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
+        values = {"conversation": conversation_id, "at": now}
+        [(seq,)] = _TAKE_NEXT.fetch(session.connection(), values)
         held = numbers[conversation_id] = _Numbers(int(seq), int(seq), now)
     else:
         held.given, held.at = held.given + 1, now
@@ -79,16 +75,22 @@ def _write_at_commit(session: Session) -> None:
         if held.given == held.written:
             continue
         values = {"conversation": conversation_id, "seq": held.given, "at": held.at}
-        session.connection().execute(_WRITE_LAST, values)
+        _WRITE_LAST.change(session.connection(), values)
         held.written = held.given
 
 
-# Core, built once: no ORM bookkeeping (nor a statement built per commit) for two columns.
+# Compiled once and run on the driver (db.driver): no ORM bookkeeping, no execution context.
 _CONVERSATION = cast(Table, Conversation.__table__)
-_WRITE_LAST = (
+_WRITE_LAST = Prepared(
     update(_CONVERSATION)
     .where(_CONVERSATION.c.id == bindparam("conversation"))
     .values(last_seq=bindparam("seq"), updated_at=bindparam("at"))
+)
+_TAKE_NEXT = Prepared(
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("conversation"))
+    .values(last_seq=_CONVERSATION.c.last_seq + 1, updated_at=bindparam("at"))
+    .returning(_CONVERSATION.c.last_seq)
 )
 
 

@@ -1,20 +1,21 @@
 """Messages written with plain Core statements, not the unit of work: a turn's inbound message
 in one `INSERT ... ON CONFLICT DO NOTHING RETURNING` (which is also its idempotency check) and
-its replies in one multi-row `INSERT` (`db.bulk`). A row is a dict of every column of `message`."""
+its replies by one driver call (`db.bulk`). A row is a dict of every column of `message`."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from dealchat.conversations.models import Message
 from dealchat.db.base import new_id, utcnow
+from dealchat.db.driver import Prepared
 
 MESSAGE = cast(Table, Message.__table__)
-_FIRST: dict[str, Insert] = {}  # dialect -> the inbound message's insert
+_FIRST: dict[str, Prepared] = {}  # dialect -> the inbound message's insert (on the driver)
 
 
 def message_row(
@@ -50,16 +51,17 @@ def message_row(
 def insert_first(session: Session, row: dict[str, Any]) -> bool:
     """Insert an inbound message unless its conversation already has its channel message id
     (a redelivery: then nothing is written). True when it was inserted."""
-    dialect = session.get_bind().dialect.name
-    statement = _FIRST.get(dialect)
-    if statement is None:
+    connection = session.connection()
+    dialect = connection.dialect.name
+    prepared = _FIRST.get(dialect)
+    if prepared is None:
         make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _FIRST[dialect] = (
+        prepared = _FIRST[dialect] = Prepared(
             make(MESSAGE)
             .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
             .returning(MESSAGE.c.id)
         )
-    return session.connection().execute(statement, row).first() is not None
+    return bool(prepared.fetch(connection, row))
 
 
 def attached(session: Session, row: dict[str, Any]) -> Message:

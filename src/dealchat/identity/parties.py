@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import utcnow
+from dealchat.db.driver import Loading
 from dealchat.db.session import keep, per_transaction
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.records.events import AuditEvent
@@ -61,13 +62,13 @@ def find_identity(session: Session, channel: str, external_id: str) -> ChatIdent
     found = known.get((channel, external_id))
     if found is not None and found in session:
         return found
-    row = session.execute(_IDENTITY, {"channel": channel, "external_id": external_id}).first()
-    if row is None:
+    rows = _FINDING.rows(session, {"channel": channel, "external_id": external_id})
+    if not rows:
         return None
-    found, user = row
+    found, user = rows[0]
     known[(channel, external_id)] = found
     keep(session, user)
-    return found
+    return cast(ChatIdentity, found)
 
 
 _FOUND = per_transaction("dealchat_chat_identities")  # identities found in this transaction
@@ -79,6 +80,18 @@ _IDENTITY = (
         ChatIdentity.channel == bindparam("channel"),
         ChatIdentity.external_id == bindparam("external_id"),
     )
+)
+_IDENTITIES, _USERS = cast(Table, ChatIdentity.__table__), cast(Table, User.__table__)
+_FINDING = Loading(  # the same on the driver (db.driver): an ORM load cost more than the read
+    select(_IDENTITIES, _USERS)
+    .select_from(_IDENTITIES.outerjoin(_USERS, _USERS.c.id == _IDENTITIES.c.user_id))
+    .where(
+        _IDENTITIES.c.channel == bindparam("channel"),
+        _IDENTITIES.c.external_id == bindparam("external_id"),
+    ),
+    _IDENTITY,
+    ChatIdentity,
+    User,
 )
 
 

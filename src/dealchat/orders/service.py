@@ -6,10 +6,12 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from dealchat.db.driver import Loading
 from dealchat.execution.interfaces import Counterparty, OrderRequest
 from dealchat.nlu import Intent, Product
 from dealchat.orders import settlements
@@ -256,7 +258,7 @@ def confirm_window_start(order: Order) -> dt.datetime:
 
 def open_tickets(session: Session, *, conversation_id: str, client_id: str) -> list[Order]:
     values = {"conversation": conversation_id, "client": client_id}
-    return list(session.scalars(_OPEN_TICKETS, values))
+    return [row[0] for row in _READING_OPEN_TICKETS.rows(session, values)]
 
 
 _OPEN_TICKETS = (  # built once: a chat's every order and confirm asks
@@ -267,6 +269,18 @@ _OPEN_TICKETS = (  # built once: a chat's every order and confirm asks
         Order.state == AWAITING,
     )
     .order_by(Order.created_at.desc())
+)
+_ORDERS = cast(Table, Order.__table__)
+_READING_OPEN_TICKETS = Loading(  # the same on the driver (db.driver): the ORM's load cost more
+    select(_ORDERS)
+    .where(
+        _ORDERS.c.conversation_id == bindparam("conversation"),
+        _ORDERS.c.client_id == bindparam("client"),
+        _ORDERS.c.state == AWAITING,
+    )
+    .order_by(_ORDERS.c.created_at.desc()),
+    _OPEN_TICKETS,
+    Order,
 )
 
 

@@ -18,10 +18,11 @@ from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, bindparam, event, select, update
+from sqlalchemy import Connection, Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from dealchat.db.base import new_id, utcnow
+from dealchat.db.driver import Prepared
 from dealchat.db.session import after_commit, per_transaction
 from dealchat.records.envelope_models import DataKey
 from dealchat.records.events import AuditEvent
@@ -339,6 +340,21 @@ _TOUCH = (
 )
 
 
+_TOUCH_ONE = Prepared(  # a transaction's usual case, on the driver (db.driver): one key
+    update(_DATA_KEY)
+    .where(_DATA_KEY.c.id == bindparam("id"), _DATA_KEY.c.wrapped.is_not(None))
+    .values(last_sealed_at=bindparam("at"))
+    .returning(_DATA_KEY.c.id)
+)
+
+
+def _touched(connection: Connection, ids: list[str], at: dt.datetime) -> set[str]:
+    """Which of the keys `ids` are live, each marked used at `at`, locked in key order."""
+    if len(ids) == 1:
+        return {row[0] for row in _TOUCH_ONE.fetch(connection, {"id": ids[0], "at": at})}
+    return set(connection.execute(_TOUCH, {"ids": ids, "at": at}).scalars())
+
+
 def _touch_at_commit(session: Session) -> None:
     """Mark every key this transaction sealed under as used, in key order, last of all its
     locks (before the audit entries are placed); a key destroyed since it was chosen fails the
@@ -350,8 +366,7 @@ def _touch_at_commit(session: Session) -> None:
         return
     by_key = {found.key_id: (scope, found) for scope, found in chosen.items()}
     at = max(found.moment for found in chosen.values())
-    touched = session.connection().execute(_TOUCH, {"ids": list(by_key), "at": at})
-    live = set(touched.scalars())
+    live = _touched(session.connection(), list(by_key), at)
     for key_id in by_key.keys() - live:
         scope, found = by_key[key_id]
         found.forget()

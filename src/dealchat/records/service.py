@@ -43,6 +43,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from dealchat.db import driver
 from dealchat.db.base import from_micros, to_micros, utcnow
+from dealchat.db.bulk import insert_new
 from dealchat.db.session import per_transaction
 from dealchat.records import merkle
 from dealchat.records.chain import canonical_json
@@ -451,8 +452,7 @@ def record_new(
     payload: dict[str, Any],
 ) -> Queued:
     """Insert `row` and audit its creation as `kind:<id>`, in the same transaction."""
-    session.add(row)
-    session.flush()
+    insert_new(session, row)
     return record(session, event=event, actor=actor, subject=f"{kind}:{row.id}", payload=payload)
 
 

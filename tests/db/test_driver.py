@@ -21,6 +21,7 @@ from dealchat.db.driver import Loading, Prepared
 from dealchat.db.session import make_engine, make_session_factory
 from dealchat.identity.models import ChatIdentity, User
 from dealchat.orders.models import Quote
+from dealchat.records.models import AuditQueue
 
 CONVERSATION = cast(Table, Conversation.__table__)
 IDENTITY, USER = cast(Table, ChatIdentity.__table__), cast(Table, User.__table__)
@@ -295,3 +296,13 @@ def test_prepared_rows_come_back_converted_by_their_columns_types(
         conversation.created_at = NOW.astimezone(PARIS)  # read flushes it first (autoflush)
         [(created, seq)] = when.read(session, {"id": "c1"})
         assert (created, created.tzinfo, seq) == (NOW, dt.UTC, 3)
+
+
+def test_insert_new_leaves_a_generated_key_to_the_unit_of_work(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        queued = AuditQueue(at=0, event="e", actor="a", subject="s", payload="{}")
+        insert_new(session, queued)  # its id comes from the database
+        assert queued.id is not None
+        assert inspect(queued).persistent

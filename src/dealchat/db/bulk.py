@@ -30,8 +30,9 @@ def insert_new(session: Session, instance: Any) -> None:
     """Insert one new mapped instance as `session.add` + `flush` would, and make it the
     session's persistent instance, without the unit of work: its table's INSERT on the driver
     (`insert_all`), the columns' Python defaults filled in (`default=new_id`, ...). A session
-    with other changes not yet flushed, or a class with relationships or database-side
-    defaults the INSERT would override, goes through the unit of work (flushed in its order)."""
+    with other changes not yet flushed, a class with relationships or database-side defaults
+    the INSERT would override, or a primary key the database generates, goes through the unit
+    of work (flushed in its order)."""
     mapper = cast(Mapper[Any], inspect(type(instance)))
     columns = _insertable(mapper)
     if columns is None or session.new or session.dirty or session.deleted:
@@ -42,6 +43,10 @@ def insert_new(session: Session, instance: Any) -> None:
     for key, column in columns:
         if key not in values or (values[key] is None and column.primary_key):
             values[key] = _default(column)
+    if any(values[key] is None for key, column in columns if column.primary_key):
+        session.add(instance)  # a key the database generates: the unit of work reads it back
+        session.flush()
+        return
     table = cast(Table, mapper.local_table)
     insert_all(session, table, [{column.key: values[key] for key, column in columns}])
     make_transient_to_detached(instance)  # as if loaded: its values are the row's

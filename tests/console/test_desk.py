@@ -9,10 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from dealchat.access import service as access
 from dealchat.api.deps import Platform
 from dealchat.app import create_app
-from dealchat.conversations.models import Conversation, Handling
+from dealchat.conversations import inbox
+from dealchat.conversations.models import Conversation, Handling, Message
 from dealchat.db.session import unit_of_work
+from dealchat.identity.models import User
 from dealchat.surveillance.models import Alert
 from tests.conftest import Clock
 from tests.factories.audit import entries
@@ -157,3 +160,39 @@ def test_a_bank_user_s_words_are_checked_like_a_client_s(
         f"/console/conversations/{conversation}/reply", data={"csrf_token": csrf, "text": "  "}
     )
     assert empty.status_code == 400
+
+
+def _unread(platform: Platform, people: DeskPeople, conversation: str) -> int:
+    with unit_of_work(platform.sessions) as session:
+        user = session.get(User, people.dan.id)
+        assert user is not None
+        actor = access.actor_for(session, user)
+        rows = {row.id: row for row in inbox.rows(session, platform.desk, actor)}
+    return rows[conversation].unread
+
+
+def _client_messages(platform: Platform, conversation: str) -> int:
+    with unit_of_work(platform.sessions) as session:
+        return len(
+            session.scalars(
+                select(Message.id).where(
+                    Message.conversation_id == conversation, Message.direction == "in"
+                )
+            ).all()
+        )
+
+
+def test_unread_counts_the_client_s_messages_since_the_reader_last_read(
+    platform: Platform, staff: TestClient, clock: Clock, people: DeskPeople, chats: dict[str, Chat]
+) -> None:
+    conversation = _conversation(platform, "conv-desk-alice")
+    before = _client_messages(platform, conversation)
+    assert before >= 1
+    assert _unread(platform, people, conversation) == before  # the bot's replies are not news
+    console_login(staff, people.dan, clock)
+    _transcript(staff, conversation)  # read
+    assert _unread(platform, people, conversation) == 0
+    chats["alice"].say("help")  # her message and the bot's answer
+    assert _unread(platform, people, conversation) == 1
+    listed = staff.get("/console/conversations/list").text
+    assert '<td class="unread-count">1</td>' in listed

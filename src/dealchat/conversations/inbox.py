@@ -84,16 +84,12 @@ def rows(session: Session, desk: Desk, actor: Actor, *, limit: int = 100) -> lis
     client = aliased(User)
     handler = aliased(User)
     query = (
-        select(Conversation, client, handler, ReadMark.seq, Message)
+        select(Conversation, client, handler, Message)
         .outerjoin(client, client.id == Conversation.client_id)
         .outerjoin(handler, handler.id == Conversation.handled_by_id)
         .outerjoin(
             Message,
             and_(Message.conversation_id == Conversation.id, Message.seq == Conversation.last_seq),
-        )
-        .outerjoin(
-            ReadMark,
-            and_(ReadMark.conversation_id == Conversation.id, ReadMark.user_id == actor.user_id),
         )
         .where(visible(actor, client), Conversation.last_seq > 0)
         .order_by(Conversation.updated_at.desc().nulls_last(), Conversation.id)
@@ -102,6 +98,7 @@ def rows(session: Session, desk: Desk, actor: Actor, *, limit: int = 100) -> lis
     found = session.execute(query).all()
     ids = [conversation.id for conversation, *_ in found]
     orders, holds, undelivered = _counts(session, ids)
+    unread = _unread(session, ids, actor.user_id)
     return [
         Row(
             id=conversation.id,
@@ -109,14 +106,36 @@ def rows(session: Session, desk: Desk, actor: Actor, *, limit: int = 100) -> lis
             channel=conversation.channel,
             last_text=_preview(session, desk, last),
             last_at=conversation.updated_at,
-            unread=max(conversation.last_seq - (read or 0), 0),
+            unread=unread.get(conversation.id, 0),
             open_orders=orders.get(conversation.id, 0),
             open_holds=holds.get(conversation.id, 0),
             undelivered=undelivered.get(conversation.id, 0),
             handled_by=None if handling is None else handling.shown_name,
         )
-        for conversation, who, handling, read, last in found
+        for conversation, who, handling, last in found
     ]
+
+
+def _unread(session: Session, ids: list[str], user_id: str) -> dict[str, int]:
+    """Per conversation, the client's messages after the reader's read mark: what the bot or
+    the desk sent is not news to the desk."""
+    if not ids:
+        return {}
+    read = (
+        select(ReadMark.seq)
+        .where(ReadMark.conversation_id == Message.conversation_id, ReadMark.user_id == user_id)
+        .scalar_subquery()
+    )
+    counted = session.execute(
+        select(Message.conversation_id, func.count())
+        .where(
+            Message.conversation_id.in_(ids),
+            Message.direction == "in",
+            Message.seq > func.coalesce(read, 0),
+        )
+        .group_by(Message.conversation_id)
+    ).all()
+    return {c: int(n) for c, n in counted}
 
 
 def _preview(session: Session, desk: Desk, last: Message | None) -> str:

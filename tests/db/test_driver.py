@@ -28,16 +28,10 @@ IDENTITY, USER = cast(Table, ChatIdentity.__table__), cast(Table, User.__table__
 NOW = dt.datetime(2026, 12, 8, 9, 30, 0, 123456, tzinfo=dt.UTC)
 PARIS = dt.timezone(dt.timedelta(hours=1))
 
-ORM_LOCK = (
-    select(Conversation)
-    .where(Conversation.external_id == bindparam("external_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
 LOCKING = Loading(
     select(CONVERSATION).where(CONVERSATION.c.external_id == bindparam("external_id")),
-    ORM_LOCK,
     Conversation,
+    populate_existing=True,
 )
 ORM_FIND = (
     select(ChatIdentity, User)
@@ -48,7 +42,6 @@ FINDING = Loading(
     select(IDENTITY, USER)
     .select_from(IDENTITY.outerjoin(USER, USER.c.id == IDENTITY.c.user_id))
     .where(IDENTITY.c.external_id == bindparam("external_id")),
-    ORM_FIND,
     ChatIdentity,
     User,
 )
@@ -181,9 +174,6 @@ def test_joined_rows_load_each_instance_and_none_for_a_missing_one(
             select(CONVERSATION, USER)
             .select_from(CONVERSATION.outerjoin(USER, USER.c.id == CONVERSATION.c.client_id))
             .order_by(CONVERSATION.c.id),
-            select(Conversation, User)
-            .outerjoin(User, User.id == Conversation.client_id)
-            .order_by(Conversation.id),
             Conversation,
             User,
         )

@@ -85,21 +85,12 @@ def _conversation(session: Session, message: InboundMessage) -> Conversation:
                 )
                 session.add(found)
         except IntegrityError:
-            found = session.scalars(_LOCK_CONVERSATION, which).one()
+            found = session.scalars(_LOCKING.orm, which).one()
     activity.hold(session, found)
     return found
 
 
-_LOCK_CONVERSATION = (  # built once: every message asks
-    select(Conversation)
-    .where(
-        Conversation.channel == bindparam("channel"),
-        Conversation.external_id == bindparam("external_id"),
-    )
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-# The same read on the driver (the ORM's load cost more than the statement): `db.driver`.
+# Built once (every message asks), read on the driver: the ORM's load cost more (`db.driver`).
 _LOCKING = Loading(
     select(_CONVERSATION)
     .where(
@@ -107,8 +98,8 @@ _LOCKING = Loading(
         _CONVERSATION.c.external_id == bindparam("external_id"),
     )
     .with_for_update(),
-    _LOCK_CONVERSATION,
     Conversation,
+    populate_existing=True,
 )
 
 

@@ -35,22 +35,19 @@ def insert_new(session: Session, instance: Any) -> None:
     of work (flushed in its order)."""
     mapper = cast(Mapper[Any], inspect(type(instance)))
     columns = _insertable(mapper)
-    if columns is None or session.new or session.dirty or session.deleted:
-        session.add(instance)
-        session.flush()
-        return
-    values = vars(instance)
-    for key, column in columns:
-        if key not in values or (values[key] is None and column.primary_key):
-            values[key] = _default(column)
-    if any(values[key] is None for key, column in columns if column.primary_key):
-        session.add(instance)  # a key the database generates: the unit of work reads it back
-        session.flush()
-        return
-    table = cast(Table, mapper.local_table)
-    insert_all(session, table, [{column.key: values[key] for key, column in columns}])
-    make_transient_to_detached(instance)  # as if loaded: its values are the row's
-    session.add(instance)
+    if columns is not None and not (session.new or session.dirty or session.deleted):
+        values = vars(instance)
+        for key, column in columns:
+            if key not in values or (values[key] is None and column.primary_key):
+                values[key] = _default(column)
+        if all(values[key] is not None for key, column in columns if column.primary_key):
+            table = cast(Table, mapper.local_table)
+            insert_all(session, table, [{column.key: values[key] for key, column in columns}])
+            make_transient_to_detached(instance)  # as if loaded: its values are the row's
+            session.add(instance)
+            return
+    session.add(instance)  # the unit of work: flushed in its order, a generated key read back
+    session.flush()
 
 
 _COLUMNS: dict[Mapper[Any], list[tuple[str, Column[Any]]] | None] = {}

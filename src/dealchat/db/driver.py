@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Executable, Select, Table, inspect
+from sqlalchemy import Connection, Dialect, Executable, Select, Table, inspect, select
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -100,13 +100,8 @@ class Prepared:
         if len(rows) == 1:
             _change(connection, compiled.sql, compiled.parameters(rows[0]))
             return
-        sql, batch = compiled.sql, [compiled.parameters(row) for row in rows]
-        cursor = connection.connection.cursor()
-        connection.dispatch.before_cursor_execute(connection, cursor, sql, batch, None, True)
-        try:
-            cursor.executemany(sql, batch)
-        finally:
-            cursor.close()
+        batch = [compiled.parameters(row) for row in rows]
+        _run(connection, compiled.sql, batch, many=True).close()
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -163,24 +158,27 @@ class Loading:
     table's columns in order, as `select(table)` gives them; an outer join's missing row is
     None), made persistent in the session as the ORM makes what it loads; the session's changes
     are flushed first, as its own queries do. A session holding one of the rows already (or
-    in `no_autoflush` with changes) gets the ORM's own query (`orm`, same values), which keeps
-    or refreshes what it holds as that query says."""
+    in `no_autoflush` with changes) gets the same statement loaded by the ORM (`orm`), which
+    keeps what it holds, or refreshes it with `populate_existing`."""
 
-    def __init__(self, statement: Select[Any], orm: Executable, *models: type[Any]) -> None:
+    def __init__(
+        self, statement: Select[Any], *models: type[Any], populate_existing: bool = False
+    ) -> None:
         self._prepared = Prepared(statement)
-        self._orm = orm
+        orm = select(*models).from_statement(statement)  # the same rows, loaded by the ORM
+        self.orm = orm.execution_options(populate_existing=populate_existing)
         self._shapes = [_Shape.of(cast(Mapper[Any], inspect(model))) for model in models]
 
     def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows, each a tuple of instances (None for an outer join's missing row)."""
         if not session.autoflush and (session.new or session.dirty or session.deleted):
-            return [tuple(row) for row in session.execute(self._orm, values)]
+            return [tuple(row) for row in session.execute(self.orm, values)]
         autoflush(session)
         connection = session.connection()
         raw = self._prepared.fetch(connection, values)
         made = [self._made(session, row) for row in raw]
         if any(instance is _HELD for row in made for instance in row):
-            return [tuple(row) for row in session.execute(self._orm, values)]
+            return [tuple(row) for row in session.execute(self.orm, values)]
         return [tuple(row) for row in made]
 
     def _made(self, session: Session, row: Sequence[Any]) -> list[Any]:
@@ -244,11 +242,16 @@ def _change(connection: Connection, sql: str, values: Any) -> int:
         cursor.close()
 
 
-def _run(connection: Connection, sql: str, values: Any) -> Any:
+def _run(connection: Connection, sql: str, values: Any, *, many: bool = False) -> Any:
+    """The cursor `sql` ran on (`executemany` of `values` when `many`), after the engine's
+    listeners saw it; closed here only if it failed."""
     cursor = connection.connection.cursor()
-    connection.dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
+    connection.dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
     try:
-        cursor.execute(sql, values)
+        if many:
+            cursor.executemany(sql, values)
+        else:
+            cursor.execute(sql, values)
     except BaseException:
         cursor.close()
         raise

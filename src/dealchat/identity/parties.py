@@ -72,24 +72,16 @@ def find_identity(session: Session, channel: str, external_id: str) -> ChatIdent
 
 
 _FOUND = per_transaction("dealchat_chat_identities")  # identities found in this transaction
-# Built once: a statement built per call costs more than running it (its cache key included).
-_IDENTITY = (
-    select(ChatIdentity, User)
-    .outerjoin(User, User.id == ChatIdentity.user_id)
-    .where(
-        ChatIdentity.channel == bindparam("channel"),
-        ChatIdentity.external_id == bindparam("external_id"),
-    )
-)
+# Built once (a statement built per call costs more than running it), read on the driver: an
+# ORM load cost more than the read (`db.driver`).
 _IDENTITIES, _USERS = cast(Table, ChatIdentity.__table__), cast(Table, User.__table__)
-_FINDING = Loading(  # the same on the driver (db.driver): an ORM load cost more than the read
+_FINDING = Loading(
     select(_IDENTITIES, _USERS)
     .select_from(_IDENTITIES.outerjoin(_USERS, _USERS.c.id == _IDENTITIES.c.user_id))
     .where(
         _IDENTITIES.c.channel == bindparam("channel"),
         _IDENTITIES.c.external_id == bindparam("external_id"),
     ),
-    _IDENTITY,
     ChatIdentity,
     User,
 )

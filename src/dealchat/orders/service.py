@@ -258,20 +258,11 @@ def confirm_window_start(order: Order) -> dt.datetime:
 
 def open_tickets(session: Session, *, conversation_id: str, client_id: str) -> list[Order]:
     values = {"conversation": conversation_id, "client": client_id}
-    return [row[0] for row in _READING_OPEN_TICKETS.rows(session, values)]
+    return [row[0] for row in _OPEN_TICKETS.rows(session, values)]
 
 
-_OPEN_TICKETS = (  # built once: a chat's every order and confirm asks
-    select(Order)
-    .where(
-        Order.conversation_id == bindparam("conversation"),
-        Order.client_id == bindparam("client"),
-        Order.state == AWAITING,
-    )
-    .order_by(Order.created_at.desc())
-)
 _ORDERS = cast(Table, Order.__table__)
-_READING_OPEN_TICKETS = Loading(  # the same on the driver (db.driver): the ORM's load cost more
+_OPEN_TICKETS = Loading(  # built once (a chat's every order and confirm asks), on the driver
     select(_ORDERS)
     .where(
         _ORDERS.c.conversation_id == bindparam("conversation"),
@@ -279,7 +270,6 @@ _READING_OPEN_TICKETS = Loading(  # the same on the driver (db.driver): the ORM'
         _ORDERS.c.state == AWAITING,
     )
     .order_by(_ORDERS.c.created_at.desc()),
-    _OPEN_TICKETS,
     Order,
 )
 
